@@ -1,0 +1,187 @@
+"""docmgr: documents and agreements of the Italian–Russian task force on industrial districts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g, request, session
+from flask_login import current_user
+from sqlalchemy import event
+
+from docmgr.config import REPO_ROOT, load_config
+from docmgr.database import load_all_models
+from docmgr.extensions import babel, csrf, db, login_manager, migrate
+from docmgr.storage import FileStore
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(load_config(config))
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in _csrf_unless_bearer below
+
+    store = FileStore(app.config["STORAGE_DIR"])
+    store.ensure()
+    app.extensions["docmgr.store"] = store
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(REPO_ROOT / "docmgr" / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    login_manager.init_app(app)
+    with app.app_context():
+        _configure_sqlite(db.engine)
+
+    load_all_models()
+    from docmgr.accounts import api as accounts_api
+    from docmgr.accounts import views as accounts_views
+    from docmgr.audit import api as audit_api
+    from docmgr.audit import views as audit_views
+    from docmgr.documents import api as documents_api
+    from docmgr.documents import views as documents_views
+    from docmgr.drafting import api as drafting_api
+    from docmgr.drafting import views as drafting_views
+    from docmgr.search import api as search_api
+    from docmgr.search import views as search_views
+    from docmgr.signatures import api as signatures_api
+    from docmgr.signatures import views as signatures_views
+    from docmgr import openapi  # noqa: F401  (registers /api/v1/openapi.json on the API blueprint)
+    from docmgr.api import bp as api_bp
+
+    for module in (accounts_views, documents_views, search_views, drafting_views, signatures_views, audit_views):
+        app.register_blueprint(module.bp)
+    # A blueprint cannot change once registered, and api_bp lives at module level: nest the modules'
+    # API blueprints only the first time, so a second create_app in one process (tests) works.
+    if not api_bp._got_registered_once:
+        for module in (accounts_api, documents_api, search_api, drafting_api, signatures_api, audit_api):
+            api_bp.register_blueprint(module.bp)
+    app.register_blueprint(api_bp)
+
+    from docmgr.accounts.services import load_user_from_request, load_user_from_session
+
+    login_manager.user_loader(load_user_from_session)
+    login_manager.request_loader(load_user_from_request)
+    login_manager.login_view = "accounts.login"
+    login_manager.unauthorized_handler(_unauthorized)
+
+    from docmgr.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from docmgr.cli import docmgr_cli
+
+    app.cli.add_command(docmgr_cli)
+
+    app.before_request(_fresh_request_state)
+    app.before_request(_csrf_unless_bearer)
+    app.after_request(_security_headers)
+    app.teardown_request(_discard_uncommitted_blobs)
+
+    from docmgr.web import register_template_helpers
+
+    register_template_helpers(app)
+    return app
+
+
+def _select_locale() -> str:
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.args.get("lang") if request else None
+    if chosen in languages:
+        session["lang"] = chosen
+        return chosen
+    if session.get("lang") in languages:
+        return session["lang"]
+    if current_user and current_user.is_authenticated and getattr(current_user, "locale", None) in languages:
+        return current_user.locale
+    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _unauthorized():
+    from flask import redirect, url_for
+
+    from docmgr.errors import Unauthorized, wants_json
+
+    if wants_json():
+        raise Unauthorized("Log in, or send an API token as 'Authorization: Bearer TOKEN'.", code="not_authenticated")
+    return redirect(url_for("accounts.login", next=request.full_path if request.query_string else request.path))
+
+
+def _fresh_request_state() -> None:
+    """Per-request state kept on ``g`` must not outlive its request. In production every request has
+    its own app context; in tests and scripts one outer app context may span many requests, and a
+    user loaded for one request would otherwise still be "logged in" for the next."""
+    g.pop("_login_user", None)
+    g.pop("uncommitted_blobs", None)
+
+
+def _csrf_unless_bearer() -> None:
+    """Forms and browser-session API calls need a CSRF token; bearer-token API calls cannot be forged
+    by another site (browsers never attach that header by themselves), so they skip it."""
+    if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+        return
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return
+    if request.endpoint == "api.accounts_api.create_token":
+        return  # exchanges credentials for a token; no session is involved
+    csrf.protect()
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    )
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if "Cache-Control" not in headers and current_user and current_user.is_authenticated:
+        headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _discard_uncommitted_blobs(exc: BaseException | None) -> None:
+    """A request that stored new blobs but did not commit must not leave them behind."""
+    from docmgr.storage import discard_uncommitted
+
+    discard_uncommitted()
+
+
+def _configure_sqlite(engine) -> None:
+    """WAL, foreign keys, and BEGIN IMMEDIATE for writing requests.
+
+    With SQLite, a deferred transaction that reads and then writes fails at once with "database is
+    locked" if another process committed in between; several gunicorn workers make that common.
+    Taking the write lock up front for requests that may write (and for the CLI and workers) makes
+    writers queue on the busy timeout instead. Reads stay concurrent under WAL.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, connection_record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _may_write() else "BEGIN")
+
+
+def _may_write() -> bool:
+    from flask import has_request_context
+
+    if not has_request_context():
+        return True
+    if getattr(g, "force_write_transaction", False):
+        return True
+    return request.method not in ("GET", "HEAD", "OPTIONS")

@@ -1,0 +1,134 @@
+"""Organisations, users and API tokens."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from docmgr.database import Base, UTCDateTime, utcnow
+
+
+class Role(str, enum.Enum):
+    ADMIN = "admin"
+    LEGAL = "legal"
+    FIRM = "firm"
+    MINISTRY = "ministry"
+
+
+class OrganizationKind(str, enum.Enum):
+    FIRM = "firm"
+    INSTITUTION = "institution"
+    MINISTRY = "ministry"
+
+
+COUNTRIES = ("IT", "RU")
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), unique=True)
+    # The name in the other script (Cyrillic for Italian firms, Latin for Russian ones), for
+    # bilingual agreements and cross-script search.
+    name_alt: Mapped[str | None] = mapped_column(String(300))
+    country: Mapped[str] = mapped_column(String(2))
+    kind: Mapped[str] = mapped_column(String(20), default=OrganizationKind.FIRM.value)
+    address: Mapped[str | None] = mapped_column(Text)
+    address_alt: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    users: Mapped[list[User]] = relationship(back_populates="organization")
+
+    def __repr__(self) -> str:
+        return f"<Organization {self.id} {self.name!r}>"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(20))
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    locale: Mapped[str | None] = mapped_column(String(5))
+    is_active_account: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organization: Mapped[Organization | None] = relationship(back_populates="users")
+
+    # Flask-Login's protocol, written out so models stay free of Flask imports.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.is_active_account)
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN.value
+
+    @property
+    def is_legal(self) -> bool:
+        return self.role == Role.LEGAL.value
+
+    @property
+    def is_firm(self) -> bool:
+        return self.role == Role.FIRM.value
+
+    @property
+    def is_ministry(self) -> bool:
+        return self.role == Role.MINISTRY.value
+
+    @property
+    def sees_everything(self) -> bool:
+        """Admins, legal staff and the ministry read every document; firms read their own."""
+        return self.role in (Role.ADMIN.value, Role.LEGAL.value, Role.MINISTRY.value)
+
+    @property
+    def can_write(self) -> bool:
+        return self.role != Role.MINISTRY.value
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email} {self.role}>"
+
+
+class ApiToken(Base):
+    """A bearer token. Only its SHA-256 is stored; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class LoginAttempt(Base):
+    """Failed logins, counted per email and per address to rate-limit guessing across workers."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    remote_addr: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)

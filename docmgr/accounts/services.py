@@ -1,0 +1,265 @@
+"""Users, organisations, logins and API tokens: the rules and the writes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from docmgr.accounts.models import COUNTRIES, ApiToken, LoginAttempt, Organization, OrganizationKind, Role, User
+from docmgr.audit.services import record
+from docmgr.database import utcnow
+from docmgr.errors import Forbidden, Invalid, NotFound, RateLimited, Unauthorized
+from docmgr.extensions import db
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 8
+# Hashing a password nobody has takes as long as checking a real one, so timing tells no one
+# which e-mail addresses exist.
+_DUMMY_HASH = generate_password_hash("docmgr-timing-equaliser")
+
+
+def require_role(actor: User | None, *roles: Role | str) -> User:
+    if actor is None:
+        raise Unauthorized("Please log in.", code="not_authenticated")
+    allowed = {r.value if isinstance(r, Role) else r for r in roles}
+    if actor.role not in allowed:
+        raise Forbidden("Your role does not allow this action.", code="forbidden_role")
+    return actor
+
+
+def require_writer(actor: User | None) -> User:
+    """Everyone but the ministry may change things (each within their own rules)."""
+    return require_role(actor, Role.ADMIN, Role.LEGAL, Role.FIRM)
+
+
+# --- organisations -----------------------------------------------------------------------------
+
+
+def create_organization(
+    session: Session,
+    actor: User | None,
+    *,
+    name: str,
+    country: str,
+    kind: str = OrganizationKind.FIRM.value,
+    name_alt: str | None = None,
+    address: str | None = None,
+    address_alt: str | None = None,
+) -> Organization:
+    if actor is not None:
+        require_role(actor, Role.ADMIN)
+    name = (name or "").strip()
+    if not name:
+        raise Invalid("The organisation needs a name.", field="name")
+    if len(name) > 300:
+        raise Invalid("The name is longer than 300 characters.", field="name")
+    country = (country or "").strip().upper()
+    if country not in COUNTRIES:
+        raise Invalid("Country must be IT or RU.", field="country")
+    if kind not in {k.value for k in OrganizationKind}:
+        raise Invalid("Kind must be firm, institution or ministry.", field="kind")
+    if session.scalar(select(Organization.id).where(func.lower(Organization.name) == name.lower())):
+        raise Invalid(f"An organisation named {name!r} already exists.", field="name", code="duplicate")
+    org = Organization(
+        name=name, country=country, kind=kind, name_alt=(name_alt or "").strip() or None,
+        address=address, address_alt=address_alt,
+    )
+    session.add(org)
+    session.flush()
+    record(session, actor, "organization.created", org, name=name, country=country, kind=kind)
+    return org
+
+
+def get_organization(session: Session, org_id: int) -> Organization:
+    org = session.get(Organization, org_id)
+    if org is None:
+        raise NotFound("No such organisation.")
+    return org
+
+
+def find_organization(session: Session, name: str) -> Organization:
+    org = session.scalar(select(Organization).where(func.lower(Organization.name) == name.strip().lower()))
+    if org is None:
+        raise NotFound(f"No organisation named {name!r}.", field="org")
+    return org
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+def create_user(
+    session: Session,
+    actor: User | None,
+    *,
+    email: str,
+    password: str,
+    role: str,
+    organization: Organization | None = None,
+    name: str = "",
+) -> User:
+    """``actor`` None means the command line (the operator of the machine)."""
+    if actor is not None:
+        require_role(actor, Role.ADMIN)
+    email = (email or "").strip().lower()
+    if not _EMAIL.match(email):
+        raise Invalid("Give a valid e-mail address.", field="email")
+    if session.scalar(select(User.id).where(User.email == email)):
+        raise Invalid(f"A user with e-mail {email} already exists.", field="email", code="duplicate")
+    if role not in {r.value for r in Role}:
+        raise Invalid("Role must be admin, legal, firm or ministry.", field="role")
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.", field="password")
+    if role == Role.FIRM.value and organization is None:
+        raise Invalid("A firm user belongs to an organisation: give one.", field="org")
+    user = User(
+        email=email, name=(name or "").strip(), role=role, organization=organization,
+        password_hash=generate_password_hash(password),
+    )
+    session.add(user)
+    session.flush()
+    record(session, actor, "user.created", user, email=email, role=role, organization_id=user.organization_id)
+    return user
+
+
+def set_user_active(session: Session, actor: User, user_id: int, is_active: bool) -> User:
+    require_role(actor, Role.ADMIN)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    if user.id == actor.id and not is_active:
+        raise Invalid("You cannot deactivate your own account.", field="is_active")
+    user.is_active_account = is_active
+    if not is_active:
+        revoke_all_tokens(session, actor, user)
+    record(session, actor, "user.activated" if is_active else "user.deactivated", user)
+    return user
+
+
+# --- logging in --------------------------------------------------------------------------------
+
+
+def _recent_failures(session: Session, email: str, remote_addr: str) -> int:
+    window = timedelta(seconds=current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"])
+    since = utcnow() - window
+    by_email = session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.email == email, LoginAttempt.created_at >= since, LoginAttempt.succeeded.is_(False)
+        )
+    )
+    by_addr = session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.remote_addr == remote_addr, LoginAttempt.created_at >= since, LoginAttempt.succeeded.is_(False)
+        )
+    )
+    # An address may fail for several accounts (a shared office), but not without bound.
+    return max(by_email or 0, (by_addr or 0) // 4)
+
+
+def authenticate(session: Session, email: str, password: str, remote_addr: str) -> User | None:
+    """Check credentials, rate-limited per account and per address.
+
+    Returns None for wrong credentials *after* recording the failure, so that the caller can commit
+    it before answering 401 (an exception would roll the record of the attempt back).
+    """
+    email = (email or "").strip().lower()
+    remote_addr = remote_addr or "unknown"
+    if _recent_failures(session, email, remote_addr) >= current_app.config["LOGIN_MAX_FAILURES"]:
+        current_app.logger.warning("security: login throttled email=%s remote_addr=%s", email, remote_addr)
+        raise RateLimited("Too many failed logins; wait 15 minutes and try again.", code="too_many_attempts")
+    user = session.scalar(select(User).where(User.email == email))
+    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    if not ok or user is None or not user.is_active:
+        session.add(LoginAttempt(email=email, remote_addr=remote_addr, succeeded=False))
+        record(session, None, "user.login_failed", email=email, remote_addr=remote_addr)
+        current_app.logger.warning("security: login failed email=%s remote_addr=%s", email, remote_addr)
+        return None
+    session.add(LoginAttempt(email=email, remote_addr=remote_addr, succeeded=True))
+    record(session, user, "user.login", user, remote_addr=remote_addr)
+    return user
+
+
+def record_logout(session: Session, user: User) -> None:
+    record(session, user, "user.logout", user)
+
+
+# --- API tokens --------------------------------------------------------------------------------
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(session: Session, user: User) -> tuple[str, ApiToken]:
+    token = "dm_" + secrets.token_urlsafe(32)
+    ttl = timedelta(hours=current_app.config["API_TOKEN_TTL_HOURS"])
+    row = ApiToken(user_id=user.id, token_hash=hash_token(token), expires_at=utcnow() + ttl)
+    session.add(row)
+    session.flush()
+    record(session, user, "token.issued", row, expires_at=row.expires_at.isoformat())
+    return token, row
+
+
+def list_tokens(session: Session, actor: User, user_id: int | None = None) -> list[ApiToken]:
+    owner_id = user_id if user_id is not None else actor.id
+    if owner_id != actor.id:
+        require_role(actor, Role.ADMIN)
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == owner_id).order_by(ApiToken.id.desc())))
+
+
+def revoke_token(session: Session, actor: User, token_id: int) -> ApiToken:
+    """Users revoke their own tokens; admins revoke anyone's. Others' tokens answer 404."""
+    row = session.get(ApiToken, token_id)
+    if row is None or (row.user_id != actor.id and not actor.is_admin):
+        raise NotFound("No such token.")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        record(session, actor, "token.revoked", row, user_id=row.user_id)
+    return row
+
+
+def revoke_all_tokens(session: Session, actor: User, user: User) -> int:
+    count = 0
+    for row in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))):
+        row.revoked_at = utcnow()
+        count += 1
+    if count:
+        record(session, actor, "token.revoked_all", user, count=count)
+    return count
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    user = row.user
+    return user if user.is_active else None
+
+
+# --- Flask-Login loaders -----------------------------------------------------------------------
+
+
+def load_user_from_session(user_id: str) -> User | None:
+    try:
+        user = db.session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+    return user if user is not None and user.is_active else None
+
+
+def load_user_from_request(request) -> User | None:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    return user_for_token(db.session, header[len("Bearer "):].strip())
+
+
+def token_expiry_iso(row: ApiToken) -> str:
+    expires: datetime = row.expires_at
+    return expires.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,67 @@
+"""The /api/v1 blueprint and the small helpers every module's api.py shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+from flask_login import current_user
+
+from docmgr.errors import BadRequest, Invalid, Unauthorized
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def acting_user():
+    """The logged-in user (session cookie or bearer token), or a 401 in the contract's shape."""
+    if not current_user.is_authenticated:
+        raise Unauthorized("Log in, or send an API token as 'Authorization: Bearer TOKEN'.", code="not_authenticated")
+    return current_user._get_current_object()
+
+
+def json_body(allowed: set[str], required: set[str] = frozenset()) -> dict[str, Any]:
+    """The request's JSON object; unknown fields are refused by name so typos never pass silently."""
+    data = request.get_json(silent=True)
+    if data is None:
+        raise BadRequest("The body must be a JSON object (Content-Type: application/json).", code="malformed_json")
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object.", code="malformed_json")
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise Invalid(f"Unknown field: {unknown[0]}.", field=unknown[0], code="unknown_field")
+    for name in sorted(required):
+        if data.get(name) in (None, "", []):
+            raise Invalid(f"The field '{name}' is required.", field=name, code="missing_field")
+    return data
+
+
+def form_fields(allowed: set[str]) -> None:
+    """Refuse unknown multipart/form fields by name (file parts are checked by the caller)."""
+    unknown = sorted(set(request.form) - allowed)
+    if unknown:
+        raise Invalid(f"Unknown field: {unknown[0]}.", field=unknown[0], code="unknown_field")
+
+
+def int_arg(name: str, default: int | None = None, *, minimum: int = 1, maximum: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid(f"'{name}' must be a whole number.", field=name) from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise Invalid(f"'{name}' must be {bound}.", field=name)
+    return value
+
+
+def page_args(default_per_page: int = 20, max_per_page: int = 100) -> tuple[int, int]:
+    return int_arg("page", 1), int_arg("per_page", default_per_page, maximum=max_per_page)
+
+
+def iso(value) -> str | None:
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text.replace("+00:00", "Z")

@@ -1,0 +1,112 @@
+"""Recording and verifying the audit chain.
+
+Each entry's hash covers its own position (id), time, actor, action, object, data and the previous
+entry's hash, so an edited, removed or reordered entry breaks the chain at a place we can name.
+Services call ``record`` explicitly, in the same transaction as the change it describes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from docmgr.accounts.models import User
+from docmgr.audit.models import AuditEvent
+from docmgr.database import utcnow
+
+GENESIS = "0" * 64
+
+
+def _canonical(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def compute_hash(event: AuditEvent) -> str:
+    payload = _canonical(
+        {
+            "id": event.id,
+            "created_at": event.created_at.isoformat(),
+            "actor_id": event.actor_id,
+            "actor_email": event.actor_email,
+            "action": event.action,
+            "object_type": event.object_type,
+            "object_id": event.object_id,
+            "agreement_id": event.agreement_id,
+            "data": event.data,
+            "prev_hash": event.prev_hash,
+        }
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def record(
+    session: Session,
+    actor: User | None,
+    action: str,
+    obj: Any = None,
+    *,
+    object_type: str | None = None,
+    object_id: int | None = None,
+    agreement_id: int | None = None,
+    **data: Any,
+) -> AuditEvent:
+    """Append one event. ``obj`` (a model instance) fills object_type and object_id."""
+    if obj is not None:
+        session.flush()
+        object_type = object_type or obj.__class__.__name__
+        object_id = object_id if object_id is not None else obj.id
+    last = session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+    event = AuditEvent(
+        id=(last.id + 1) if last else 1,
+        created_at=utcnow(),
+        actor_id=actor.id if actor is not None else None,
+        actor_email=actor.email if actor is not None else "",
+        action=action,
+        object_type=object_type or "",
+        object_id=object_id,
+        agreement_id=agreement_id,
+        data=_canonical(data),
+        prev_hash=last.hash if last else GENESIS,
+    )
+    event.hash = compute_hash(event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass
+class ChainReport:
+    ok: bool
+    events: int
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "events": self.events, "problems": self.problems}
+
+
+def verify_chain(session: Session) -> ChainReport:
+    """Walk the chain in order; name every entry that was edited, and every gap or reordering."""
+    problems: list[dict[str, Any]] = []
+    expected_prev = GENESIS
+    expected_id = 1
+    count = 0
+    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(1000):
+        count += 1
+        if event.id != expected_id:
+            problems.append(
+                {"id": event.id, "problem": "missing_entries", "message": f"entries {expected_id}..{event.id - 1} are missing"}
+            )
+        if event.prev_hash != expected_prev:
+            problems.append(
+                {"id": event.id, "problem": "broken_link", "message": f"entry {event.id} does not follow the entry before it (removed or reordered)"}
+            )
+        if compute_hash(event) != event.hash:
+            problems.append({"id": event.id, "problem": "altered", "message": f"entry {event.id} was altered"})
+        expected_prev = event.hash
+        expected_id = event.id + 1
+    return ChainReport(ok=not problems, events=count, problems=problems)

@@ -1,0 +1,135 @@
+"""Task-force sessions, documents and their files (versions of each language)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from docmgr.accounts.models import Organization, User
+from docmgr.database import Base, UTCDateTime, utcnow
+
+
+class DocumentKind(str, enum.Enum):
+    PROPOSAL = "proposal"
+    AGREEMENT = "agreement"
+    ANNEX = "annex"
+    OTHER = "other"
+
+
+SECTORS = ("energy", "construction", "mechanics", "nanotech", "biotech", "other")
+LANGUAGES = ("it", "ru", "bi")
+
+
+class TaskForceSession(Base):
+    """One meeting of the task force (twice a year, alternately in Italy and in Russia)."""
+
+    __tablename__ = "task_force_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    place: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Document(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title_it: Mapped[str] = mapped_column(String(500), default="")
+    title_ru: Mapped[str] = mapped_column(String(500), default="")
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("task_force_sessions.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    organization: Mapped[Organization] = relationship()
+    session: Mapped[TaskForceSession | None] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    sector_rows: Mapped[list[DocumentSector]] = relationship(
+        cascade="all, delete-orphan", order_by="DocumentSector.sector"
+    )
+    files: Mapped[list[DocumentFile]] = relationship(
+        back_populates="document", cascade="all, delete-orphan", order_by="DocumentFile.id"
+    )
+    shares: Mapped[list[DocumentShare]] = relationship(cascade="all, delete-orphan")
+
+    @property
+    def reader_organization_ids(self) -> list[int]:
+        """Organisations whose firm users may read this document."""
+        return sorted({self.organization_id, *(share.organization_id for share in self.shares)})
+
+    @property
+    def sectors(self) -> list[str]:
+        return [row.sector for row in self.sector_rows]
+
+    @property
+    def title(self) -> str:
+        return self.title_it or self.title_ru
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted({f.language for f in self.files})
+
+    def current_files(self) -> list[DocumentFile]:
+        """The newest version of each language."""
+        newest: dict[str, DocumentFile] = {}
+        for file in self.files:
+            if file.language not in newest or file.version > newest[file.language].version:
+                newest[file.language] = file
+        return sorted(newest.values(), key=lambda f: f.language)
+
+
+class DocumentSector(Base):
+    __tablename__ = "document_sectors"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    sector: Mapped[str] = mapped_column(String(20), primary_key=True, index=True)
+
+
+class TextStatus(str, enum.Enum):
+    OK = "ok"  # text extracted
+    EMPTY = "empty"  # no text layer (scans): waits for OCR
+    OCR_PENDING = "ocr_pending"
+    OCR_DONE = "ocr_done"
+    FAILED = "failed"
+
+
+class DocumentFile(Base):
+    """One immutable stored file. A new upload of the same language is a new version."""
+
+    __tablename__ = "document_files"
+    __table_args__ = (UniqueConstraint("document_id", "language", "version", name="uq_document_files_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))  # for display and downloads only
+    language: Mapped[str] = mapped_column(String(2))
+    language_detected: Mapped[str | None] = mapped_column(String(2))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(120))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text, default="")
+    text_status: Mapped[str] = mapped_column(String(20), default=TextStatus.OK.value)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    document: Mapped[Document] = relationship(back_populates="files")
+
+
+class DocumentShare(Base):
+    """Another organisation that may read a document (the parties of an executed agreement)."""
+
+    __tablename__ = "document_shares"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True, index=True)

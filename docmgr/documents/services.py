@@ -1,0 +1,476 @@
+"""Documents: who may see what, uploads (sniffed, extracted, stored by hash), listings."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import BinaryIO, Iterable
+
+from flask import current_app
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from docmgr.accounts.models import Organization, Role, User
+from docmgr.accounts.services import require_role, require_writer
+from docmgr.audit.services import record
+from docmgr.documents import extraction
+from docmgr.documents.models import (
+    LANGUAGES,
+    SECTORS,
+    Document,
+    DocumentFile,
+    DocumentKind,
+    DocumentSector,
+    DocumentShare,
+    TaskForceSession,
+    TextStatus,
+)
+from docmgr.errors import Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
+from docmgr.search.services import enqueue
+from docmgr.storage import current_store, store_stream
+
+KINDS = tuple(k.value for k in DocumentKind)
+
+
+# --- visibility --------------------------------------------------------------------------------
+
+
+def visibility_clause(actor: User):
+    """The SQL condition for documents ``actor`` may read (None: everything)."""
+    if actor.sees_everything:
+        return None
+    if actor.organization_id is None:
+        return Document.id.is_(None)  # nothing
+    shared = exists().where(
+        DocumentShare.document_id == Document.id, DocumentShare.organization_id == actor.organization_id
+    )
+    return or_(Document.organization_id == actor.organization_id, shared)
+
+
+def visible_documents(actor: User) -> Select:
+    query = select(Document)
+    clause = visibility_clause(actor)
+    return query if clause is None else query.where(clause)
+
+
+def can_read(actor: User, document: Document) -> bool:
+    return actor.sees_everything or actor.organization_id in document.reader_organization_ids
+
+
+def get_document(session: Session, actor: User, document_id: int) -> Document:
+    """The document, or 404 alike for 'missing' and 'not yours' so titles never leak."""
+    document = session.get(Document, document_id)
+    if document is None or not can_read(actor, document):
+        raise NotFound("No such document.", code="document_not_found")
+    return document
+
+
+def get_file(session: Session, actor: User, document_id: int, file_id: int) -> DocumentFile:
+    document = get_document(session, actor, document_id)
+    file = session.get(DocumentFile, file_id)
+    if file is None or file.document_id != document.id:
+        raise NotFound("No such file.", code="file_not_found")
+    return file
+
+
+def _require_can_change(actor: User, document: Document) -> None:
+    require_writer(actor)
+    if actor.role == Role.FIRM.value and document.organization_id != actor.organization_id:
+        # Shared with the firm (an agreement it is party to) but not its own: it reads, not writes.
+        raise Forbidden("Only the owning organisation or legal staff can change this document.")
+
+
+# --- uploads -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Upload:
+    """One incoming file: its bytes, the name the client gave (display only) and an optional language."""
+
+    stream: BinaryIO
+    filename: str
+    language: str | None = None
+
+
+@dataclass
+class _CheckedUpload:
+    path: Path
+    filename: str
+    kind: str
+    language: str
+    language_detected: str | None
+    extracted: extraction.Extracted
+    size: int
+
+
+_UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def display_filename(raw: str | None) -> str:
+    """A safe display name: no directories, control characters or NULs; never a path on disk."""
+    name = unicodedata.normalize("NFC", raw or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE_NAME_CHARS.sub("", name).strip().lstrip(".")
+    if not name:
+        name = "file"
+    if len(name) > 200:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 190] + dot + ext[:9]) if dot else name[:200]
+    return name
+
+
+def _spool(upload: Upload, max_bytes: int, tmp_dir: Path) -> tuple[Path, int]:
+    fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="upload-")
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := upload.stream.read(1024 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise TooLarge(
+                        f"{display_filename(upload.filename)} is larger than the limit of "
+                        f"{current_app.config['MAX_UPLOAD_MB']:g} MB.",
+                        field="file",
+                    )
+                out.write(chunk)
+    except BaseException:
+        os.unlink(tmp_name)
+        raise
+    return Path(tmp_name), size
+
+
+def _check_upload(upload: Upload, fallback_language: str, tmp_dir: Path) -> _CheckedUpload:
+    """Everything that can refuse a file happens here, before anything is stored."""
+    name = display_filename(upload.filename)
+    if upload.language not in (None, "", *LANGUAGES):
+        raise Invalid(f"Language must be one of {', '.join(LANGUAGES)}.", field="language")
+    path, size = _spool(upload, current_app.config["MAX_UPLOAD_BYTES"], tmp_dir)
+    try:
+        if size == 0:
+            raise Invalid(f"{name} is empty.", field="file", code="empty_file")
+        try:
+            kind = extraction.sniff(path)
+            extracted = extraction.extract(path, kind)
+        except extraction.ExtractionError as error:
+            if error.code == "unsupported_file_type":
+                raise UnsupportedType(
+                    f"{name}: only PDF, DOCX, ODT and plain-text files are accepted ({error.message}).",
+                    field="file",
+                ) from None
+            if error.code == "empty_file":
+                raise Invalid(f"{name} is empty.", field="file", code="empty_file") from None
+            raise Invalid(f"{name}: {error.message}", field="file", code=error.code) from None
+        detected = extraction.detect_language(extracted.text)
+        language = upload.language or detected or fallback_language
+        return _CheckedUpload(path, name, kind, language, detected, extracted, size)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _store_checked(session: Session, actor: User, document: Document, checked: _CheckedUpload) -> DocumentFile:
+    with checked.path.open("rb") as fh:
+        blob = store_stream(fh)
+    version = 1 + (
+        session.scalar(
+            select(func.max(DocumentFile.version)).where(
+                DocumentFile.document_id == document.id, DocumentFile.language == checked.language
+            )
+        )
+        or 0
+    )
+    file = DocumentFile(
+        document=document,
+        filename=checked.filename,
+        language=checked.language,
+        language_detected=checked.language_detected,
+        sha256=blob.sha256,
+        size=blob.size,
+        content_type=extraction.SUPPORTED[checked.kind],
+        version=version,
+        page_count=checked.extracted.page_count,
+        text=checked.extracted.text,
+        text_status=TextStatus.OK.value if checked.extracted.text.strip() else TextStatus.EMPTY.value,
+        created_by_id=actor.id,
+    )
+    session.add(file)
+    session.flush()
+    record(
+        session, actor, "document.file_added", file,
+        document_id=document.id, filename=file.filename, sha256=file.sha256, language=file.language,
+        version=file.version, size=file.size,
+    )
+    return file
+
+
+def _check_all(uploads: list[Upload], fallback_language: str) -> list[_CheckedUpload]:
+    tmp_dir = current_store().tmp
+    checked: list[_CheckedUpload] = []
+    try:
+        for upload in uploads:
+            checked.append(_check_upload(upload, fallback_language, tmp_dir))
+    except BaseException:
+        for item in checked:
+            item.path.unlink(missing_ok=True)
+        raise
+    return checked
+
+
+def _clean(checked: Iterable[_CheckedUpload]) -> None:
+    for item in checked:
+        item.path.unlink(missing_ok=True)
+
+
+# --- creating and changing documents ------------------------------------------------------------
+
+
+def parse_sectors(raw: str | Iterable[str] | None) -> list[str]:
+    if raw is None:
+        return []
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    sectors = sorted({s.strip().lower() for s in items if s and s.strip()})
+    for sector in sectors:
+        if sector not in SECTORS:
+            raise Invalid(f"Unknown sector {sector!r}; choose from {', '.join(SECTORS)}.", field="sectors")
+    return sectors
+
+
+def _validated_fields(
+    session: Session, actor: User, *, title_it: str, title_ru: str, kind: str, sectors: list[str],
+    organization_id: int | None, session_id: int | None,
+) -> tuple[str, str, Organization, TaskForceSession | None]:
+    title_it, title_ru = (title_it or "").strip(), (title_ru or "").strip()
+    if not title_it and not title_ru:
+        raise Invalid("Give a title in Italian or in Russian (or both).", field="title_it", code="missing_field")
+    for name, value in (("title_it", title_it), ("title_ru", title_ru)):
+        if len(value) > 500:
+            raise Invalid("Titles are limited to 500 characters.", field=name)
+    if kind not in KINDS:
+        raise Invalid(f"Kind must be one of {', '.join(KINDS)}.", field="kind")
+    if actor.role == Role.FIRM.value:
+        if organization_id not in (None, actor.organization_id):
+            raise Invalid("Firm users upload for their own organisation only.", field="organization_id")
+        organization_id = actor.organization_id
+    if organization_id is None:
+        raise Invalid("Choose the organisation the document belongs to.", field="organization_id", code="missing_field")
+    org = session.get(Organization, organization_id)
+    if org is None:
+        raise Invalid("No such organisation.", field="organization_id")
+    forum_session = None
+    if session_id is not None:
+        forum_session = session.get(TaskForceSession, session_id)
+        if forum_session is None:
+            raise Invalid("No such task-force session.", field="session_id")
+    return title_it, title_ru, org, forum_session
+
+
+def _title_language(title_it: str, title_ru: str) -> str:
+    if title_it and title_ru:
+        return "bi"
+    return "ru" if title_ru else "it"
+
+
+def create_document(
+    session: Session,
+    actor: User,
+    *,
+    title_it: str = "",
+    title_ru: str = "",
+    kind: str = DocumentKind.PROPOSAL.value,
+    sectors: list[str] | None = None,
+    organization_id: int | None = None,
+    session_id: int | None = None,
+    uploads: list[Upload],
+) -> Document:
+    """Create a document with one or more files. Nothing is stored unless every file is accepted."""
+    require_writer(actor)
+    title_it, title_ru, org, forum_session = _validated_fields(
+        session, actor, title_it=title_it, title_ru=title_ru, kind=kind, sectors=sectors or [],
+        organization_id=organization_id, session_id=session_id,
+    )
+    if not uploads:
+        raise Invalid("Attach at least one file.", field="file", code="missing_field")
+    checked = _check_all(uploads, _title_language(title_it, title_ru))
+    try:
+        document = Document(
+            title_it=title_it, title_ru=title_ru, kind=kind, organization=org, session=forum_session,
+            created_by_id=actor.id,
+        )
+        document.sector_rows = [DocumentSector(sector=s) for s in sectors or []]
+        session.add(document)
+        session.flush()
+        record(
+            session, actor, "document.created", document,
+            title_it=title_it, title_ru=title_ru, kind=kind, sectors=sectors or [], organization_id=org.id,
+            session_id=forum_session.id if forum_session else None,
+        )
+        for item in checked:
+            _store_checked(session, actor, document, item)
+        enqueue(session, "document", document.id)
+    finally:
+        _clean(checked)
+    return document
+
+
+def add_file(session: Session, actor: User, document_id: int, upload: Upload) -> DocumentFile:
+    """A new version of a language already present, or the other language."""
+    document = get_document(session, actor, document_id)
+    _require_can_change(actor, document)
+    fallback = document.files[-1].language if document.files else _title_language(document.title_it, document.title_ru)
+    checked = _check_all([upload], fallback)
+    try:
+        file = _store_checked(session, actor, document, checked[0])
+        enqueue(session, "document", document.id)
+    finally:
+        _clean(checked)
+    return file
+
+
+def update_document(
+    session: Session, actor: User, document_id: int, *, title_it: str | None = None, title_ru: str | None = None,
+    kind: str | None = None, sectors: list[str] | None = None, session_id: int | None | str = "unchanged",
+) -> Document:
+    document = get_document(session, actor, document_id)
+    _require_can_change(actor, document)
+    new_title_it = document.title_it if title_it is None else title_it
+    new_title_ru = document.title_ru if title_ru is None else title_ru
+    new_session_id = document.session_id if session_id == "unchanged" else session_id
+    title_it, title_ru, _, forum_session = _validated_fields(
+        session, actor, title_it=new_title_it, title_ru=new_title_ru, kind=kind or document.kind,
+        sectors=sectors or [], organization_id=document.organization_id, session_id=new_session_id,
+    )
+    changes = {}
+    for attr, value in (("title_it", title_it), ("title_ru", title_ru), ("kind", kind or document.kind)):
+        if getattr(document, attr) != value:
+            changes[attr] = [getattr(document, attr), value]
+            setattr(document, attr, value)
+    if document.session_id != (forum_session.id if forum_session else None):
+        changes["session_id"] = [document.session_id, forum_session.id if forum_session else None]
+        document.session = forum_session
+    if sectors is not None and sorted(sectors) != document.sectors:
+        changes["sectors"] = [document.sectors, sorted(sectors)]
+        document.sector_rows = [DocumentSector(sector=s) for s in sorted(sectors)]
+    if changes:
+        record(session, actor, "document.updated", document, changes=changes)
+        enqueue(session, "document", document.id)
+    return document
+
+
+def share_document(session: Session, actor: User | None, document: Document, organization_ids: Iterable[int]) -> None:
+    """Let other organisations read a document (used for executed agreements)."""
+    present = {share.organization_id for share in document.shares}
+    for org_id in sorted(set(organization_ids) - present - {document.organization_id}):
+        document.shares.append(DocumentShare(organization_id=org_id))
+    record(session, actor, "document.shared", document, organization_ids=sorted(set(organization_ids)))
+    enqueue(session, "document", document.id)
+
+
+# --- listing -----------------------------------------------------------------------------------
+
+
+@dataclass
+class DocumentFilters:
+    kind: str | None = None
+    sector: str | None = None
+    organization_id: int | None = None
+    session_id: int | None = None
+    language: str | None = None
+    q: str | None = None  # a plain title filter for the browse page (full-text search lives in search/)
+
+    def validate(self) -> DocumentFilters:
+        if self.kind and self.kind not in KINDS:
+            raise Invalid(f"Kind must be one of {', '.join(KINDS)}.", field="kind")
+        if self.sector and self.sector not in SECTORS:
+            raise Invalid(f"Sector must be one of {', '.join(SECTORS)}.", field="sector")
+        if self.language and self.language not in LANGUAGES:
+            raise Invalid(f"Language must be one of {', '.join(LANGUAGES)}.", field="language")
+        return self
+
+
+def list_documents(
+    session: Session, actor: User, filters: DocumentFilters, page: int = 1, per_page: int = 20
+) -> tuple[list[Document], int]:
+    filters.validate()
+    query = visible_documents(actor)
+    if filters.kind:
+        query = query.where(Document.kind == filters.kind)
+    if filters.sector:
+        query = query.where(
+            exists().where(DocumentSector.document_id == Document.id, DocumentSector.sector == filters.sector)
+        )
+    if filters.organization_id:
+        query = query.where(Document.organization_id == filters.organization_id)
+    if filters.session_id:
+        query = query.where(Document.session_id == filters.session_id)
+    if filters.language:
+        query = query.where(
+            exists().where(DocumentFile.document_id == Document.id, DocumentFile.language == filters.language)
+        )
+    if filters.q:
+        like = f"%{filters.q.strip()}%"
+        query = query.where(or_(Document.title_it.ilike(like), Document.title_ru.ilike(like)))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = list(
+        session.scalars(
+            query.options(selectinload(Document.files), selectinload(Document.sector_rows), selectinload(Document.organization))
+            .order_by(Document.created_at.desc(), Document.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+    )
+    return items, total
+
+
+# --- task-force sessions -----------------------------------------------------------------------
+
+
+def create_task_force_session(
+    session: Session, actor: User | None, *, name: str, place: str, country: str, starts_on: date, ends_on: date
+) -> TaskForceSession:
+    if actor is not None:
+        require_role(actor, Role.ADMIN)
+    name, place, country = (name or "").strip(), (place or "").strip(), (country or "").strip().upper()
+    if not name:
+        raise Invalid("The session needs a name.", field="name")
+    if not place:
+        raise Invalid("The session needs a place.", field="place")
+    if country not in ("IT", "RU"):
+        raise Invalid("Country must be IT or RU.", field="country")
+    if not isinstance(starts_on, date) or not isinstance(ends_on, date):
+        raise Invalid("Give the start and end dates.", field="starts_on")
+    if ends_on < starts_on:
+        raise Invalid("The session cannot end before it starts.", field="ends_on")
+    if session.scalar(select(TaskForceSession.id).where(TaskForceSession.name == name)):
+        raise Invalid(f"A session named {name!r} already exists.", field="name", code="duplicate")
+    forum_session = TaskForceSession(name=name, place=place, country=country, starts_on=starts_on, ends_on=ends_on)
+    session.add(forum_session)
+    session.flush()
+    record(session, actor, "session.created", forum_session, name=name, place=place, country=country)
+    return forum_session
+
+
+def list_task_force_sessions(session: Session) -> list[TaskForceSession]:
+    return list(session.scalars(select(TaskForceSession).order_by(TaskForceSession.starts_on.desc())))
+
+
+def list_organizations(session: Session) -> list[Organization]:
+    return list(session.scalars(select(Organization).order_by(Organization.name)))
+
+
+# --- integrity ---------------------------------------------------------------------------------
+
+
+def verify_stored_files(session: Session) -> list[dict]:
+    """Re-hash every stored file a row points at; report missing and corrupted ones."""
+    store = current_store()
+    problems = []
+    for file in session.scalars(select(DocumentFile).order_by(DocumentFile.id)):
+        state = store.verify(file.sha256)
+        if state:
+            problems.append({"document_id": file.document_id, "file_id": file.id, "sha256": file.sha256, "problem": state})
+    return problems

@@ -1,0 +1,119 @@
+"""Pages: browse, upload, read and download documents."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from docmgr.documents import services
+from docmgr.documents.api import download_response
+from docmgr.documents.models import LANGUAGES, SECTORS
+from docmgr.errors import DocmgrError, Invalid
+from docmgr.extensions import db
+from docmgr.web import form_error
+
+bp = Blueprint("documents", __name__)
+
+
+def _int_or_none(value: str | None, field: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise Invalid(_("Choose a value from the list."), field=field) from None
+
+
+@bp.get("/")
+@login_required
+def index():
+    actor = current_user._get_current_object()
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    per_page = 20
+    error = None
+    try:
+        filters = services.DocumentFilters(
+            kind=request.args.get("kind") or None, sector=request.args.get("sector") or None,
+            organization_id=_int_or_none(request.args.get("organization_id"), "organization_id"),
+            session_id=_int_or_none(request.args.get("session_id"), "session_id"),
+            language=request.args.get("language") or None, q=request.args.get("q") or None,
+        )
+        documents, total = services.list_documents(db.session, actor, filters, page, per_page)
+    except DocmgrError as exc:
+        error, documents, total = form_error(exc), [], 0
+    organizations = services.list_organizations(db.session) if actor.sees_everything else []
+    return render_template(
+        "documents/index.html", documents=documents, total=total, page=page, per_page=per_page, error=error,
+        organizations=organizations, sessions=services.list_task_force_sessions(db.session),
+        sectors=SECTORS, kinds=services.KINDS, languages=LANGUAGES,
+    ), (error and 422) or 200
+
+
+@bp.route("/documents/new", methods=["GET", "POST"])
+@login_required
+def new():
+    actor = current_user._get_current_object()
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            parts = [p for p in request.files.getlist("file") if p.filename]
+            languages = request.form.getlist("language")
+            uploads = [
+                services.Upload(p.stream, p.filename or "", (languages[i] if i < len(languages) else "") or None)
+                for i, p in enumerate(parts)
+            ]
+            document = services.create_document(
+                db.session, actor, title_it=request.form.get("title_it", ""), title_ru=request.form.get("title_ru", ""),
+                kind=request.form.get("kind", "proposal"), sectors=services.parse_sectors(request.form.getlist("sectors")),
+                organization_id=_int_or_none(request.form.get("organization_id"), "organization_id"),
+                session_id=_int_or_none(request.form.get("session_id"), "session_id"), uploads=uploads,
+            )
+            db.session.commit()
+            flash(_("The document was uploaded."), "success")
+            return redirect(url_for("documents.detail", document_id=document.id))
+        except DocmgrError as exc:
+            db.session.rollback()
+            error, status = form_error(exc), exc.status
+    return render_template(
+        "documents/new.html", error=error, form=request.form, sectors=SECTORS, kinds=services.KINDS,
+        languages=LANGUAGES, organizations=services.list_organizations(db.session),
+        sessions=services.list_task_force_sessions(db.session),
+    ), status
+
+
+@bp.get("/documents/<int:document_id>")
+@login_required
+def detail(document_id: int):
+    actor = current_user._get_current_object()
+    document = services.get_document(db.session, actor, document_id)
+    return render_template("documents/detail.html", document=document, languages=LANGUAGES, error=None), 200
+
+
+@bp.post("/documents/<int:document_id>/files")
+@login_required
+def add_file(document_id: int):
+    actor = current_user._get_current_object()
+    try:
+        part = request.files.get("file")
+        if part is None or not part.filename:
+            raise Invalid(_("Choose a file to upload."), field="file", code="missing_field")
+        services.add_file(
+            db.session, actor, document_id, services.Upload(part.stream, part.filename, request.form.get("language") or None)
+        )
+        db.session.commit()
+        flash(_("The file was added."), "success")
+        return redirect(url_for("documents.detail", document_id=document_id))
+    except DocmgrError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            raise
+        document = services.get_document(db.session, actor, document_id)
+        return render_template("documents/detail.html", document=document, languages=LANGUAGES, error=form_error(exc)), exc.status
+
+
+@bp.get("/documents/<int:document_id>/files/<int:file_id>/download")
+@login_required
+def download(document_id: int, file_id: int):
+    file = services.get_file(db.session, current_user._get_current_object(), document_id, file_id)
+    return download_response(file)

@@ -1,0 +1,126 @@
+"""Domain errors raised by services, and the one handler that turns them into answers.
+
+Services raise these (never ``abort()``); the handler answers the contract's JSON shape under
+``/api/`` and an HTML page (or a flashed form message, when the view asks for it) for people.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+
+class DocmgrError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None, **details: Any):
+        super().__init__(message)
+        self.message = str(message)
+        if code:
+            self.code = code
+        self.field = field
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field:
+            error["field"] = self.field
+        if self.details:
+            error.update(self.details)
+        return {"error": error}
+
+
+class BadRequest(DocmgrError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(DocmgrError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(DocmgrError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(DocmgrError):
+    status, code = 404, "not_found"
+
+
+class Conflict(DocmgrError):
+    status, code = 409, "conflict"
+
+
+class TooLarge(DocmgrError):
+    status, code = 413, "file_too_large"
+
+
+class UnsupportedType(DocmgrError):
+    status, code = 415, "unsupported_file_type"
+
+
+class Invalid(DocmgrError):
+    """422: a field value is wrong; ``field`` names it."""
+
+    status, code = 422, "invalid_field"
+
+
+class RateLimited(DocmgrError):
+    status, code = 429, "rate_limited"
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _answer(status: int, code: str, message: str, payload: dict[str, Any] | None = None):
+    if wants_json():
+        body = payload or {"error": {"code": code, "message": message}}
+        return jsonify(body), status
+    return render_template("error.html", status=status, code=code, message=message), status
+
+
+_HTTP_CODES = {
+    400: ("bad_request", _l("The request could not be understood.")),
+    401: ("unauthorized", _l("Please log in.")),
+    403: ("forbidden", _l("You are not allowed to do this.")),
+    404: ("not_found", _l("Not found.")),
+    405: ("method_not_allowed", _l("This method is not allowed here.")),
+    413: ("file_too_large", _l("The upload is too large.")),
+    429: ("rate_limited", _l("Too many requests; try again later.")),
+    500: ("internal_error", _l("Something went wrong on our side; nothing was saved.")),
+}
+
+
+def register_error_handlers(app: Flask) -> None:
+    from docmgr.extensions import db
+
+    @app.errorhandler(DocmgrError)
+    def handle_docmgr_error(error: DocmgrError):
+        db.session.rollback()
+        return _answer(error.status, error.code, error.message, error.to_dict())
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf(error: CSRFError):
+        db.session.rollback()
+        return _answer(400, "csrf_failed", str(_l("The form expired or was not sent from this site; reload and try again.")))
+
+    @app.errorhandler(HTTPException)
+    def handle_http(error: HTTPException):
+        db.session.rollback()
+        code, message = _HTTP_CODES.get(error.code or 500, ("http_error", error.description))
+        if error.code == 413:
+            limit = app.config["MAX_UPLOAD_MB"]
+            message = str(_l("The upload is larger than the limit of %(mb)s MB.", mb=f"{limit:g}"))
+        return _answer(error.code or 500, code, str(message))
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        code, message = _HTTP_CODES[500]
+        return _answer(500, code, str(message))

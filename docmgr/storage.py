@@ -1,0 +1,183 @@
+"""Content-addressed file store: every blob lives at objects/ab/cd/<sha256>, written once.
+
+Writes go to a temporary file in the same file system, are fsynced, then linked into place with
+``os.link``, which fails rather than replace an existing name: a stored blob is never overwritten
+and a reader never sees a half-written one. The original file name is kept in the database only;
+it never takes part in a path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+CHUNK = 1024 * 1024
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    sha256: str
+    size: int
+    is_new: bool  # False when identical bytes were already stored
+
+
+class BlobTooLarge(Exception):
+    pass
+
+
+class FileStore:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.objects = self.root / "objects"
+        self.tmp = self.root / "tmp"
+
+    def ensure(self) -> None:
+        self.objects.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        if not _SHA256.match(sha256 or ""):
+            raise ValueError("not a SHA-256 hex digest")
+        return self.objects / sha256[:2] / sha256[2:4] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def open(self, sha256: str) -> BinaryIO:
+        return self.path(sha256).open("rb")
+
+    def read(self, sha256: str) -> bytes:
+        return self.path(sha256).read_bytes()
+
+    def put_bytes(self, data: bytes) -> StoredBlob:
+        import io
+
+        return self.put(io.BytesIO(data))
+
+    def put(self, stream: BinaryIO, max_size: int | None = None) -> StoredBlob:
+        """Store a stream's bytes; returns its hash. Raises BlobTooLarge past ``max_size``."""
+        self.ensure()
+        digest = hashlib.sha256()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix="put-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(CHUNK):
+                    size += len(chunk)
+                    if max_size is not None and size > max_size:
+                        raise BlobTooLarge()
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha256 = digest.hexdigest()
+            target = self.path(sha256)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(tmp_name, target)
+                os.chmod(target, 0o444)
+                _fsync_dir(target.parent)
+                is_new = True
+            except FileExistsError:
+                is_new = False
+            return StoredBlob(sha256=sha256, size=size, is_new=is_new)
+        finally:
+            os.unlink(tmp_name)
+
+    def delete(self, sha256: str) -> None:
+        """Only for blobs no row points at (a rolled-back upload); see documents.services."""
+        self.path(sha256).unlink(missing_ok=True)
+
+    def verify(self, sha256: str) -> str | None:
+        """None when the blob is intact, else 'missing' or 'corrupted'."""
+        path = self.path(sha256)
+        if not path.is_file():
+            return "missing"
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+        return None if digest.hexdigest() == sha256 else "corrupted"
+
+    def iter_hashes(self) -> Iterator[str]:
+        if not self.objects.is_dir():
+            return
+        for path in self.objects.glob("*/*/*"):
+            if _SHA256.match(path.name):
+                yield path.name
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- the store of the running app, and blobs stored by a transaction that has not committed yet ---
+
+
+def current_store() -> FileStore:
+    from flask import current_app
+
+    return current_app.extensions["docmgr.store"]
+
+
+def store_stream(stream: BinaryIO, max_size: int | None = None) -> StoredBlob:
+    """Store bytes for a row about to be written. If the transaction never commits, the blob is
+    removed again at the end of the request (when it was new), so a failed upload leaves nothing."""
+    from flask import g, has_app_context
+
+    blob = current_store().put(stream, max_size=max_size)
+    if blob.is_new and has_app_context():
+        g.setdefault("uncommitted_blobs", []).append(blob.sha256)
+    return blob
+
+
+def store_bytes(data: bytes) -> StoredBlob:
+    import io
+
+    return store_stream(io.BytesIO(data))
+
+
+def mark_committed() -> None:
+    from flask import g, has_app_context
+
+    if has_app_context():
+        g.pop("uncommitted_blobs", None)
+
+
+def discard_uncommitted() -> None:
+    from flask import g, has_app_context
+
+    if not has_app_context():
+        return
+    for sha256 in g.pop("uncommitted_blobs", []):
+        current_store().delete(sha256)
+
+
+def _install_commit_hook() -> None:
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    @event.listens_for(Session, "after_commit")
+    def _after_commit(session):  # noqa: ARG001
+        mark_committed()
+
+    @event.listens_for(Session, "after_rollback")
+    def _after_rollback(session):  # noqa: ARG001
+        discard_uncommitted()
+
+
+_install_commit_hook()

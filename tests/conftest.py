@@ -1,0 +1,182 @@
+"""Shared fixtures: a real app on a temporary SQLite file, file store and Whoosh index per test."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from pathlib import Path
+
+import pytest
+
+from docmgr import create_app
+from docmgr.extensions import db
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CORPUS = REPO_ROOT.parent / "shared" / "corpus"
+PASSWORD = "correct horse battery"
+_counter = itertools.count(1)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "app_config(**overrides): extra create_app settings for this test's app, e.g. MAX_UPLOAD_MB=1"
+    )
+
+
+@pytest.fixture
+def app(tmp_path, request):
+    overrides = {}
+    marker = request.node.get_closest_marker("app_config")
+    if marker is not None:
+        overrides.update(marker.kwargs)
+    app = create_app(
+        {
+            "TESTING": True,
+            "STORAGE_DIR": str(tmp_path / "storage"),
+            "INDEX_DIR": str(tmp_path / "index"),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+            "SECRET_KEY": "test-secret",
+            **overrides,
+        }
+    )
+    with app.app_context():
+        db.create_all()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_org(app):
+    from docmgr.accounts.services import create_organization
+
+    def make(name: str | None = None, country: str = "IT", kind: str = "firm", **kwargs):
+        org = create_organization(db.session, None, name=name or f"Org {next(_counter)}", country=country, kind=kind, **kwargs)
+        db.session.commit()
+        return org
+
+    return make
+
+
+@pytest.fixture
+def make_user(app, make_org):
+    from docmgr.accounts.services import create_user
+
+    def make(role: str = "firm", org=None, email: str | None = None, password: str = PASSWORD):
+        if role == "firm" and org is None:
+            org = make_org()
+        user = create_user(
+            db.session, None, email=email or f"{role}{next(_counter)}@example.org", password=password, role=role,
+            organization=org,
+        )
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def token_for(client):
+    """Log in through the API and return the Authorization header for that user."""
+
+    def get(user, password: str = PASSWORD) -> dict[str, str]:
+        response = client.post("/api/v1/auth/token", json={"email": user.email, "password": password})
+        assert response.status_code == 201, response.get_json()
+        return {"Authorization": f"Bearer {response.get_json()['token']}"}
+
+    return get
+
+
+@pytest.fixture
+def login(client):
+    """Log in through the browser form (CSRF on) and return the client."""
+
+    def do(user, password: str = PASSWORD):
+        page = client.get("/login")
+        token = csrf_from(page.get_data(as_text=True))
+        response = client.post("/login", data={"email": user.email, "password": password, "csrf_token": token})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return do
+
+
+def csrf_from(html: str) -> str:
+    import re
+
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def make_document(app):
+    """Create a document through the real service, with real file bytes."""
+    from docmgr.documents.services import Upload, create_document
+
+    def make(user, *, files: list[tuple[str, bytes, str | None]] | None = None, **fields):
+        files = files or [("proposal.txt", "Proposta di partenariato nel settore energetico.".encode(), None)]
+        uploads = [Upload(io.BytesIO(data), name, language) for name, data, language in files]
+        fields.setdefault("title_it", f"Proposta {next(_counter)}")
+        document = create_document(db.session, user, uploads=uploads, **fields)
+        db.session.commit()
+        return document
+
+    return make
+
+
+def stored_blob_count(app) -> int:
+    return sum(1 for _ in app.extensions["docmgr.store"].iter_hashes())
+
+
+def table_counts() -> dict[str, int]:
+    """Row counts of every table, to prove a refused request changed nothing."""
+    from sqlalchemy import func, select
+
+    counts = {}
+    for table in db.metadata.sorted_tables:
+        counts[table.name] = db.session.scalar(select(func.count()).select_from(table))
+    return counts
+
+
+# --- helpers for upload tests (plain functions: import them from tests.conftest) -----------------
+
+
+def corpus_bytes(relative: str) -> bytes:
+    """The bytes of a file of the shared test corpus, e.g. corpus_bytes("pdf/pypdf_multilang_CYRILLIC.pdf")."""
+    return (CORPUS / relative).read_bytes()
+
+
+def multipart(files: list[tuple[str, bytes]] | None = None, **fields) -> dict:
+    """A test-client ``data=`` dict: ``file`` parts (name, bytes) plus form fields (lists repeat a field)."""
+    data: dict = {key: value for key, value in fields.items() if value is not None}
+    if files:
+        data["file"] = [(io.BytesIO(content), name) for name, content in files]
+    return data
+
+
+def api_upload(client, headers, files: list[tuple[str, bytes]] | None = None, **fields):
+    """POST /api/v1/documents as multipart; ``fields`` default to an Italian proposal title."""
+    fields.setdefault("title_it", "Proposta di prova")
+    return client.post(
+        "/api/v1/documents", data=multipart(files, **fields), headers=headers, content_type="multipart/form-data"
+    )
+
+
+@pytest.fixture
+def browser(app, make_user):
+    """A separate logged-in browser (its own cookie jar) for ``user``; returns (client, csrf_token)."""
+
+    def open_for(user, password: str = PASSWORD):
+        client = app.test_client()
+        token = csrf_from(client.get("/login").get_data(as_text=True))
+        response = client.post("/login", data={"email": user.email, "password": password, "csrf_token": token})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client, token
+
+    return open_for
