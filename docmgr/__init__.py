@@ -32,8 +32,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         _configure_sqlite(db.engine)
 
     load_all_models()
+    from docmgr import openapi  # noqa: F401  (registers /api/v1/openapi.json on the API blueprint)
     from docmgr.accounts import api as accounts_api
     from docmgr.accounts import views as accounts_views
+    from docmgr.api import bp as api_bp
     from docmgr.audit import api as audit_api
     from docmgr.audit import views as audit_views
     from docmgr.documents import api as documents_api
@@ -44,8 +46,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from docmgr.search import views as search_views
     from docmgr.signatures import api as signatures_api
     from docmgr.signatures import views as signatures_views
-    from docmgr import openapi  # noqa: F401  (registers /api/v1/openapi.json on the API blueprint)
-    from docmgr.api import bp as api_bp
 
     for module in (accounts_views, documents_views, search_views, drafting_views, signatures_views, audit_views):
         app.register_blueprint(module.bp)
@@ -66,6 +66,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from docmgr.errors import register_error_handlers
 
     register_error_handlers(app)
+    from docmgr.security_log import configure_security_logging
+
+    configure_security_logging(app)  # hardening: JSON lines on the "docmgr.security" logger
 
     from docmgr.cli import docmgr_cli
 
@@ -79,6 +82,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from docmgr.web import register_template_helpers
 
     register_template_helpers(app)
+    from docmgr.documents.ocr import init_app as init_ocr  # OCR worker thread (when OCR_THREAD) and page helper
+
+    init_ocr(app)
+    __import__("docmgr.search.services").search.services.init_app(app)  # index queue drain + poller
     return app
 
 
@@ -113,6 +120,15 @@ def _fresh_request_state() -> None:
     user loaded for one request would otherwise still be "logged in" for the next."""
     g.pop("_login_user", None)
     g.pop("uncommitted_blobs", None)
+    # Flask-WTF caches the signed CSRF token of the current session on g; another browser's would not match.
+    from flask import current_app
+
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+    g.pop("csrf_valid", None)
+    # Flask-Babel caches the chosen locale on g too; each request chooses again (?lang=, session, header).
+    from flask_babel import refresh
+
+    refresh()
 
 
 def _csrf_unless_bearer() -> None:
@@ -124,6 +140,8 @@ def _csrf_unless_bearer() -> None:
         return
     if request.endpoint == "api.accounts_api.create_token":
         return  # exchanges credentials for a token; no session is involved
+    if request.path.startswith("/api/") and not current_user.is_authenticated:
+        return  # nobody to act for: the view answers 401, which says more than a CSRF failure
     csrf.protect()
 
 

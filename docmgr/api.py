@@ -35,6 +35,17 @@ def json_body(allowed: set[str], required: set[str] = frozenset()) -> dict[str, 
     return data
 
 
+def text_field(data: dict[str, Any], name: str, default: str | None = None) -> str | None:
+    """A JSON field that must be a string (or absent/null → ``default``): a list or a number is refused by
+    name rather than turned into text like "['x']"."""
+    value = data.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise Invalid(f"'{name}' must be a string.", field=name)
+    return value
+
+
 def form_fields(allowed: set[str]) -> None:
     """Refuse unknown multipart/form fields by name (file parts are checked by the caller)."""
     unknown = sorted(set(request.form) - allowed)

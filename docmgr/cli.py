@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -95,3 +96,65 @@ def check_command() -> None:
         click.echo(f"FAILED: {problems} problem(s) found.")
         sys.exit(1)
     click.echo("OK: every check passed.")
+
+
+@docmgr_cli.command("ocr-worker")
+@click.option("--once", is_flag=True, help="Process the queued OCR jobs, then exit (instead of waiting for more).")
+@with_appcontext
+def ocr_worker_command(once: bool) -> None:
+    """Recognise the text of scans (image-only PDFs, PNG/JPEG/TIFF) queued for OCR."""
+    from docmgr.documents.ocr import ocr_status, run_ocr_worker
+
+    status = ocr_status(current_app.config)
+    if not status.available:
+        click.echo(f"OCR is unavailable: {status.reason} Queued scans keep waiting.", err=True)
+        sys.exit(1)
+    processed = run_ocr_worker(current_app._get_current_object(), once=once)
+    click.echo(f"{processed} OCR job(s) processed.")
+
+
+@docmgr_cli.command("reindex")
+@click.option("--procs", default=1, show_default=True, help="Indexing processes (Whoosh multi-segment writer).")
+@with_appcontext
+def reindex_command(procs: int) -> None:
+    """Rebuild the search index from the database (into a fresh directory, swapped in atomically)."""
+    from docmgr.search.services import reindex
+
+    count = reindex(procs=procs)
+    click.echo(f"index: {count} entr(ies) indexed into a fresh generation")
+
+
+# --- backups (hardening) -------------------------------------------------------------------------
+
+
+@docmgr_cli.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def export_command(path: Path) -> None:
+    """Write a consistent backup archive (tar) of the database, stored files and audit log to PATH,
+    while the service keeps running."""
+    from docmgr.backup import export_backup
+
+    try:
+        result = export_backup(path, echo=click.echo)
+    except DocmgrError as error:
+        _fail(error)
+    for problem in result.problems:
+        click.echo(f"warning: stored file {problem}", err=True)
+    if result.problems:
+        click.echo(f"archive written, but {len(result.problems)} stored file(s) could not be included.", err=True)
+        sys.exit(1)
+
+
+@docmgr_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def import_command(path: Path) -> None:
+    """Restore a backup archive into this instance, which must be new (no users, no documents, no files)."""
+    from docmgr.backup import import_backup
+
+    try:
+        result = import_backup(path, echo=click.echo)
+    except DocmgrError as error:
+        _fail(error)
+    click.echo(f"OK: {result.restored_rows} row(s) and {result.restored_blobs} stored file(s) restored.")

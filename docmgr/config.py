@@ -66,10 +66,35 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "BABEL_TRANSLATION_DIRECTORIES": str(REPO_ROOT / "docmgr" / "translations"),
         "LANGUAGES": ["it", "ru", "en"],
         "API_TOKEN_TTL_HOURS": 24,
+        # Werkzeug's method string; scrypt is the current default. Tests use a cheaper setting only
+        # because they create hundreds of users.
+        "PASSWORD_HASH_METHOD": "scrypt",
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_FAILURE_WINDOW_SECONDS": 15 * 60,
         "TEMPLATES_DIR": REPO_ROOT / "templates",
         "INDEX_SYNC": True,  # drain the index queue right after each committed request
+        # Signatures (docmgr.signatures): PEM files of the CAs whose certificates count as trusted
+        # (empty: every certificate is reported untrusted, integrity is still checked), and whether
+        # an untrusted but intact signature over the right PDF is refused.
+        "SIGNATURE_TRUST_ROOTS": [p for p in env.get("DOCMGR_SIGNATURE_TRUST_ROOTS", "").split(os.pathsep) if p],
+        "SIGNATURE_REQUIRE_TRUSTED": env.get("DOCMGR_SIGNATURE_REQUIRE_TRUSTED", "").lower() in ("1", "true", "yes"),
+        # OCR of scans (docmgr.documents.ocr): off when disabled or when Tesseract is missing (jobs then wait);
+        # a worker thread per server process unless DOCMGR_OCR_THREAD=0 (never in tests: they run the worker).
+        "OCR_ENABLED": env.get("DOCMGR_OCR_ENABLED", "1").lower() not in ("0", "false", "no"),
+        "OCR_THREAD": env.get("DOCMGR_OCR_THREAD", "1").lower() not in ("0", "false", "no") and not overrides.get("TESTING"),
+        "OCR_TESSERACT": env.get("DOCMGR_OCR_TESSERACT", "tesseract"),
+        "OCR_LANGUAGES": "ita+rus",
+        # Hardening (docmgr.documents.sandbox): text extraction of uploads runs in a child process with
+        # these limits; a file that exceeds them is refused as too_complex. Off only for debugging.
+        "EXTRACTION_SUBPROCESS": env.get("DOCMGR_EXTRACTION_SUBPROCESS", "1").lower() not in ("0", "false", "no"),
+        "EXTRACTION_TIMEOUT_SECONDS": float(env.get("DOCMGR_EXTRACTION_TIMEOUT_SECONDS", "60")),
+        "EXTRACTION_MEMORY_MB": int(env.get("DOCMGR_EXTRACTION_MEMORY_MB", "1024")),
+        "EXTRACTION_CPU_SECONDS": int(env.get("DOCMGR_EXTRACTION_CPU_SECONDS", "30")),
+        # Hardening (docmgr.security_log): JSON lines of security events go to this file, else to stderr.
+        "SECURITY_LOG_PATH": env.get("DOCMGR_SECURITY_LOG_PATH") or None,
     }
     config.update(overrides)
+    # The per-process poller that drains index tasks left by a crashed process: on for the server,
+    # off under TESTING unless a test asks for it (each test app would otherwise start a thread).
+    config.setdefault("INDEX_POLL", not config.get("TESTING", False))
     return config

@@ -95,9 +95,9 @@ PROPOSALS = [
 
 def render_pdf(title: str, body: str, lang: str) -> bytes:
     """A real text PDF made with WeasyPrint and the bundled DejaVu fonts."""
-    from docmgr.pdf import html_to_pdf
-
     from markupsafe import escape
+
+    from docmgr.pdf import html_to_pdf
 
     html = (
         f'<html lang="{lang}"><head><meta charset="utf-8"></head><body>'
@@ -172,3 +172,11 @@ def load_demo() -> list[tuple[str, str, str]]:
 
 # Later modules (drafting, signatures…) add functions here that load their own demo data.
 DEMO_EXTENSIONS: list = []
+
+from docmgr.drafting.demo import load_drafting_demo  # noqa: E402 - drafting: the templates and one MoU
+
+DEMO_EXTENSIONS.append(load_drafting_demo)
+
+from docmgr.signatures.demo import load_signatures_demo  # noqa: E402 - signatures: after the drafting demo's MoU
+
+DEMO_EXTENSIONS.append(load_signatures_demo)

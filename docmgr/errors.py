@@ -102,11 +102,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DocmgrError)
     def handle_docmgr_error(error: DocmgrError):
         db.session.rollback()
+        _log_refusal(error)  # hardening: security events
         return _answer(error.status, error.code, error.message, error.to_dict())
 
     @app.errorhandler(CSRFError)
     def handle_csrf(error: CSRFError):
         db.session.rollback()
+        _log_security_event("csrf_failed", reason=error.description)  # hardening: security events
         return _answer(400, "csrf_failed", str(_l("The form expired or was not sent from this site; reload and try again.")))
 
     @app.errorhandler(HTTPException)
@@ -116,6 +118,7 @@ def register_error_handlers(app: Flask) -> None:
         if error.code == 413:
             limit = app.config["MAX_UPLOAD_MB"]
             message = str(_l("The upload is larger than the limit of %(mb)s MB.", mb=f"{limit:g}"))
+            _log_security_event("upload_refused", status=413, code=code)  # hardening: security events
         return _answer(error.code or 500, code, str(message))
 
     @app.errorhandler(Exception)
@@ -124,3 +127,44 @@ def register_error_handlers(app: Flask) -> None:
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         code, message = _HTTP_CODES[500]
         return _answer(500, code, str(message))
+
+
+# --- security events (hardening): refusals worth a line in the security log ----------------------
+
+
+def _log_security_event(event: str, **details: Any) -> None:
+    from docmgr.security_log import log_security_event
+
+    log_security_event(event, **details)
+
+
+def _log_refusal(error: DocmgrError) -> None:
+    if error.status in (413, 415) or (error.status == 422 and (error.field or "").startswith("file")):
+        _log_security_event("upload_refused", status=error.status, code=error.code, message=error.message)
+    elif error.status in (403, 404):
+        _log_security_event("forbidden" if error.status == 403 else "not_found", status=error.status, code=error.code)
+    elif error.status == 401 and request.headers.get("Authorization", "").startswith("Bearer "):
+        _log_security_event("token_rejected", status=401, reason=_bearer_token_state())
+
+
+def _bearer_token_state() -> str:
+    """Why a presented API token did not log anyone in: revoked, expired, inactive_user or unknown."""
+    from sqlalchemy import select
+
+    from docmgr.accounts.models import ApiToken
+    from docmgr.accounts.services import hash_token
+    from docmgr.database import utcnow
+    from docmgr.extensions import db
+
+    token = request.headers.get("Authorization", "")[len("Bearer "):].strip()
+    try:
+        row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token))) if token else None
+        if row is None:
+            return "unknown"
+        if row.revoked_at is not None:
+            return "revoked"
+        if row.expires_at <= utcnow():
+            return "expired"
+        return "inactive_user"
+    finally:
+        db.session.rollback()  # the handler had rolled back already; leave no read transaction open

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from flask import current_app
 from sqlalchemy import select
@@ -18,6 +18,10 @@ def initialize() -> None:
     current_store().ensure()
     current_app.config["INDEX_DIR"].mkdir(parents=True, exist_ok=True)
     upgrade()
+    from docmgr.drafting.services import sync_templates  # drafting: load the shipped agreement templates
+
+    sync_templates(db.session)
+    db.session.commit()
 
 
 def referenced_blobs() -> list[tuple[str, str]]:
@@ -26,10 +30,10 @@ def referenced_blobs() -> list[tuple[str, str]]:
     from docmgr.drafting.models import Agreement, Draft, Signatory
 
     refs: list[tuple[str, str]] = []
-    for file_id, document_id, sha in db.session.execute(
-        select(DocumentFile.id, DocumentFile.document_id, DocumentFile.sha256)
+    for file_id, document_id, sha, filename in db.session.execute(
+        select(DocumentFile.id, DocumentFile.document_id, DocumentFile.sha256, DocumentFile.filename)
     ):
-        refs.append((sha, f"document {document_id} file {file_id}"))
+        refs.append((sha, f"document {document_id} file {file_id} ({filename})"))
     for draft_id, agreement_id, pdf, docx in db.session.execute(
         select(Draft.id, Draft.agreement_id, Draft.pdf_sha256, Draft.docx_sha256)
     ):
@@ -45,6 +49,12 @@ def referenced_blobs() -> list[tuple[str, str]]:
         select(Agreement.id, Agreement.certificate_sha256).where(Agreement.certificate_sha256.is_not(None))
     ):
         refs.append((sha, f"agreement {agreement_id} completion certificate"))
+    from docmgr.signatures.models import SignatureSubmission
+
+    for submission_id, agreement_id, sha in db.session.execute(
+        select(SignatureSubmission.id, SignatureSubmission.agreement_id, SignatureSubmission.sha256)
+    ):
+        refs.append((sha, f"agreement {agreement_id} signature submission {submission_id}"))
     return refs
 
 

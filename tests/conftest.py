@@ -36,6 +36,7 @@ def app(tmp_path, request):
             "INDEX_DIR": str(tmp_path / "index"),
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
             "SECRET_KEY": "test-secret",
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
             **overrides,
         }
     )
@@ -120,7 +121,7 @@ def make_document(app):
     from docmgr.documents.services import Upload, create_document
 
     def make(user, *, files: list[tuple[str, bytes, str | None]] | None = None, **fields):
-        files = files or [("proposal.txt", "Proposta di partenariato nel settore energetico.".encode(), None)]
+        files = files or [("proposal.txt", b"Proposta di partenariato nel settore energetico.", None)]
         uploads = [Upload(io.BytesIO(data), name, language) for name, data, language in files]
         fields.setdefault("title_it", f"Proposta {next(_counter)}")
         document = create_document(db.session, user, uploads=uploads, **fields)

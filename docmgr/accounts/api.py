@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask import Blueprint, jsonify, request
@@ -9,7 +10,7 @@ from sqlalchemy import select
 
 from docmgr.accounts import services
 from docmgr.accounts.models import ApiToken, Organization, Role, User
-from docmgr.api import acting_user, iso, json_body
+from docmgr.api import acting_user, iso, json_body, text_field
 from docmgr.documents.models import TaskForceSession
 from docmgr.documents.services import create_task_force_session, list_organizations, list_task_force_sessions
 from docmgr.errors import Invalid, Unauthorized
@@ -50,7 +51,9 @@ def token_json(row: ApiToken) -> dict:
 @bp.post("/auth/token")
 def create_token():
     data = json_body({"email", "password"}, required={"email", "password"})
-    user = services.authenticate(db.session, str(data["email"]), str(data["password"]), request.remote_addr or "")
+    user = services.authenticate(
+        db.session, text_field(data, "email"), text_field(data, "password"), request.remote_addr or ""
+    )
     if user is None:
         db.session.commit()  # keep the record of the failed attempt
         raise Unauthorized("Wrong e-mail or password.", code="invalid_credentials")
@@ -67,6 +70,9 @@ def revoke_current_token():
     if not header.startswith("Bearer "):
         raise Invalid("This request was not made with a token.", field="Authorization")
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == services.hash_token(header[7:].strip())))
+    if row is None or row.user_id != user.id:
+        # A browser session that also sent a bearer header that is not one of its tokens.
+        raise Unauthorized("This token is not valid.", code="invalid_token")
     services.revoke_token(db.session, user, row.id)
     db.session.commit()
     return "", 204
@@ -102,13 +108,15 @@ def create_user():
     actor = acting_user()
     data = json_body({"email", "password", "role", "organization_id", "name"}, required={"email", "password", "role"})
     org = None
-    if data.get("organization_id") is not None:
-        org = db.session.get(Organization, data["organization_id"]) if isinstance(data["organization_id"], int) else None
+    org_id = data.get("organization_id")
+    if org_id is not None:
+        is_id = isinstance(org_id, int) and not isinstance(org_id, bool)
+        org = db.session.get(Organization, org_id) if is_id else None
         if org is None:
             raise Invalid("No such organisation.", field="organization_id")
     user = services.create_user(
-        db.session, actor, email=str(data["email"]), password=str(data["password"]), role=str(data["role"]),
-        organization=org, name=str(data.get("name") or ""),
+        db.session, actor, email=text_field(data, "email"), password=text_field(data, "password"),
+        role=text_field(data, "role"), organization=org, name=text_field(data, "name", ""),
     )
     db.session.commit()
     return jsonify(user_json(user)), 201
@@ -125,8 +133,9 @@ def create_organization():
     actor = acting_user()
     data = json_body({"name", "name_alt", "country", "kind", "address", "address_alt"}, required={"name", "country"})
     org = services.create_organization(
-        db.session, actor, name=str(data["name"]), country=str(data["country"]), kind=str(data.get("kind") or "firm"),
-        name_alt=data.get("name_alt"), address=data.get("address"), address_alt=data.get("address_alt"),
+        db.session, actor, name=text_field(data, "name"), country=text_field(data, "country"),
+        kind=text_field(data, "kind") or "firm", name_alt=text_field(data, "name_alt"),
+        address=text_field(data, "address"), address_alt=text_field(data, "address_alt"),
     )
     db.session.commit()
     return jsonify(organization_json(org)), 201
@@ -138,10 +147,16 @@ def sessions():
     return jsonify([session_json(s) for s in list_task_force_sessions(db.session)])
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
 def _date_field(data: dict, name: str) -> date:
+    value = data.get(name)
     try:
-        return date.fromisoformat(str(data[name]))
-    except (KeyError, ValueError):
+        if not isinstance(value, str) or not _ISO_DATE.match(value):
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
         raise Invalid(f"'{name}' must be a date as YYYY-MM-DD.", field=name) from None
 
 
@@ -150,7 +165,8 @@ def create_session():
     actor = acting_user()
     data = json_body({"name", "place", "country", "starts_on", "ends_on"}, required={"name", "place", "country", "starts_on", "ends_on"})
     forum_session = create_task_force_session(
-        db.session, actor, name=str(data["name"]), place=str(data["place"]), country=str(data["country"]),
+        db.session, actor, name=text_field(data, "name"), place=text_field(data, "place"),
+        country=text_field(data, "country"),
         starts_on=_date_field(data, "starts_on"), ends_on=_date_field(data, "ends_on"),
     )
     db.session.commit()

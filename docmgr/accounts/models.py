@@ -11,14 +11,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from docmgr.database import Base, UTCDateTime, utcnow
 
 
-class Role(str, enum.Enum):
+class Role(str, enum.Enum):  # noqa: UP042 - values compared as plain strings everywhere
     ADMIN = "admin"
     LEGAL = "legal"
     FIRM = "firm"
     MINISTRY = "ministry"
 
 
-class OrganizationKind(str, enum.Enum):
+class OrganizationKind(str, enum.Enum):  # noqa: UP042
     FIRM = "firm"
     INSTITUTION = "institution"
     MINISTRY = "ministry"

@@ -17,6 +17,7 @@ from docmgr.audit.services import record
 from docmgr.database import utcnow
 from docmgr.errors import Forbidden, Invalid, NotFound, RateLimited, Unauthorized
 from docmgr.extensions import db
+from docmgr.security_log import log_security_event
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 8
@@ -65,7 +66,7 @@ def create_organization(
         raise Invalid("Country must be IT or RU.", field="country")
     if kind not in {k.value for k in OrganizationKind}:
         raise Invalid("Kind must be firm, institution or ministry.", field="kind")
-    if session.scalar(select(Organization.id).where(func.lower(Organization.name) == name.lower())):
+    if _organization_named(session, name) is not None:
         raise Invalid(f"An organisation named {name!r} already exists.", field="name", code="duplicate")
     org = Organization(
         name=name, country=country, kind=kind, name_alt=(name_alt or "").strip() or None,
@@ -84,8 +85,18 @@ def get_organization(session: Session, org_id: int) -> Organization:
     return org
 
 
+def _organization_named(session: Session, name: str) -> Organization | None:
+    """Case-insensitive in every script: SQLite's lower() only folds ASCII, so «ООО «Сибирские…»» and
+    «ооо «сибирские…»» would pass as different names. The table is small; compare in Python."""
+    wanted = name.strip().casefold()
+    for org in session.scalars(select(Organization).order_by(Organization.id)):
+        if org.name.casefold() == wanted:
+            return org
+    return None
+
+
 def find_organization(session: Session, name: str) -> Organization:
-    org = session.scalar(select(Organization).where(func.lower(Organization.name) == name.strip().lower()))
+    org = _organization_named(session, name)
     if org is None:
         raise NotFound(f"No organisation named {name!r}.", field="org")
     return org
@@ -120,7 +131,7 @@ def create_user(
         raise Invalid("A firm user belongs to an organisation: give one.", field="org")
     user = User(
         email=email, name=(name or "").strip(), role=role, organization=organization,
-        password_hash=generate_password_hash(password),
+        password_hash=generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"]),
     )
     session.add(user)
     session.flush()
@@ -171,14 +182,15 @@ def authenticate(session: Session, email: str, password: str, remote_addr: str) 
     email = (email or "").strip().lower()
     remote_addr = remote_addr or "unknown"
     if _recent_failures(session, email, remote_addr) >= current_app.config["LOGIN_MAX_FAILURES"]:
-        current_app.logger.warning("security: login throttled email=%s remote_addr=%s", email, remote_addr)
+        log_security_event("login_throttled", user=email, ip=remote_addr)
         raise RateLimited("Too many failed logins; wait 15 minutes and try again.", code="too_many_attempts")
     user = session.scalar(select(User).where(User.email == email))
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
     if not ok or user is None or not user.is_active:
         session.add(LoginAttempt(email=email, remote_addr=remote_addr, succeeded=False))
         record(session, None, "user.login_failed", email=email, remote_addr=remote_addr)
-        current_app.logger.warning("security: login failed email=%s remote_addr=%s", email, remote_addr)
+        reason = "unknown_user" if user is None else "wrong_password" if not ok else "inactive_account"
+        log_security_event("login_failed", user=email, ip=remote_addr, reason=reason)
         return None
     session.add(LoginAttempt(email=email, remote_addr=remote_addr, succeeded=True))
     record(session, user, "user.login", user, remote_addr=remote_addr)
@@ -246,6 +258,12 @@ def user_for_token(session: Session, token: str) -> User | None:
 
 
 def load_user_from_session(user_id: str) -> User | None:
+    from flask import has_request_context, request
+
+    if has_request_context() and request.headers.get("Authorization", "").startswith("Bearer "):
+        # A request that sends a token is judged by that token alone: it skips the CSRF check, so a
+        # session cookie riding along must not log it in when the token itself is bogus.
+        return None
     try:
         user = db.session.get(User, int(user_id))
     except (TypeError, ValueError):

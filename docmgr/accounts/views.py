@@ -12,7 +12,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from docmgr.accounts import services
-from docmgr.accounts.models import COUNTRIES, OrganizationKind, Role, User
+from docmgr.accounts.models import COUNTRIES, Organization, OrganizationKind, Role, User
 from docmgr.documents.services import create_task_force_session, list_organizations, list_task_force_sessions
 from docmgr.errors import DocmgrError, Invalid
 from docmgr.extensions import db
@@ -23,7 +23,11 @@ bp = Blueprint("accounts", __name__)
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: never redirect a user to another site after login."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlparse(target).netloc:
+    # Browsers read "/\\evil.example" as "//evil.example": refuse backslashes and control characters too.
+    if (
+        target and target.startswith("/") and not target.startswith("//") and not urlparse(target).netloc
+        and "\\" not in target and not any(ord(c) < 32 for c in target)
+    ):
         return target
     return url_for("documents.index")
 
@@ -97,8 +101,12 @@ def admin_users():
                 db.session.commit()
                 flash(_("Saved."), "success")
                 return redirect(url_for("accounts.admin_users"))
-            org_id = request.form.get("organization_id", type=int)
-            org = services.get_organization(db.session, org_id) if org_id else None
+            org = None
+            if request.form.get("organization_id"):
+                org_id = request.form.get("organization_id", type=int)
+                org = db.session.get(Organization, org_id) if org_id else None
+                if org is None:  # a value not from the list: say so beside the field, as for other fields
+                    raise Invalid(_("No such organisation."), field="org")
             user = services.create_user(
                 db.session, actor, email=request.form.get("email", ""), password=request.form.get("password", ""),
                 role=request.form.get("role", ""), organization=org, name=request.form.get("name", ""),

@@ -1,7 +1,71 @@
-"""/api/v1 endpoints of the audit module."""
+"""/api/v1 endpoints of the audit module: an agreement's events, the export, and chain verification."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Response, jsonify, request, stream_with_context
+
+from docmgr.api import acting_user, int_arg
+from docmgr.audit import services
+from docmgr.errors import Invalid
+from docmgr.extensions import db
 
 bp = Blueprint("audit_api", __name__)
+
+
+def _agreement_visible_to(actor, agreement_id: int):
+    """404 for agreements the actor may not read (the signatures module holds that rule)."""
+    from docmgr.signatures.services import get_agreement
+
+    return get_agreement(db.session, actor, agreement_id)
+
+
+@bp.get("/agreements/<int:agreement_id>/audit")
+def agreement_audit(agreement_id: int):
+    """Every event about one agreement, oldest first: whoever may read the agreement may read this."""
+    from docmgr.signatures.services import agreement_events
+
+    agreement, events = agreement_events(db.session, acting_user(), agreement_id)
+    return jsonify({"agreement_id": agreement.id, "items": [services.event_dict(e) for e in events], "total": len(events)})
+
+
+@bp.get("/audit/export")
+def export():
+    """All events (or one agreement's with ``agreement_id``) as JSON lines (default) or CSV."""
+    actor = acting_user()
+    agreement_id = int_arg("agreement_id")
+    if agreement_id is not None:
+        _agreement_visible_to(actor, agreement_id)
+    services.require_audit_reader(actor)
+    fmt = request.args.get("format") or "jsonl"
+    if fmt not in services.EXPORT_FORMATS:
+        raise Invalid("'format' must be jsonl or csv.", field="format")
+    name = f"audit{'-agreement-' + str(agreement_id) if agreement_id else ''}.{fmt}"
+    mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    body = stream_with_context(services.export_lines(db.session, fmt, agreement_id))
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/agreements/<int:agreement_id>/audit/export")
+def export_agreement(agreement_id: int):
+    """The per-agreement export under the agreement's own URL (same as /audit/export?agreement_id=)."""
+    actor = acting_user()
+    _agreement_visible_to(actor, agreement_id)
+    services.require_audit_reader(actor)
+    fmt = request.args.get("format") or "jsonl"
+    if fmt not in services.EXPORT_FORMATS:
+        raise Invalid("'format' must be jsonl or csv.", field="format")
+    body = stream_with_context(services.export_lines(db.session, fmt, agreement_id))
+    response = Response(body, mimetype="text/csv" if fmt == "csv" else "application/x-ndjson")
+    response.headers["Content-Disposition"] = f'attachment; filename="audit-agreement-{agreement_id}.{fmt}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/audit/verify")
+def verify():
+    """``{"ok", "events", "problems"}``: every edited, removed or reordered entry, named by id."""
+    services.require_audit_reader(acting_user())
+    return jsonify(services.verify_chain(db.session).to_dict())

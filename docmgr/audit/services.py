@@ -110,3 +110,68 @@ def verify_chain(session: Session) -> ChainReport:
         expected_prev = event.hash
         expected_id = event.id + 1
     return ChainReport(ok=not problems, events=count, problems=problems)
+
+
+# --- reading and exporting (added with the signatures module) --------------------------------------
+
+EXPORT_FORMATS = ("jsonl", "csv")
+EXPORT_COLUMNS = (
+    "id", "created_at", "actor_id", "actor_email", "action", "object_type", "object_id", "agreement_id", "data",
+    "prev_hash", "hash",
+)
+
+
+def require_audit_reader(actor: User) -> User:
+    """The whole log is for administrators, legal staff and the ministry."""
+    from docmgr.accounts.models import Role
+    from docmgr.accounts.services import require_role
+
+    return require_role(actor, Role.ADMIN, Role.LEGAL, Role.MINISTRY)
+
+
+def event_dict(event: AuditEvent, *, raw_data: bool = False) -> dict[str, Any]:
+    """One event as JSON. ``raw_data`` keeps ``data`` as the exact canonical string that was hashed,
+    so an exported log can be re-verified outside docmgr."""
+    created_at = event.created_at.isoformat()
+    return {
+        "id": event.id,
+        "created_at": created_at if raw_data else created_at.replace("+00:00", "Z"),
+        "actor_id": event.actor_id,
+        "actor_email": event.actor_email,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "agreement_id": event.agreement_id,
+        "data": event.data if raw_data else json.loads(event.data or "{}"),
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def iter_events(session: Session, agreement_id: int | None = None):
+    query = select(AuditEvent).order_by(AuditEvent.id)
+    if agreement_id is not None:
+        query = query.where(AuditEvent.agreement_id == agreement_id)
+    return session.scalars(query.execution_options(yield_per=1000))
+
+
+def export_lines(session: Session, fmt: str, agreement_id: int | None = None):
+    """The log as JSON lines or CSV, one event per line, with the hashed fields exactly as stored
+    (``created_at`` in ISO form, ``data`` as its canonical JSON string)."""
+    import csv
+    import io
+
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(EXPORT_COLUMNS)
+        yield buffer.getvalue()
+        for event in iter_events(session, agreement_id):
+            buffer.seek(0)
+            buffer.truncate()
+            row = event_dict(event, raw_data=True)
+            writer.writerow(["" if row[c] is None else row[c] for c in EXPORT_COLUMNS])
+            yield buffer.getvalue()
+    else:
+        for event in iter_events(session, agreement_id):
+            yield _canonical(event_dict(event, raw_data=True)) + "\n"

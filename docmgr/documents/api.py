@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request, send_file
 from werkzeug.datastructures import FileStorage
 
-from docmgr.api import acting_user, form_fields, int_arg, iso, json_body, page_args
+from docmgr.api import acting_user, form_fields, int_arg, iso, json_body, page_args, text_field
 from docmgr.documents import services
 from docmgr.documents.models import Document, DocumentFile
 from docmgr.errors import Invalid
@@ -108,11 +108,11 @@ def update_document(document_id: int):
     actor = acting_user()
     data = json_body({"title_it", "title_ru", "kind", "sectors", "session_id"})
     session_id = data.get("session_id", "unchanged")
-    if session_id not in ("unchanged", None) and not isinstance(session_id, int):
+    if session_id not in ("unchanged", None) and (not isinstance(session_id, int) or isinstance(session_id, bool)):
         raise Invalid("'session_id' must be a whole number or null.", field="session_id")
     document = services.update_document(
-        db.session, actor, document_id, title_it=data.get("title_it"), title_ru=data.get("title_ru"),
-        kind=data.get("kind"), sectors=services.parse_sectors(data["sectors"]) if "sectors" in data else None,
+        db.session, actor, document_id, title_it=text_field(data, "title_it"), title_ru=text_field(data, "title_ru"),
+        kind=text_field(data, "kind"), sectors=services.parse_sectors(data["sectors"]) if "sectors" in data else None,
         session_id=session_id,
     )
     db.session.commit()
@@ -146,3 +146,37 @@ def download_response(file: DocumentFile):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+# --- page previews and OCR (docmgr.documents.previews, docmgr.documents.ocr) -------------------------------------
+
+
+@bp.get("/documents/<int:document_id>/files/<int:file_id>/pages")
+def file_pages(document_id: int, file_id: int):
+    """Page images of a file (none for DOCX/ODT/TXT: read its text instead), and where its OCR stands."""
+    from flask import url_for
+
+    from docmgr.documents import previews
+    from docmgr.documents.ocr import ocr_available
+
+    pages = previews.page_set(db.session, acting_user(), document_id, file_id)
+    ids = {"document_id": document_id, "file_id": file_id}
+    return jsonify({
+        "pages": pages.pages,
+        "urls": [url_for("documents.page_image", page=n, **ids) for n in range(1, pages.pages + 1)],
+        "total_pages": pages.total_pages,
+        "truncated": pages.is_truncated,
+        "thumbnail_url": url_for("documents.thumbnail", **ids) if pages.pages else None,
+        "viewer_url": url_for("documents.viewer", **ids),
+        "text_status": pages.file.text_status,
+        "ocr_available": ocr_available(),
+    })
+
+
+@bp.get("/documents/ocr")
+def ocr_overview():
+    """{"ocr_available"}; staff also get "reason" (why not) and "jobs" (counts by status)."""
+    from docmgr.documents import ocr
+
+    return jsonify(ocr.ocr_overview(db.session, acting_user()))
+

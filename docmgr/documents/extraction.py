@@ -1,6 +1,6 @@
-"""Type sniffing and plain-text extraction for uploaded documents (PDF, DOCX, ODT, TXT).
+"""Type sniffing and plain-text extraction for uploaded documents (PDF, DOCX, ODT, TXT; PNG/JPEG/TIFF scans).
 
-Pure functions, no Flask: the upload view calls :func:`extract_file` and maps
+Pure functions, no Flask: the upload service calls :func:`sniff` + :func:`extract` (or :func:`extract_file`) and maps
 :class:`ExtractionError` codes to user-facing messages.
 
 Everything here handles untrusted input. The rules are:
@@ -12,7 +12,10 @@ Everything here handles untrusted input. The rules are:
 * XML is parsed with ``defusedxml`` (ODT) or python-docx's parser with
   ``resolve_entities=False`` after rejecting any DTD (DOCX), so entities are
   never expanded or fetched;
-* every pypdf failure becomes ``malformed_file``.
+* every pypdf failure becomes ``malformed_file``;
+* images (scans of signed pages) are opened with Pillow restricted to the sniffed format, and refused as
+  ``too_complex`` above Pillow's ``MAX_IMAGE_PIXELS`` decompression-bomb guard; their text is '' (OCR recognises it
+  later, see ``docmgr.documents.ocr``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ __all__ = [
     "detect_language",
     "extract",
     "extract_file",
+    "IMAGE_KINDS",
+    "normalise_text",
     "sniff",
 ]
 
@@ -49,7 +54,12 @@ SUPPORTED: Final[dict[str, str]] = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "odt": "application/vnd.oasis.opendocument.text",
     "txt": "text/plain",
+    # Scans of signed pages; stored as they are, their text comes from OCR.
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "tiff": "image/tiff",
 }
+IMAGE_KINDS: Final = frozenset({"png", "jpeg", "tiff"})
 
 # --- limits -----------------------------------------------------------------------------------------------------
 MAX_ZIP_MEMBERS: Final = 10_000
@@ -60,12 +70,13 @@ MAX_ZIP_CENTRAL_DIRECTORY: Final = 16 * 1024 * 1024  # bounds the memory zipfile
 MAX_XML_PART: Final = 64 * 1024 * 1024  # a single XML part we parse into a tree (tree ~10x the bytes)
 MAX_PDF_PAGES: Final = 5_000
 MAX_ODF_SPACES: Final = 16  # cap for <text:s text:c="N"/>, so c="999999999" cannot blow up the output
+MAX_IMAGE_FRAMES: Final = 50  # pages of a multi-page TIFF (OCR reads at most 50 pages anyway)
 
 _SNIFF_BYTES: Final = 64 * 1024
 _CHUNK: Final = 1024 * 1024
 
 _MESSAGES: Final[dict[str, str]] = {
-    "unsupported_file_type": "This file type is not supported; upload a PDF, DOCX, ODT or plain-text file.",
+    "unsupported_file_type": "This file type is not supported; upload a PDF, DOCX, ODT, plain-text, PNG, JPEG or TIFF file.",
     "empty_file": "The file is empty.",
     "encrypted_file": "The file is password-protected; remove the password and upload it again.",
     "malformed_file": "The file is damaged or not a valid document and cannot be read.",
@@ -85,7 +96,7 @@ class ExtractionError(Exception):
 @dataclass
 class Extracted:
     text: str  # normalised text (NFC, collapsed runs of blank lines); '' for e.g. scanned PDFs
-    page_count: int | None  # PDFs only
+    page_count: int | None  # PDFs and images only
     encrypted: bool = False  # PDF had an encryption dictionary but opened with the empty password
 
 
@@ -94,7 +105,14 @@ _OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_PACKAGE: Final = "EncryptedPackage".encode("utf-16-le")
 _ZIP_MAGICS: Final = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _EXECUTABLE: Final = "Executable programs and scripts are not accepted."
-_IMAGE: Final = "Images are not accepted; upload scans as PDF."
+_IMAGE: Final = "GIF images are not accepted; upload scans as PDF, PNG, JPEG or TIFF."
+# Scans are accepted as images; checked before _REJECT_MAGICS. (BigTIFF and WebP are not.)
+_IMAGE_MAGICS: Final[tuple[tuple[bytes, str], ...]] = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+)
 _REJECT_MAGICS: Final[tuple[tuple[bytes, str], ...]] = (
     (b"\x7fELF", _EXECUTABLE),
     (b"\xfe\xed\xfa\xce", _EXECUTABLE),  # Mach-O, both byte orders, 32/64 bit
@@ -103,12 +121,9 @@ _REJECT_MAGICS: Final[tuple[tuple[bytes, str], ...]] = (
     (b"\xcf\xfa\xed\xfe", _EXECUTABLE),
     (b"\xca\xfe\xba\xbe", _EXECUTABLE),  # Mach-O universal binary / Java class
     (b"#!", _EXECUTABLE),
-    (b"\x89PNG", _IMAGE),
-    (b"\xff\xd8\xff", _IMAGE),
+    (b"\x89PNG", "The file format was not recognised."),  # a PNG signature cut short
     (b"GIF87a", _IMAGE),
     (b"GIF89a", _IMAGE),
-    (b"II*\x00", _IMAGE),
-    (b"MM\x00*", _IMAGE),
     (b"RIFF", "The file format was not recognised."),  # WebP, WAV, AVI
     (b"{\\rtf", "RTF documents are not accepted; save the file as DOCX, ODT or PDF."),
     (b"%!", "PostScript files are not accepted; convert the file to PDF."),
@@ -142,10 +157,10 @@ _TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x19\x1c-\x1f\x7f]")  # C0 controls
 
 
 def sniff(path: Path) -> str:
-    """Return 'pdf' | 'docx' | 'odt' | 'txt' from the file's content only (never its name).
+    """Return 'pdf' | 'docx' | 'odt' | 'txt' | 'png' | 'jpeg' | 'tiff' from the file's content only (never its name).
 
     Raises ExtractionError: ``empty_file``; ``unsupported_file_type`` for anything else (HTML/XML/SVG even when
-    named .txt, executables, images, other zips, OLE .doc, RTF ...); ``encrypted_file`` for an OLE container
+    named .txt, executables, GIF/WebP images, other zips, OLE .doc, RTF ...); ``encrypted_file`` for an OLE container
     holding an ``EncryptedPackage`` stream (a password-protected DOCX/XLSX); ``malformed_file`` for a file with a
     zip signature whose central directory cannot be read (a truncated DOCX/ODT); ``too_complex`` for a zip whose
     directory exceeds the limits (we refuse to even list it).
@@ -155,6 +170,9 @@ def sniff(path: Path) -> str:
         head = fh.read(_SNIFF_BYTES)
     if not head:
         raise ExtractionError("empty_file")
+    for magic, image_kind in _IMAGE_MAGICS:
+        if head.startswith(magic):
+            return image_kind
     for magic, message in _REJECT_MAGICS:
         if head.startswith(magic):
             raise ExtractionError("unsupported_file_type", message)
@@ -286,6 +304,8 @@ def extract(path: Path, kind: str, *, max_chars: int = 5_000_000) -> Extracted:
         result = _extract_odt(path)
     elif kind == "txt":
         result = _extract_txt(path, max_chars)
+    elif kind in IMAGE_KINDS:
+        result = _extract_image(path, kind)
     else:
         raise ExtractionError("unsupported_file_type")
     result.text = _normalise(result.text)[:max_chars]
@@ -302,6 +322,11 @@ _LINE_BREAKS = re.compile(r"\r\n?|[\f\v\u2028\u2029\x85]")
 _STRIP_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u00ad\ufeff\ufffe\uffff]")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
 _BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+def normalise_text(text: str) -> str:
+    """The normalisation every extracted text gets (OCR output too)."""
+    return _normalise(text)
 
 
 def _normalise(text: str) -> str:
@@ -741,6 +766,63 @@ def _extract_txt(path: Path, max_chars: int) -> Extracted:
     if text is None:
         raise ExtractionError("malformed_file", "The file is not valid text in a supported encoding.")
     return Extracted(text=text, page_count=None)
+
+
+# --- images (scans) ---------------------------------------------------------------------------------------------
+_PILLOW_FORMATS: Final = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF"}
+
+
+def _extract_image(path: Path, kind: str) -> Extracted:
+    """Check that a scan is a readable image of a sane size; its text is '' until OCR.
+
+    Only the header and (for PNG) the chunk checksums are read here, never the pixels: Pillow's decoder is limited to
+    the sniffed format, and an image above ``PIL.Image.MAX_IMAGE_PIXELS`` (Pillow's decompression-bomb guard, which
+    only warns below twice the limit) is refused as ``too_complex``. A multi-page TIFF counts its pages.
+    """
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    limit = Image.MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path, formats=[_PILLOW_FORMATS[kind]]) as image:
+                width, height = image.size
+                if width < 1 or height < 1:
+                    raise ExtractionError("malformed_file")
+                if limit and width * height > limit:
+                    raise ExtractionError("too_complex")
+                pages = 1
+                if kind == "tiff":
+                    pages = _tiff_pages(image, limit)
+                image.verify()  # PNG: every chunk's CRC; other formats: the header again
+    except ExtractionError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ExtractionError("too_complex") from exc
+    except (UnidentifiedImageError, SyntaxError, OSError, ValueError, EOFError, struct.error, KeyError, IndexError,
+            TypeError, ZeroDivisionError) as exc:
+        raise ExtractionError("malformed_file") from exc
+    return Extracted(text="", page_count=pages)
+
+
+def _tiff_pages(image: object, limit: int | None) -> int:
+    """Frames of a TIFF, each within the pixel limit; more than MAX_IMAGE_FRAMES is too complex."""
+    pages = 0
+    while True:
+        pages += 1
+        if pages > MAX_IMAGE_FRAMES:
+            raise ExtractionError("too_complex")
+        width, height = image.size  # type: ignore[attr-defined]
+        if limit and width * height > limit:
+            raise ExtractionError("too_complex")
+        try:
+            image.seek(pages)  # type: ignore[attr-defined]
+        except EOFError:
+            break
+    image.seek(0)  # type: ignore[attr-defined]
+    return pages
 
 
 # --- language ---------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from docmgr.accounts.models import Organization, User
 from docmgr.database import Base, UTCDateTime, utcnow
 
 
-class DocumentKind(str, enum.Enum):
+class DocumentKind(str, enum.Enum):  # noqa: UP042 - values compared as plain strings everywhere
     PROPOSAL = "proposal"
     AGREEMENT = "agreement"
     ANNEX = "annex"
@@ -94,7 +94,7 @@ class DocumentSector(Base):
     sector: Mapped[str] = mapped_column(String(20), primary_key=True, index=True)
 
 
-class TextStatus(str, enum.Enum):
+class TextStatus(str, enum.Enum):  # noqa: UP042 - values compared as plain strings everywhere
     OK = "ok"  # text extracted
     EMPTY = "empty"  # no text layer (scans): waits for OCR
     OCR_PENDING = "ocr_pending"
@@ -133,3 +133,32 @@ class DocumentShare(Base):
 
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True, index=True)
+
+
+class OcrJobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class OcrJob(Base):
+    """Text recognition for one file without a text layer, queued in the upload's own transaction.
+
+    The queue lives in the database so that it survives restarts: workers (``docmgr.documents.ocr``) claim a
+    job with a conditional UPDATE, and a job left ``running`` by a crashed worker is queued again.
+    """
+
+    __tablename__ = "ocr_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("document_files.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default=OcrJobStatus.QUEUED.value, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    worker_id: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    file: Mapped[DocumentFile] = relationship()

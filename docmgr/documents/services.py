@@ -6,10 +6,11 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import BinaryIO
 
 from flask import current_app
 from sqlalchemy import Select, exists, func, or_, select
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from docmgr.accounts.models import Organization, Role, User
 from docmgr.accounts.services import require_role, require_writer
 from docmgr.audit.services import record
-from docmgr.documents import extraction
+from docmgr.documents import extraction, sandbox
 from docmgr.documents.models import (
     LANGUAGES,
     SECTORS,
@@ -155,11 +156,11 @@ def _check_upload(upload: Upload, fallback_language: str, tmp_dir: Path) -> _Che
             raise Invalid(f"{name} is empty.", field="file", code="empty_file")
         try:
             kind = extraction.sniff(path)
-            extracted = extraction.extract(path, kind)
+            extracted = sandbox.extract_limited(path, kind)  # limited child process (hardening)
         except extraction.ExtractionError as error:
             if error.code == "unsupported_file_type":
                 raise UnsupportedType(
-                    f"{name}: only PDF, DOCX, ODT and plain-text files are accepted ({error.message}).",
+                    f"{name}: only PDF, DOCX, ODT, plain-text files and PNG, JPEG or TIFF scans are accepted. {error.message}",
                     field="file",
                 ) from None
             if error.code == "empty_file":
@@ -200,6 +201,10 @@ def _store_checked(session: Session, actor: User, document: Document, checked: _
     )
     session.add(file)
     session.flush()
+    if file.text_status == TextStatus.EMPTY.value:  # a scan: OCR it off the request path (docmgr.documents.ocr)
+        from docmgr.documents.ocr import enqueue_ocr
+
+        enqueue_ocr(session, file)
     record(
         session, actor, "document.file_added", file,
         document_id=document.id, filename=file.filename, sha256=file.sha256, language=file.language,
@@ -232,7 +237,11 @@ def _clean(checked: Iterable[_CheckedUpload]) -> None:
 def parse_sectors(raw: str | Iterable[str] | None) -> list[str]:
     if raw is None:
         return []
-    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    # JSON may bring anything here: a number or a list of numbers is refused by name, not a 500.
+    is_collection = isinstance(raw, Iterable) and not isinstance(raw, (str, bytes, dict))
+    items = raw.split(",") if isinstance(raw, str) else list(raw) if is_collection else None
+    if items is None or not all(isinstance(item, str) for item in items):
+        raise Invalid("Sectors must be a comma-separated string or a list of strings.", field="sectors")
     sectors = sorted({s.strip().lower() for s in items if s and s.strip()})
     for sector in sectors:
         if sector not in SECTORS:

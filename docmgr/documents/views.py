@@ -57,11 +57,13 @@ def new():
     error, status = None, 200
     if request.method == "POST":
         try:
-            parts = [p for p in request.files.getlist("file") if p.filename]
+            # Each file input has its language select beside it: pair them by position *before* dropping
+            # the inputs left empty, or an empty first input would give the second file the first's language.
             languages = request.form.getlist("language")
             uploads = [
                 services.Upload(p.stream, p.filename or "", (languages[i] if i < len(languages) else "") or None)
-                for i, p in enumerate(parts)
+                for i, p in enumerate(request.files.getlist("file"))
+                if p.filename
             ]
             document = services.create_document(
                 db.session, actor, title_it=request.form.get("title_it", ""), title_ru=request.form.get("title_ru", ""),
@@ -117,3 +119,44 @@ def add_file(document_id: int):
 def download(document_id: int, file_id: int):
     file = services.get_file(db.session, current_user._get_current_object(), document_id, file_id)
     return download_response(file)
+
+
+# --- page previews and the viewer (docmgr.documents.previews) ----------------------------------------------------
+
+
+def _png_response(image):
+    """Our own rendering, so inline is safe; cached privately and revalidated by ETag (hash + page), which re-checks
+    that the reader may still see the file and answers 304 without a body when nothing changed."""
+    from flask import send_file
+
+    response = send_file(image.path, mimetype="image/png", etag=image.etag, conditional=True, max_age=None)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@bp.get("/documents/<int:document_id>/files/<int:file_id>/thumbnail.png")
+@login_required
+def thumbnail(document_id: int, file_id: int):
+    from docmgr.documents import previews
+
+    return _png_response(previews.thumbnail(db.session, current_user._get_current_object(), document_id, file_id))
+
+
+@bp.get("/documents/<int:document_id>/files/<int:file_id>/pages/<int:page>.png")
+@login_required
+def page_image(document_id: int, file_id: int, page: int):
+    from docmgr.documents import previews
+
+    actor = current_user._get_current_object()
+    return _png_response(previews.page_image(db.session, actor, document_id, file_id, page))
+
+
+@bp.get("/documents/<int:document_id>/files/<int:file_id>/view")
+@login_required
+def viewer(document_id: int, file_id: int):
+    from docmgr.documents import previews
+
+    pages = previews.page_set(db.session, current_user._get_current_object(), document_id, file_id)
+    return render_template("documents/viewer.html", document=pages.file.document, file=pages.file, pages=pages)
+

@@ -17,7 +17,7 @@ from docmgr.database import Base, UTCDateTime, utcnow
 from docmgr.documents.models import Document, TaskForceSession
 
 
-class AgreementStatus(str, enum.Enum):
+class AgreementStatus(str, enum.Enum):  # noqa: UP042 - values compared as plain strings everywhere
     DRAFT = "draft"
     IN_REVIEW = "in_review"
     APPROVED = "approved"
@@ -29,7 +29,7 @@ class AgreementStatus(str, enum.Enum):
     EXPIRED = "expired"
 
 
-class SignatoryStatus(str, enum.Enum):
+class SignatoryStatus(str, enum.Enum):  # noqa: UP042
     PENDING = "pending"
     SIGNED = "signed"
     DECLINED = "declined"
@@ -84,6 +84,8 @@ class Agreement(Base):
     frozen_draft_id: Mapped[int | None] = mapped_column(ForeignKey("agreement_drafts.id", use_alter=True))
     frozen_pdf_sha256: Mapped[str | None] = mapped_column(String(64))
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Added by the signatures module: when the agreement went out for signature (signed_at may not precede it).
+    sent_for_signature_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     executed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Once executed: the executed copy (a Document of kind "agreement") and the completion certificate.
     executed_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
@@ -125,6 +127,8 @@ class Draft(Base):
     docx_sha256: Mapped[str] = mapped_column(String(64))
     docx_size: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text, default="")  # plain text of the clauses, for search and diffs
+    # drafting: the rendered clauses (kind, heading_it/ru, text_it/ru) as JSON, for clause-by-clause diffs.
+    clauses_json: Mapped[str] = mapped_column(Text, default="[]")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -1,12 +1,390 @@
+"""Pages: agreements (list, new, edit, preview, drafts, compare) and agreement templates."""
+
 from __future__ import annotations
 
-from flask import Blueprint
-from flask_login import login_required
+import json
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
+
+from docmgr.drafting import rendering, services
+from docmgr.drafting.api import draft_download
+from docmgr.errors import DocmgrError, Invalid
+from docmgr.extensions import db
+from docmgr.web import form_error
 
 bp = Blueprint("drafting", __name__)
+
+SIGNATORY_FORM_KEYS = ("id", "name", "name_alt", "title", "organization_id", "email", "due_at")
+BLANK_SIGNATORY_ROWS = 2
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+def _int_or_none(value: str | None, field: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise Invalid(_("Choose a value from the list."), field=field) from None
+
+
+def _int_list(form: MultiDict, name: str) -> list[int]:
+    return [v for v in (_int_or_none(raw, name) for raw in form.getlist(name)) if v is not None]
+
+
+def _number_from_form(raw: str) -> Any:
+    """Accept 1234.5, 1234,5, 1.234,5 and 1 234,5; anything else goes to the service as text,
+    which refuses it naming the field."""
+    text = raw.replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
+    if "," in text:
+        text = text.replace(".", "").replace(",", ".")
+    try:
+        number = float(text)
+    except ValueError:
+        return raw
+    return int(number) if number.is_integer() and "." not in text else number
+
+
+def fields_from_form(specs: list[rendering.FieldSpec], form: MultiDict) -> dict[str, Any]:
+    """The template's fields as the service expects them (empty inputs clear the value)."""
+    values: dict[str, Any] = {}
+    for spec in specs:
+        raw = form.get(f"field_{spec.name}", "")
+        if spec.type == "list":
+            values[spec.name] = [line.strip() for line in raw.splitlines() if line.strip()]
+        elif not raw.strip():
+            values[spec.name] = None
+        elif spec.type == "number":
+            values[spec.name] = _number_from_form(raw.strip())
+        elif spec.type == "organization":
+            values[spec.name] = _int_or_none(raw, f"fields.{spec.name}")
+        else:
+            values[spec.name] = raw
+    return values
+
+
+def signatories_from_form(form: MultiDict) -> list[dict[str, Any]]:
+    """Rows sig-N-*; a row without a name is skipped (clearing a name removes that signatory)."""
+    rows = []
+    indexes = sorted({int(key.split("-")[1]) for key in form if key.startswith("sig-") and key.split("-")[1].isdigit()})
+    for index in indexes:
+        row = {key: form.get(f"sig-{index}-{key}", "").strip() for key in SIGNATORY_FORM_KEYS}
+        if not row["name"]:
+            continue
+        rows.append({
+            "id": _int_or_none(row["id"], f"signatories[{len(rows)}].id"),
+            "name": row["name"], "name_alt": row["name_alt"], "title": row["title"], "email": row["email"],
+            "organization_id": _int_or_none(row["organization_id"], f"signatories[{len(rows)}].organization_id"),
+            "due_at": row["due_at"] or None,
+        })
+    return rows
+
+
+def _form_values_from_agreement(agreement) -> MultiDict:
+    """Pre-fill the edit form from the stored agreement."""
+    values = services.agreement_fields(agreement)
+    data: list[tuple[str, str]] = [("title", agreement.title)]
+    for spec in services.template_fields(agreement.template):
+        value = values.get(spec.name)
+        if value is None:
+            continue
+        if spec.type == "list":
+            data.append((f"field_{spec.name}", "\n".join(value)))
+        else:
+            data.append((f"field_{spec.name}", str(value)))
+    data.extend(("organization_ids", str(o.id)) for o in agreement.parties)
+    data.extend(("proposal_ids", str(p.id)) for p in agreement.proposals)
+    if agreement.session_id:
+        data.append(("session_id", str(agreement.session_id)))
+    for index, signatory in enumerate(agreement.signatories):
+        data.extend([
+            (f"sig-{index}-id", str(signatory.id)), (f"sig-{index}-name", signatory.name),
+            (f"sig-{index}-name_alt", signatory.name_alt or ""), (f"sig-{index}-title", signatory.title or ""),
+            (f"sig-{index}-organization_id", str(signatory.organization_id)),
+            (f"sig-{index}-email", signatory.email or ""),
+            (f"sig-{index}-due_at", signatory.due_at.date().isoformat() if signatory.due_at else ""),
+        ])
+    return MultiDict(data)
+
+
+# --- agreements --------------------------------------------------------------------------------
 
 
 @bp.get("/agreements")
 @login_required
 def agreements():
-    return "agreements: to be built"
+    actor = _actor()
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    per_page = 20
+    error = None
+    try:
+        filters = services.AgreementFilters(
+            status=request.args.get("status") or None,
+            session_id=_int_or_none(request.args.get("session_id"), "session_id"),
+        )
+        items, total = services.list_agreements(db.session, actor, filters, page, per_page)
+    except DocmgrError as exc:
+        error, items, total = form_error(exc), [], 0
+    return render_template(
+        "drafting/agreements.html", agreements=items, total=total, page=page, per_page=per_page, error=error,
+        statuses=services.STATUSES, sessions=services.sessions_for_form(db.session),
+    ), (error and 422) or 200
+
+
+@bp.route("/agreements/new", methods=["GET", "POST"])
+@login_required
+def new_agreement():
+    actor = _actor()
+    services.require_drafter(actor)
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            agreement = services.create_agreement(
+                db.session, actor, template_key=request.form.get("template", ""),
+                title=request.form.get("title", ""), organization_ids=_int_list(request.form, "organization_ids"),
+                proposal_ids=_int_list(request.form, "proposal_ids"),
+                session_id=_int_or_none(request.form.get("session_id"), "session_id"),
+            )
+            db.session.commit()
+            flash(_("The agreement was created. Fill in its fields and signatories."), "success")
+            return redirect(url_for("drafting.edit", agreement_id=agreement.id))
+        except DocmgrError as exc:
+            db.session.rollback()
+            error, status = form_error(exc), exc.status
+    return render_template(
+        "drafting/new.html", error=error, form=request.form, templates=services.list_templates(db.session),
+        organizations=services.organizations_for_form(db.session),
+        proposals=services.proposals_for_form(db.session, actor), sessions=services.sessions_for_form(db.session),
+    ), status
+
+
+@bp.get("/agreements/<int:agreement_id>")
+@login_required
+def detail(agreement_id: int):
+    agreement = services.get_agreement(db.session, _actor(), agreement_id)
+    return render_template(
+        "drafting/detail.html", agreement=agreement, drafts=sorted(agreement.drafts, key=lambda d: d.version),
+        error=None,
+    )
+
+
+@bp.route("/agreements/<int:agreement_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(agreement_id: int):
+    actor = _actor()
+    agreement = services.get_agreement(db.session, actor, agreement_id)
+    services.require_drafter(actor)
+    services.require_editable(agreement)
+    specs = services.template_fields(agreement.template)
+    error, status, form = None, 200, _form_values_from_agreement(agreement)
+    if request.method == "POST":
+        form = request.form
+        try:
+            services.update_agreement(
+                db.session, actor, agreement_id, title=request.form.get("title", ""),
+                fields=fields_from_form(specs, request.form), signatories=signatories_from_form(request.form),
+                organization_ids=_int_list(request.form, "organization_ids"),
+                proposal_ids=_int_list(request.form, "proposal_ids"),
+                session_id=_int_or_none(request.form.get("session_id"), "session_id"),
+            )
+            db.session.commit()
+            flash(_("The agreement was saved."), "success")
+            target = "drafting.preview" if request.form.get("then") == "preview" else "drafting.detail"
+            return redirect(url_for(target, agreement_id=agreement_id))
+        except DocmgrError as exc:
+            db.session.rollback()
+            if exc.status in (403, 404):
+                raise
+            error, status = form_error(exc), exc.status
+            agreement = services.get_agreement(db.session, actor, agreement_id)
+    signatory_rows = len([k for k in form if k.startswith("sig-") and k.endswith("-name")]) + BLANK_SIGNATORY_ROWS
+    return render_template(
+        "drafting/edit.html", agreement=agreement, specs=specs, form=form, error=error,
+        signatory_rows=max(signatory_rows, BLANK_SIGNATORY_ROWS),
+        organizations=services.organizations_for_form(db.session),
+        proposals=services.proposals_for_form(db.session, actor), sessions=services.sessions_for_form(db.session),
+    ), status
+
+
+@bp.get("/agreements/<int:agreement_id>/preview")
+@login_required
+def preview(agreement_id: int):
+    actor = _actor()
+    agreement = services.get_agreement(db.session, actor, agreement_id)
+    result = services.preview_agreement(db.session, actor, agreement_id)
+    return render_template(
+        "drafting/preview.html", agreement=agreement, body=rendering.clauses_html(result.rendered),
+        missing=result.missing,
+    )
+
+
+@bp.post("/agreements/<int:agreement_id>/drafts")
+@login_required
+def render_draft(agreement_id: int):
+    actor = _actor()
+    try:
+        draft = services.render_draft(db.session, actor, agreement_id)
+        db.session.commit()
+        flash(_("Draft version %(version)s was rendered.", version=draft.version), "success")
+    except DocmgrError as exc:
+        db.session.rollback()
+        if exc.status in (403, 404):
+            raise
+        flash(exc.message, "error")
+    return redirect(url_for("drafting.detail", agreement_id=agreement_id))
+
+
+@bp.get("/agreements/<int:agreement_id>/drafts/<int:version>.pdf")
+@login_required
+def download_pdf(agreement_id: int, version: int):
+    return draft_download(services.get_draft(db.session, _actor(), agreement_id, version), "pdf")
+
+
+@bp.get("/agreements/<int:agreement_id>/drafts/<int:version>.docx")
+@login_required
+def download_docx(agreement_id: int, version: int):
+    return draft_download(services.get_draft(db.session, _actor(), agreement_id, version), "docx")
+
+
+@bp.get("/agreements/<int:agreement_id>/drafts/compare")
+@login_required
+def compare(agreement_id: int):
+    actor = _actor()
+    agreement = services.get_agreement(db.session, actor, agreement_id)
+    versions = sorted(d.version for d in agreement.drafts)
+    version_a = request.args.get("a", type=int) or (versions[-2] if len(versions) > 1 else None)
+    version_b = request.args.get("b", type=int) or (versions[-1] if versions else None)
+    comparison = None
+    if version_a and version_b:
+        comparison = services.compare_drafts(db.session, actor, agreement_id, version_a, version_b)
+    return render_template(
+        "drafting/compare.html", agreement=agreement, versions=versions, comparison=comparison,
+        version_a=version_a, version_b=version_b,
+    )
+
+
+# --- templates ---------------------------------------------------------------------------------
+
+
+@bp.get("/templates")
+@login_required
+def templates():
+    all_versions = services.list_templates(db.session, all_versions=True)
+    counts: dict[str, int] = {}
+    for template in all_versions:
+        counts[template.key] = counts.get(template.key, 0) + 1
+    return render_template("drafting/templates.html", templates=services.list_templates(db.session), counts=counts)
+
+
+@bp.get("/templates/<key>")
+@login_required
+def template_detail(key: str):
+    version = request.args.get("version", type=int)
+    template = services.get_template(db.session, key, version)
+    return render_template(
+        "drafting/template_detail.html", template=template, specs=services.template_fields(template),
+        versions=services.list_templates(db.session, key=key, all_versions=True),
+    )
+
+
+def _template_form_defaults(template) -> MultiDict:
+    fields = json.loads(template.fields_json) if template else []
+    return MultiDict({
+        "key": template.key if template else "", "name": template.name if template else "",
+        "name_ru": template.name_ru if template else "",
+        "fields": json.dumps(fields, ensure_ascii=False, indent=2), "body": template.body if template else "",
+    })
+
+
+def _parse_fields_text(raw: str) -> Any:
+    try:
+        return json.loads(raw or "[]")
+    except json.JSONDecodeError as exc:
+        raise Invalid(
+            _("The field list is not valid JSON (line %(line)s): %(message)s", line=exc.lineno, message=exc.msg),
+            field="fields",
+        ) from None
+
+
+@bp.route("/templates/new", methods=["GET", "POST"])
+@login_required
+def template_new():
+    actor = _actor()
+    services.require_drafter(actor)
+    error, status, form = None, 200, _template_form_defaults(None)
+    if request.method == "POST":
+        form = request.form
+        try:
+            template = services.create_template(
+                db.session, actor, key=request.form.get("key", "").strip(), name=request.form.get("name", ""),
+                name_ru=request.form.get("name_ru", ""), fields=_parse_fields_text(request.form.get("fields", "")),
+                body=request.form.get("body", ""),
+            )
+            db.session.commit()
+            flash(_("Template %(key)s was created.", key=template.key), "success")
+            return redirect(url_for("drafting.template_detail", key=template.key))
+        except DocmgrError as exc:
+            db.session.rollback()
+            error, status = form_error(exc) | {"line": exc.details.get("line")}, exc.status
+    return render_template("drafting/template_form.html", template=None, form=form, error=error), status
+
+
+@bp.route("/templates/<key>/new-version", methods=["GET", "POST"])
+@login_required
+def template_new_version(key: str):
+    actor = _actor()
+    services.require_drafter(actor)
+    current = services.get_template(db.session, key)
+    error, status, form = None, 200, _template_form_defaults(current)
+    if request.method == "POST":
+        form = request.form
+        try:
+            template = services.create_template_version(
+                db.session, actor, key, body=request.form.get("body", ""),
+                fields=_parse_fields_text(request.form.get("fields", "")), name=request.form.get("name", ""),
+                name_ru=request.form.get("name_ru", ""),
+            )
+            db.session.commit()
+            flash(_("Version %(version)s of %(key)s was created.", version=template.version, key=key), "success")
+            return redirect(url_for("drafting.template_detail", key=key))
+        except DocmgrError as exc:
+            db.session.rollback()
+            if exc.status in (403, 404):
+                raise
+            error, status = form_error(exc) | {"line": exc.details.get("line")}, exc.status
+            current = services.get_template(db.session, key)
+    return render_template("drafting/template_form.html", template=current, form=form, error=error), status
+
+
+STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "in_review": _l("In review"),
+    "approved": _l("Approved"),
+    "out_for_signature": _l("Out for signature"),
+    "partially_signed": _l("Partially signed"),
+    "executed": _l("Executed"),
+    "withdrawn": _l("Withdrawn"),
+    "declined": _l("Declined"),
+    "expired": _l("Expired"),
+}
+FIELD_TYPE_LABELS = {
+    "text": _l("Text"), "long_text": _l("Long text"), "date": _l("Date"), "number": _l("Number"),
+    "organization": _l("Organisation"), "list": _l("List"),
+}
+SIGNATORY_STATUS_LABELS = {"pending": _l("Pending"), "signed": _l("Signed"), "declined": _l("Declined")}
+
+
+@bp.app_context_processor
+def _drafting_labels() -> dict[str, Any]:
+    return {
+        "AGREEMENT_STATUS_LABELS": STATUS_LABELS, "FIELD_TYPE_LABELS": FIELD_TYPE_LABELS,
+        "SIGNATORY_STATUS_LABELS": SIGNATORY_STATUS_LABELS,
+    }

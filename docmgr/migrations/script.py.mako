@@ -7,6 +7,8 @@ Create Date: ${create_date}
 """
 from alembic import op
 import sqlalchemy as sa
+
+import docmgr.database
 ${imports if imports else ""}
 
 # revision identifiers, used by Alembic.

@@ -1,12 +1,173 @@
+"""Pages: the dashboard, an agreement's signatures and audit trail, and the forms that act on them."""
+
 from __future__ import annotations
 
-from flask import Blueprint
-from flask_login import login_required
+from datetime import UTC, datetime
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from docmgr.database import utcnow
+from docmgr.drafting.models import Agreement
+from docmgr.errors import DocmgrError, Invalid
+from docmgr.extensions import db
+from docmgr.signatures import reports, services
+from docmgr.signatures.api import pdf_download
+from docmgr.web import form_error
 
 bp = Blueprint("signatures", __name__)
+
+STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "in_review": _l("In review"),
+    "approved": _l("Approved"),
+    "out_for_signature": _l("Out for signature"),
+    "partially_signed": _l("Partially signed"),
+    "executed": _l("Executed"),
+    "withdrawn": _l("Withdrawn"),
+    "declined": _l("Declined"),
+    "expired": _l("Expired"),
+}
+TRANSITION_LABELS = {
+    "in_review": _l("Submit for review"),
+    "draft": _l("Back to draft for changes"),
+    "approved": _l("Approve"),
+    "out_for_signature": _l("Send out for signature"),
+    "withdrawn": _l("Withdraw"),
+    "expired": _l("Mark as expired"),
+}
+SIGNATORY_LABELS = {"pending": _l("Waiting"), "signed": _l("Signed"), "declined": _l("Declined")}
+METHOD_LABELS = {"wet_ink": _l("Wet ink (scan)"), "digital": _l("Digital (signed PDF)")}
+SERIES_LABELS = {
+    "proposals": _l("Proposals"),
+    "partnership_projects": _l("Partnership projects"),
+    "agreements_signed": _l("Agreements signed"),
+}
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+def panel_context(agreement: Agreement) -> dict:
+    """What ``signatures/_agreement_panel.html`` shows for one agreement, for the current user."""
+    actor = _actor()
+    _, events = services.agreement_events(db.session, actor, agreement.id)
+    return {
+        "options": services.transition_options(db.session, actor, agreement),
+        "submissions": services.submissions_for(db.session, agreement),
+        "events": events,
+        "may_sign_for": lambda signatory: services.may_sign_for(actor, signatory),
+        "verification_of": services.verification_of,
+        "signing_open": agreement.status in ("out_for_signature", "partially_signed"),
+    }
+
+
+@bp.app_context_processor
+def _template_helpers() -> dict:
+    return {
+        "signature_panel": panel_context, "now_utc": utcnow, "LIFECYCLE_STATUS_LABELS": STATUS_LABELS,
+        "TRANSITION_LABELS": TRANSITION_LABELS, "SIGNATORY_LABELS": SIGNATORY_LABELS, "METHOD_LABELS": METHOD_LABELS,
+    }
+
+
+def _agreement_page(agreement_id: int, error: dict | None = None, status: int = 200):
+    agreement = services.get_agreement(db.session, _actor(), agreement_id)
+    return render_template("signatures/agreement.html", agreement=agreement, error=error), status
+
+
+def _back_to_agreement(agreement_id: int):
+    """After a form succeeds: the agreement's page of the drafting module, which shows this panel."""
+    return redirect(url_for("drafting.detail", agreement_id=agreement_id) + "#signatures")
+
+
+def _after_failure(agreement_id: int, exc: DocmgrError):
+    db.session.rollback()
+    if exc.status == 404:
+        raise exc
+    return _agreement_page(agreement_id, form_error(exc), exc.status)
 
 
 @bp.get("/dashboard")
 @login_required
 def dashboard():
-    return "dashboard: to be built"
+    session_id = request.args.get("session_id", type=int)
+    data = reports.dashboard(db.session, _actor(), session_id)
+    return render_template("signatures/dashboard.html", series_labels=SERIES_LABELS, **data)
+
+
+@bp.get("/agreements/<int:agreement_id>/signatures")
+@login_required
+def agreement(agreement_id: int):
+    return _agreement_page(agreement_id)
+
+
+@bp.post("/agreements/<int:agreement_id>/signatures/transition")
+@login_required
+def transition(agreement_id: int):
+    try:
+        due_at = None
+        if request.form.get("due_at"):
+            try:
+                due_at = datetime.fromisoformat(request.form["due_at"]).replace(tzinfo=UTC)
+            except ValueError:
+                raise Invalid(_("Give the due date as a date."), field="due_at") from None
+        agreement = services.transition(
+            db.session, _actor(), agreement_id, request.form.get("to", ""), reason=request.form.get("reason"),
+            due_at=due_at,
+        )
+        db.session.commit()
+    except DocmgrError as exc:
+        return _after_failure(agreement_id, exc)
+    flash(_("The agreement is now: %(status)s.", status=STATUS_LABELS.get(agreement.status, agreement.status)), "success")
+    return _back_to_agreement(agreement_id)
+
+
+@bp.post("/agreements/<int:agreement_id>/signatures/<int:signatory_id>/signature")
+@login_required
+def upload_signature(agreement_id: int, signatory_id: int):
+    part = request.files.get("file")
+    try:
+        outcome = services.record_signature(
+            db.session, _actor(), agreement_id, signatory_id,
+            stream=part.stream if part is not None and part.filename else None,
+            filename=part.filename if part is not None else "", method=request.form.get("method"),
+            signed_at=request.form.get("signed_at") or None,
+        )
+        db.session.commit()  # a refused digital signature stays on record
+    except DocmgrError as exc:
+        return _after_failure(agreement_id, exc)
+    if not outcome.is_valid:
+        message = _("The signature is not valid: %(reasons)s.", reasons="; ".join(outcome.reasons))
+        return _agreement_page(agreement_id, {"field": "file", "message": message, "code": "signature_invalid"}, 422)
+    flash(_("The signature of %(name)s was recorded.", name=outcome.signatory.name), "success")
+    return _back_to_agreement(agreement_id)
+
+
+@bp.post("/agreements/<int:agreement_id>/signatures/<int:signatory_id>/decline")
+@login_required
+def decline(agreement_id: int, signatory_id: int):
+    try:
+        signatory = services.decline(db.session, _actor(), agreement_id, signatory_id, request.form.get("reason"))
+        db.session.commit()
+    except DocmgrError as exc:
+        return _after_failure(agreement_id, exc)
+    flash(_("%(name)s declined; the agreement is declined.", name=signatory.name), "success")
+    return _back_to_agreement(agreement_id)
+
+
+@bp.get("/agreements/<int:agreement_id>/signatures/certificate.pdf")
+@login_required
+def certificate(agreement_id: int):
+    agreement, sha256 = services.certificate_blob(db.session, _actor(), agreement_id)
+    return pdf_download(sha256, f"agreement-{agreement.id}-certificate.pdf")
+
+
+@bp.get("/agreements/<int:agreement_id>/signatures/<int:signatory_id>/submissions/<int:submission_id>")
+@login_required
+def submission(agreement_id: int, signatory_id: int, submission_id: int):
+    from docmgr.signatures.api import submission_content
+
+    return submission_content(agreement_id, signatory_id, submission_id)

@@ -6,6 +6,7 @@ import contextlib
 import signal
 import time
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,16 +174,17 @@ HTML = b"<!DOCTYPE html>\n<html><head><title>x</title></head><body><script>alert
         ("x.exe", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(48)),
         ("x.txt", b"\xcf\xfa\xed\xfe\x07\x00\x00\x01"),
         ("x.txt", b"#!/bin/sh\nrm -rf /\n"),
-        ("x.pdf", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(20)),
-        ("x.txt", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"),
         ("x.txt", b"GIF89a\x01\x00\x01\x00"),
+        ("x.png", b"RIFF\x24\x00\x00\x00WEBPVP8 "),
+        ("x.png", b"\x89PNG"),  # a PNG signature cut short is not an image
         ("x.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)),  # OLE2 header: legacy .doc
         ("x.txt", b"{\\rtf1\\ansi Ciao}"),
         ("x.txt", bytes(range(256)) * 4),
     ],
     ids=[
         "html-as-pdf", "html-as-txt", "html-bom-whitespace", "html-utf16", "script-later", "xml", "svg",
-        "elf-with-pdf-marker", "pe", "mach-o", "shebang", "png", "jpeg", "gif", "ole-doc", "rtf", "binary",
+        "elf-with-pdf-marker", "pe", "mach-o", "shebang", "gif", "webp", "png-signature-only", "ole-doc", "rtf",
+        "binary",
     ],
 )  # fmt: skip
 def test_disguised_files_are_unsupported(tmp_path: Path, name: str, content: bytes) -> None:
@@ -192,6 +194,47 @@ def test_disguised_files_are_unsupported(tmp_path: Path, name: str, content: byt
         sniff(path)
     assert info.value.code == "unsupported_file_type"
     assert error_code(path) == "unsupported_file_type"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "kind", "name"), [("PNG", "png", "scan.pdf"), ("JPEG", "jpeg", "scan.txt"), ("TIFF", "tiff", "scan")]
+)
+def test_scans_as_images_are_sniffed_by_content(tmp_path: Path, fmt: str, kind: str, name: str) -> None:
+    """PNG, JPEG and TIFF are accepted (scans of signed pages): no text until OCR, one page."""
+    from PIL import Image
+
+    path = tmp_path / name
+    Image.new("L", (120, 80), 255).save(path, fmt)
+    assert sniff(path) == kind
+    assert SUPPORTED[kind] == f"image/{kind}"
+    assert extract_file(path) == (kind, Extracted(text="", page_count=1, encrypted=False))
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("x.pdf", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(20)),  # PNG by content, cut after the header
+        ("x.txt", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"),
+        ("x.tif", b"II*\x00\x08\x00\x00\x00"),
+    ],
+    ids=["png", "jpeg", "tiff"],
+)
+def test_truncated_images_are_malformed(tmp_path: Path, name: str, content: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert error_code(path) == "malformed_file"
+
+
+def test_image_above_pillows_bomb_guard_is_too_complex(tmp_path: Path) -> None:
+    import struct
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", 20_000, 20_000, 1, 0, 0, 0, 0)  # 400 Mpx, a few bytes of file
+    path = tmp_path / "bomb.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    assert error_code(path) == "too_complex"
 
 
 def test_corpus_xml_is_unsupported() -> None:
@@ -433,6 +476,13 @@ def test_odt_with_external_entity_in_styles_is_malformed(tmp_path: Path) -> None
         f"<office:document-styles {ODF_NS}><text:p>&xxe;</text:p></office:document-styles>"
     )
     path = write_odt(tmp_path / "xxe.odt", odt_content("<text:p>ok</text:p>"), styles_xml=styles)
+    assert error_code(path) == "malformed_file"
+
+
+def test_odt_with_any_entity_declaration_is_malformed(tmp_path: Path) -> None:
+    """Policy: entities are never expanded, not even harmless internal ones (stdlib expat would expand this)."""
+    prolog = '<!DOCTYPE office:document-content [<!ENTITY ditta "Fiat">]>'
+    path = write_odt(tmp_path / "entity.odt", odt_content("<text:p>&ditta;</text:p>", prolog))
     assert error_code(path) == "malformed_file"
 
 

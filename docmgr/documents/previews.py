@@ -1,0 +1,290 @@
+"""Page images of stored files: a thumbnail for lists, every page for the viewer, pages for OCR.
+
+PDF pages are rendered with pdfium, images (scans) are decoded with Pillow; both happen in a child process (this very
+file, run as a script) with a timeout and a memory limit, because a hostile file can make either library spin or
+allocate without end, and pdfium is not thread-safe besides. The scale is bounded too: no page image exceeds a pixel
+budget, whatever size the PDF claims for its pages.
+
+Rendered previews are cached by the file's SHA-256 in ``STORAGE_DIR/previews/<sha256>/<page>.png`` (and
+``thumb.png``), written to a temporary name and renamed into place, so readers never see half a PNG and a file
+uploaded twice is rendered once. A render that failed leaves a ``.failed`` marker for a while, so a hostile file is
+not re-rendered on every request.
+
+The top-level imports are the standard library only: the child process must start fast and never load the app.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from docmgr.accounts.models import User
+    from docmgr.documents.models import DocumentFile
+
+PREVIEW_DPI = 110
+PREVIEW_MAX_WIDTH = 1240  # images are shown downscaled to at most this width (A4 at 150 dpi)
+PREVIEW_MAX_PIXELS = 6_000_000  # per page image, whatever the page size
+MAX_PREVIEW_PAGES = 200
+THUMBNAIL_WIDTH = 200
+RENDER_TIMEOUT_SECONDS = 30  # per page; config PREVIEW_TIMEOUT overrides
+CHILD_MEMORY_BYTES = 2 * 1024**3  # address-space limit of the rendering child
+FAILURE_MEMORY_SECONDS = 15 * 60  # how long a failed render is remembered
+
+PDF_TYPE = "application/pdf"
+IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/tiff": "tiff"}
+_PILLOW_FORMATS = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF"}
+
+
+class RenderError(Exception):
+    """Rendering a page failed (damaged file, timeout, memory limit)."""
+
+
+if __name__ != "__main__":  # in the app, not in the rendering child (which cannot import docmgr)
+    from docmgr.errors import Invalid
+
+    class PreviewFailed(Invalid):
+        """422: the stored file was accepted, but this page cannot be shown (damaged, too slow, too big)."""
+
+        code = "preview_failed"
+
+
+# --- rendering one page in a child process -------------------------------------------------------------------------
+
+
+def render_kind(content_type: str) -> str | None:
+    """'pdf' or the image kind for content types we can show as pages; None for text documents."""
+    if content_type == PDF_TYPE:
+        return "pdf"
+    return IMAGE_TYPES.get(content_type)
+
+
+def render_page(
+    source: Path, kind: str, page_index: int, target: Path, *, dpi: float | None = None, width: int | None = None,
+    max_width: int | None = None, max_pixels: int = PREVIEW_MAX_PIXELS, grayscale: bool = False,
+    timeout: float = RENDER_TIMEOUT_SECONDS,
+) -> Path:
+    """Render page ``page_index`` (0-based) of ``source`` to a PNG at ``target``, atomically.
+
+    ``dpi`` scales PDF pages (images keep their own resolution); ``width`` asks for an exact width (thumbnails);
+    ``max_width`` and ``max_pixels`` bound the result. Raises RenderError on failure or after ``timeout`` seconds.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".render-", suffix=".png")
+    os.close(fd)
+    command = [
+        sys.executable, "-I", str(Path(__file__).resolve()), str(source), kind, str(page_index), tmp_name,
+        str(dpi or 0), str(width or 0), str(max_width or 0), str(max_pixels), "1" if grayscale else "0",
+    ]
+    try:
+        try:
+            result = subprocess.run(
+                command, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            )
+        except subprocess.TimeoutExpired:
+            raise RenderError(f"rendering page {page_index + 1} took longer than {timeout:g} s") from None
+        if result.returncode != 0:
+            lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
+            reason = lines[-1] if lines else f"exit status {result.returncode}"
+            raise RenderError(f"rendering page {page_index + 1} failed: {reason}"[:500])
+        if os.path.getsize(tmp_name) == 0:
+            raise RenderError(f"rendering page {page_index + 1} produced nothing")
+        os.replace(tmp_name, target)
+        return target
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+
+
+def _bounded_size(width: float, height: float, max_width: int, max_pixels: int) -> tuple[int, int]:
+    """The largest size with the aspect ratio of (width, height) within the bounds, never larger than it."""
+    factor = 1.0
+    if max_width and width > max_width:
+        factor = max_width / width
+    if width * height * factor * factor > max_pixels:
+        factor = math.sqrt(max_pixels / (width * height)) * 0.999  # rounding up must not cross the budget
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def _render_pdf_page(source: str, page_index: int, dpi: float, width: int, max_width: int, max_pixels: int,
+                     grayscale: bool):
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(source)
+    try:
+        page = document[page_index]
+        page_width, page_height = page.get_size()
+        if page.get_rotation() in (90, 270):
+            page_width, page_height = page_height, page_width
+        page_width, page_height = max(page_width, 1.0), max(page_height, 1.0)
+        scale = (width / page_width) if width else (dpi or PREVIEW_DPI) / 72
+        if max_width and page_width * scale > max_width:
+            scale = max_width / page_width
+        if page_width * page_height * scale * scale > max_pixels:
+            scale = math.sqrt(max_pixels / (page_width * page_height)) * 0.999  # pdfium rounds sizes up
+        bitmap = page.render(scale=scale, grayscale=grayscale, may_draw_forms=False)
+        image = bitmap.to_pil()
+        image.load()
+        return image.convert("L") if grayscale else image.convert("RGB")
+    finally:
+        document.close()
+
+
+def _render_image_frame(source: str, kind: str, page_index: int, width: int, max_width: int, max_pixels: int,
+                        grayscale: bool):
+    from PIL import Image, ImageOps
+
+    with Image.open(source, formats=[_PILLOW_FORMATS[kind]]) as opened:
+        if page_index:
+            opened.seek(page_index)
+        bound_width = width or max_width or 0
+        target = _bounded_size(opened.width, opened.height, bound_width, max_pixels)
+        if width:
+            target = (width, max(1, round(opened.height * width / opened.width)))
+        opened.draft("L" if grayscale else "RGB", target)  # JPEG decodes at a reduced scale: fast, little memory
+        image = ImageOps.exif_transpose(opened)
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            rgba = image.convert("RGBA")
+            image = Image.new("RGB", rgba.size, "white")
+            image.paste(rgba, mask=rgba.getchannel("A"))
+        elif image.mode.startswith("I;16") or image.mode in ("I", "F"):
+            image = image.point(lambda value: value / 256).convert("L")
+        image = image.convert("L" if grayscale else "RGB")
+        if image.size != target:
+            image = image.resize(target, Image.Resampling.LANCZOS)
+        return image
+
+
+def _child_main(argv: list[str]) -> int:
+    """The rendering child: render one page, save it as PNG, exit 0 (or print why not and exit 1)."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
+    source, kind, page, out, dpi, width, max_width, max_pixels, grayscale = argv
+    try:
+        if kind == "pdf":
+            image = _render_pdf_page(
+                source, int(page), float(dpi), int(width), int(max_width), int(max_pixels), grayscale == "1"
+            )
+        else:
+            image = _render_image_frame(
+                source, kind, int(page), int(width), int(max_width), int(max_pixels), grayscale == "1"
+            )
+        image.save(out, "PNG", compress_level=6)
+    except MemoryError:
+        print("out of memory", file=sys.stderr)
+        return 1
+    except Exception as exc:  # whatever the libraries raise on a damaged file
+        print(f"{type(exc).__name__}: {exc}"[:300], file=sys.stderr)
+        return 1
+    return 0
+
+
+# --- the cache and the visibility-checked services (run inside the app) --------------------------------------------
+
+
+@dataclass
+class PageImage:
+    path: Path
+    etag: str  # the file's hash and the page: the same bytes render to the same image
+
+
+@dataclass
+class PageSet:
+    file: DocumentFile
+    pages: int  # page images available (0 for text documents: show the text instead)
+    total_pages: int  # pages in the file, when known
+    is_truncated: bool  # more pages than MAX_PREVIEW_PAGES
+
+
+def preview_root() -> Path:
+    from docmgr.storage import current_store
+
+    return current_store().root / "previews"
+
+
+def cached_page_path(sha256: str, name: str) -> Path:
+    """Where the preview ``name`` ('1'…, 'thumb') of the blob ``sha256`` is cached."""
+    from docmgr.storage import current_store
+
+    current_store().path(sha256)  # validates the hash: it becomes part of a path
+    return preview_root() / sha256 / f"{name}.png"
+
+
+def previewable_pages(file: DocumentFile) -> int:
+    """How many page images a file has (capped at MAX_PREVIEW_PAGES); 0 for DOCX, ODT and text."""
+    kind = render_kind(file.content_type)
+    if kind is None:
+        return 0
+    return min(file.page_count or 1, MAX_PREVIEW_PAGES)
+
+
+def page_set(session: Session, actor: User, document_id: int, file_id: int) -> PageSet:
+    from docmgr.documents.services import get_file
+
+    file = get_file(session, actor, document_id, file_id)
+    pages = previewable_pages(file)
+    total = file.page_count or (1 if pages else 0)
+    return PageSet(file=file, pages=pages, total_pages=total, is_truncated=pages < total and pages > 0)
+
+
+def page_image(session: Session, actor: User, document_id: int, file_id: int, page: int) -> PageImage:
+    """Page ``page`` (1-based) of a file the actor may read, rendered at ~110 dpi (cached)."""
+    from docmgr.documents.services import get_file
+    from docmgr.errors import NotFound
+
+    file = get_file(session, actor, document_id, file_id)
+    if not 1 <= page <= previewable_pages(file):
+        raise NotFound("This file has no such page image.", code="page_not_found")
+    kind = render_kind(file.content_type)
+    path = _ensure_rendered(
+        file, str(page), kind, page - 1, dpi=PREVIEW_DPI, max_width=PREVIEW_MAX_WIDTH if kind != "pdf" else None,
+    )
+    return PageImage(path=path, etag=f"{file.sha256}-{page}")
+
+
+def thumbnail(session: Session, actor: User, document_id: int, file_id: int) -> PageImage:
+    """The first page, 200 px wide (cached)."""
+    from docmgr.documents.services import get_file
+    from docmgr.errors import NotFound
+
+    file = get_file(session, actor, document_id, file_id)
+    kind = render_kind(file.content_type)
+    if kind is None:
+        raise NotFound("Text documents have no thumbnail.", code="page_not_found")
+    path = _ensure_rendered(file, "thumb", kind, 0, width=THUMBNAIL_WIDTH)
+    return PageImage(path=path, etag=f"{file.sha256}-thumb")
+
+
+def _ensure_rendered(file: DocumentFile, name: str, kind: str, page_index: int, **options) -> Path:
+    from flask import current_app
+
+    from docmgr.storage import current_store
+
+    target = cached_page_path(file.sha256, name)
+    if target.is_file():
+        return target
+    failed = target.with_suffix(".failed")
+    if failed.is_file() and time.time() - failed.stat().st_mtime < FAILURE_MEMORY_SECONDS:
+        raise PreviewFailed("No preview can be made of this page; download the file instead.")
+    timeout = float(current_app.config.get("PREVIEW_TIMEOUT", RENDER_TIMEOUT_SECONDS))
+    try:
+        return render_page(current_store().path(file.sha256), kind, page_index, target, timeout=timeout, **options)
+    except RenderError as error:
+        current_app.logger.warning("preview of %s (%s) failed: %s", file.sha256, name, error)
+        failed.write_text(str(error))
+        raise PreviewFailed("No preview can be made of this page; download the file instead.") from None
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1:]))

@@ -1,0 +1,842 @@
+"""Drafting: agreement templates (versioned), agreements, and their rendered draft versions.
+
+Who may do what:
+- legal staff and admins create and change templates and agreements and render drafts;
+- a firm user reads the agreements its organisation is a party to (and nothing else: 404);
+- the ministry reads everything and changes nothing (403 on writes).
+
+Rendering is a pure function (``docmgr.drafting.rendering``); this module gathers the data, checks
+the rules, stores the bytes and records the audit events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from docmgr.accounts.models import Organization, Role, User
+from docmgr.accounts.services import require_role
+from docmgr.audit.services import record
+from docmgr.database import utcnow
+from docmgr.documents.models import Document, TaskForceSession
+from docmgr.documents.services import can_read as can_read_document
+from docmgr.drafting import rendering
+from docmgr.drafting.models import Agreement, AgreementStatus, Draft, Signatory, Template, agreement_parties
+from docmgr.errors import Conflict, Invalid, NotFound
+from docmgr.search.services import enqueue
+from docmgr.storage import store_bytes
+
+TEMPLATE_KEY = re.compile(r"^[a-z][a-z0-9_-]{1,79}$")
+MAX_TEXT = 2_000
+MAX_LONG_TEXT = 20_000
+MAX_LIST_ITEMS = 100
+MAX_BODY = 200_000
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# Bilingual sector names for prefilling a "sectors" list field from linked proposals.
+SECTOR_NAMES = {
+    "energy": "Energia / Энергетика",
+    "construction": "Tecnologie per l'edilizia / Строительные технологии",
+    "mechanics": "Meccanica e meccatronica / Механика и мехатроника",
+    "nanotech": "Nanotecnologie / Нанотехнологии",
+    "biotech": "Biotecnologie / Биотехнологии",
+    "other": "Altro / Другое",
+}
+
+
+class _Unchanged:
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED: Any = _Unchanged()
+
+
+# --- access ------------------------------------------------------------------------------------
+
+
+def require_drafter(actor: User | None) -> User:
+    """Legal staff and admins draft and edit; everyone else gets 403 (the ministry included)."""
+    return require_role(actor, Role.ADMIN, Role.LEGAL)
+
+
+def can_read_agreement(actor: User, agreement: Agreement) -> bool:
+    return actor.sees_everything or (actor.organization_id is not None and actor.organization_id in agreement.party_ids)
+
+
+def visible_agreements(actor: User) -> Select:
+    query = select(Agreement)
+    if actor.sees_everything:
+        return query
+    if actor.organization_id is None:
+        return query.where(Agreement.id.is_(None))
+    return query.where(
+        exists().where(
+            agreement_parties.c.agreement_id == Agreement.id,
+            agreement_parties.c.organization_id == actor.organization_id,
+        )
+    )
+
+
+def get_agreement(session: Session, actor: User, agreement_id: int) -> Agreement:
+    """The agreement, or the same 404 for 'missing' and 'not yours', so nothing leaks."""
+    agreement = session.get(Agreement, agreement_id)
+    if agreement is None or not can_read_agreement(actor, agreement):
+        raise NotFound("No such agreement.", code="agreement_not_found")
+    return agreement
+
+
+def require_editable(agreement: Agreement) -> None:
+    """Text, parties and signatories change only while the agreement is a draft."""
+    if agreement.status != AgreementStatus.DRAFT.value:
+        raise Conflict(
+            f"The agreement is '{agreement.status}'; it can be changed only while it is a draft.",
+            code="not_editable",
+        )
+
+
+def latest_draft(agreement: Agreement) -> Draft | None:
+    return max(agreement.drafts, key=lambda d: d.version, default=None)
+
+
+def get_draft(session: Session, actor: User, agreement_id: int, version: int) -> Draft:
+    agreement = get_agreement(session, actor, agreement_id)
+    draft = session.scalar(select(Draft).where(Draft.agreement_id == agreement.id, Draft.version == version))
+    if draft is None:
+        raise NotFound(f"Agreement {agreement.id} has no draft version {version}.", code="draft_not_found")
+    return draft
+
+
+# --- templates ---------------------------------------------------------------------------------
+
+
+def template_fields(template: Template) -> list[rendering.FieldSpec]:
+    return rendering.parse_field_declarations(json.loads(template.fields_json or "[]"))
+
+
+def template_source_sha256(*, name: str, name_ru: str, fields: list[rendering.FieldSpec], body: str) -> str:
+    """The identity of a template's content: same content, same hash, whatever its origin."""
+    canonical = json.dumps(
+        {"name": name, "name_ru": name_ru, "fields": [f.to_dict() for f in fields], "body": body},
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def list_templates(session: Session, *, key: str | None = None, all_versions: bool = False) -> list[Template]:
+    query = select(Template).order_by(Template.key, Template.version.desc())
+    if key:
+        query = query.where(Template.key == key)
+    templates = list(session.scalars(query))
+    if all_versions:
+        return templates
+    latest: dict[str, Template] = {}
+    for template in templates:
+        latest.setdefault(template.key, template)
+    return list(latest.values())
+
+
+def latest_template(session: Session, key: str, *, field: str = "template") -> Template:
+    template = session.scalar(select(Template).where(Template.key == key).order_by(Template.version.desc()).limit(1))
+    if template is None:
+        raise Invalid(f"'{field}': no template named {key!r}.", field=field, code="unknown_template")
+    return template
+
+
+def get_template(session: Session, key: str, version: int | None = None) -> Template:
+    if version is None:
+        template = session.scalar(select(Template).where(Template.key == key).order_by(Template.version.desc()).limit(1))
+    else:
+        template = session.scalar(select(Template).where(Template.key == key, Template.version == version))
+    if template is None:
+        raise NotFound("No such template version." if version else "No such template.", code="template_not_found")
+    return template
+
+
+def _template_error(error: rendering.TemplateError) -> Invalid:
+    details = {"line": error.line} if error.line else {}
+    return Invalid(str(error), field="body", code="template_error", **details)
+
+
+def _checked_template_content(
+    *, name: Any, name_ru: Any, fields: Any, body: Any
+) -> tuple[str, str, list[rendering.FieldSpec], str]:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise Invalid("The template needs a name of 1 to 200 characters.", field="name")
+    if not isinstance(name_ru, str) or len(name_ru) > 200:
+        raise Invalid("'name_ru' must be a text of at most 200 characters.", field="name_ru")
+    try:
+        specs = rendering.parse_field_declarations(fields)
+    except rendering.FieldDeclarationError as error:
+        raise Invalid(error.message, field=error.path) from None
+    if not isinstance(body, str) or not body.strip():
+        raise Invalid("The template body is empty.", field="body", code="missing_field")
+    if len(body) > MAX_BODY:
+        raise Invalid(f"The template body is longer than {MAX_BODY} characters.", field="body")
+    try:
+        rendering.validate_template(body, specs)
+    except rendering.TemplateError as error:
+        raise _template_error(error) from None
+    return name.strip(), name_ru.strip(), specs, body
+
+
+def _add_template_version(
+    session: Session, actor: User | None, *, key: str, name: str, name_ru: str, specs: list[rendering.FieldSpec],
+    body: str, source_sha256: str | None = None,
+) -> Template:
+    version = (session.scalar(select(func.max(Template.version)).where(Template.key == key)) or 0) + 1
+    template = Template(
+        key=key, version=version, name=name, name_ru=name_ru,
+        fields_json=json.dumps([f.to_dict() for f in specs], ensure_ascii=False),
+        body=body,
+        source_sha256=source_sha256 or template_source_sha256(name=name, name_ru=name_ru, fields=specs, body=body),
+        created_by_id=actor.id if actor else None,
+    )
+    session.add(template)
+    session.flush()
+    record(
+        session, actor, "template.created" if version == 1 else "template.version_created", template,
+        key=key, version=version, source_sha256=template.source_sha256,
+    )
+    return template
+
+
+def create_template(
+    session: Session, actor: User, *, key: Any, name: Any, name_ru: Any = "", fields: Any = None, body: Any = None
+) -> Template:
+    """A new template key (version 1). Its body must compile and render with sample values."""
+    require_drafter(actor)
+    if not isinstance(key, str) or not TEMPLATE_KEY.match(key):
+        raise Invalid("The key is 2 to 80 lower-case letters, digits, '-' or '_', starting with a letter.", field="key")
+    if session.scalar(select(Template.id).where(Template.key == key).limit(1)):
+        raise Conflict(
+            f"A template {key!r} exists; add a version with POST /templates/{key}/versions.",
+            code="template_exists", field="key",
+        )
+    name, name_ru, specs, body = _checked_template_content(
+        name=name, name_ru=name_ru, fields=fields if fields is not None else [], body=body
+    )
+    return _add_template_version(session, actor, key=key, name=name, name_ru=name_ru, specs=specs, body=body)
+
+
+def create_template_version(
+    session: Session, actor: User, key: str, *, body: Any = UNCHANGED, fields: Any = UNCHANGED,
+    name: Any = UNCHANGED, name_ru: Any = UNCHANGED,
+) -> Template:
+    """Editing a template = a new immutable version; what is not given is taken from the latest."""
+    require_drafter(actor)
+    current = get_template(session, key)
+    name, name_ru, specs, body = _checked_template_content(
+        name=current.name if name is UNCHANGED else name,
+        name_ru=current.name_ru if name_ru is UNCHANGED else name_ru,
+        fields=json.loads(current.fields_json) if fields is UNCHANGED else fields,
+        body=current.body if body is UNCHANGED else body,
+    )
+    return _add_template_version(session, actor, key=key, name=name, name_ru=name_ru, specs=specs, body=body)
+
+
+@dataclass
+class TemplateFile:
+    key: str
+    name: str
+    name_ru: str
+    specs: list[rendering.FieldSpec]
+    body: str
+
+    @property
+    def source_sha256(self) -> str:
+        return template_source_sha256(name=self.name, name_ru=self.name_ru, fields=self.specs, body=self.body)
+
+
+def read_template_files(directory: Path) -> list[TemplateFile]:
+    """``<key>.json`` (name, name_ru, fields) beside ``<key>.html.j2`` (the body), for each key."""
+    files = []
+    for meta_path in sorted(Path(directory).glob("*.json")):
+        key = meta_path.stem
+        body_path = meta_path.with_name(f"{key}.html.j2")
+        if not TEMPLATE_KEY.match(key) or not body_path.is_file():
+            continue
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        specs = rendering.parse_field_declarations(meta.get("fields", []))
+        files.append(TemplateFile(key, meta["name"], meta.get("name_ru", ""), specs, body_path.read_text(encoding="utf-8")))
+    return files
+
+
+def sync_templates(session: Session, directory: Path | str | None = None) -> list[Template]:
+    """Load the shipped templates: version 1 for a new key, a new version when a file's content is
+    not yet stored under that key. Returns the versions created.
+
+    Comparing against *every* stored version (not only the newest) means a version legal staff
+    created in the app is never overwritten by an unchanged file at the next ``init``.
+    A file that fails validation raises (a shipped template must be valid).
+    """
+    if directory is None:
+        from flask import current_app
+
+        directory = current_app.config["TEMPLATES_DIR"]
+    created = []
+    for item in read_template_files(Path(directory)):
+        sha = item.source_sha256
+        known = session.scalar(select(Template.id).where(Template.key == item.key, Template.source_sha256 == sha).limit(1))
+        if known:
+            continue
+        try:
+            rendering.validate_template(item.body, item.specs)
+        except rendering.TemplateError as error:
+            raise Invalid(f"templates/{item.key}.html.j2: {error}", field="body", code="template_error") from None
+        created.append(
+            _add_template_version(
+                session, None, key=item.key, name=item.name, name_ru=item.name_ru, specs=item.specs, body=item.body,
+                source_sha256=sha,
+            )
+        )
+    return created
+
+
+# --- field values ------------------------------------------------------------------------------
+
+
+def _check_value(spec: rendering.FieldSpec, value: Any, path: str, party_ids: set[int]) -> Any:
+    """One field's value, checked against its declared type; returns the JSON form we store."""
+    if spec.type in ("text", "long_text"):
+        if not isinstance(value, str):
+            raise Invalid(f"'{path}' must be a text.", field=path)
+        limit = MAX_TEXT if spec.type == "text" else MAX_LONG_TEXT
+        if len(value) > limit:
+            raise Invalid(f"'{path}' is longer than {limit} characters.", field=path)
+        return value.strip()
+    if spec.type == "date":
+        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            raise Invalid(f"'{path}' must be a date as YYYY-MM-DD.", field=path)
+        try:
+            return date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            raise Invalid(f"'{path}' is not a valid date.", field=path) from None
+    if spec.type == "number":
+        if not rendering.is_finite_number(value):
+            raise Invalid(f"'{path}' must be a number.", field=path)
+        return value
+    if spec.type == "organization":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise Invalid(f"'{path}' must be the id of one of the parties.", field=path)
+        if value not in party_ids:
+            raise Invalid(f"'{path}' must be one of the parties of the agreement.", field=path)
+        return value
+    if spec.type == "list":
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise Invalid(f"'{path}' must be a list of texts.", field=path)
+        items = [item.strip() for item in value if item.strip()]
+        if len(items) > MAX_LIST_ITEMS or any(len(item) > MAX_TEXT for item in items):
+            raise Invalid(f"'{path}' has too many or too long items.", field=path)
+        return items
+    raise Invalid(f"'{path}' has an unknown type.", field=path)  # unreachable: declarations are checked
+
+
+def check_field_values(specs: list[rendering.FieldSpec], values: Any, party_ids: set[int]) -> dict[str, Any]:
+    """Every given value, checked; empty values are dropped (missing is allowed while drafting)."""
+    if not isinstance(values, dict):
+        raise Invalid("'fields' must be an object of field names and values.", field="fields")
+    by_name = {spec.name: spec for spec in specs}
+    checked: dict[str, Any] = {}
+    for name in values:
+        if name not in by_name:
+            raise Invalid(
+                f"Unknown field 'fields.{name}': the template declares {', '.join(sorted(by_name)) or 'no fields'}.",
+                field=f"fields.{name}", code="unknown_field",
+            )
+    for name, value in values.items():
+        if value is None or value == "" or value == []:
+            continue
+        checked[name] = _check_value(by_name[name], value, f"fields.{name}", party_ids)
+    return checked
+
+
+def missing_required_fields(specs: list[rendering.FieldSpec], values: dict[str, Any]) -> list[rendering.FieldSpec]:
+    return [spec for spec in specs if spec.required and values.get(spec.name) in (None, "", [])]
+
+
+# --- agreements --------------------------------------------------------------------------------
+
+
+def _load_parties(session: Session, organization_ids: Any) -> list[Organization]:
+    if not isinstance(organization_ids, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in organization_ids
+    ):
+        raise Invalid("'organization_ids' must be a list of organisation ids.", field="organization_ids")
+    unique_ids = list(dict.fromkeys(organization_ids))
+    if len(unique_ids) < 2:
+        raise Invalid("'organization_ids': an agreement needs at least two different parties.", field="organization_ids")
+    organizations = list(session.scalars(select(Organization).where(Organization.id.in_(unique_ids))))
+    found = {o.id for o in organizations}
+    for org_id in unique_ids:
+        if org_id not in found:
+            raise Invalid(f"'organization_ids': no organisation with id {org_id}.", field="organization_ids")
+    order = {org_id: index for index, org_id in enumerate(unique_ids)}
+    return sorted(organizations, key=lambda o: order[o.id])
+
+
+def _load_proposals(session: Session, actor: User, proposal_ids: Any) -> list[Document]:
+    if not isinstance(proposal_ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in proposal_ids):
+        raise Invalid("'proposal_ids' must be a list of document ids.", field="proposal_ids")
+    proposals = []
+    for document_id in dict.fromkeys(proposal_ids):
+        document = session.get(Document, document_id)
+        if document is None or not can_read_document(actor, document):
+            raise Invalid(f"'proposal_ids': no proposal with id {document_id} that you can see.", field="proposal_ids")
+        proposals.append(document)
+    return proposals
+
+
+def _load_forum_session(session: Session, session_id: Any) -> TaskForceSession | None:
+    if session_id is None:
+        return None
+    if not isinstance(session_id, int) or isinstance(session_id, bool):
+        raise Invalid("'session_id' must be a whole number or null.", field="session_id")
+    forum_session = session.get(TaskForceSession, session_id)
+    if forum_session is None:
+        raise Invalid(f"'session_id': no task-force session with id {session_id}.", field="session_id")
+    return forum_session
+
+
+def _parse_due_at(value: Any, path: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise Invalid(f"'{path}' must be an ISO date or date-time.", field=path)
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid(f"'{path}' must be an ISO date or date-time (YYYY-MM-DD).", field=path) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+SIGNATORY_FIELDS = {"id", "name", "name_alt", "title", "organization_id", "email", "due_at"}
+
+
+def _checked_signatories(raw: Any, party_ids: set[int]) -> list[dict[str, Any]]:
+    if not isinstance(raw, list):
+        raise Invalid("'signatories' must be a list.", field="signatories")
+    checked = []
+    for index, item in enumerate(raw):
+        path = f"signatories[{index}]"
+        if not isinstance(item, dict):
+            raise Invalid(f"'{path}' must be an object.", field=path)
+        unknown = sorted(set(item) - SIGNATORY_FIELDS)
+        if unknown:
+            raise Invalid(f"Unknown field: {path}.{unknown[0]}.", field=f"{path}.{unknown[0]}", code="unknown_field")
+        values: dict[str, Any] = {}
+        for key, limit in (("name", 200), ("name_alt", 200), ("title", 200), ("email", 320)):
+            value = item.get(key) or ""
+            if not isinstance(value, str) or len(value) > limit:
+                raise Invalid(f"'{path}.{key}' must be a text of at most {limit} characters.", field=f"{path}.{key}")
+            values[key] = value.strip()
+        if not values["name"]:
+            raise Invalid(f"'{path}.name' is required.", field=f"{path}.name", code="missing_field")
+        if values["email"] and not _EMAIL.match(values["email"]):
+            raise Invalid(f"'{path}.email' is not a valid e-mail address.", field=f"{path}.email")
+        org_id = item.get("organization_id")
+        if not isinstance(org_id, int) or isinstance(org_id, bool) or org_id not in party_ids:
+            raise Invalid(
+                f"'{path}.organization_id' must be one of the parties of the agreement.",
+                field=f"{path}.organization_id",
+            )
+        values["organization_id"] = org_id
+        values["due_at"] = _parse_due_at(item.get("due_at"), f"{path}.due_at")
+        signatory_id = item.get("id")
+        if signatory_id is not None and (not isinstance(signatory_id, int) or isinstance(signatory_id, bool)):
+            raise Invalid(f"'{path}.id' must be a signatory id.", field=f"{path}.id")
+        values["id"] = signatory_id
+        checked.append(values)
+    return checked
+
+
+def _apply_signatories(agreement: Agreement, checked: list[dict[str, Any]]) -> None:
+    """Replace the list: entries with an id update that signatory, others are new, the rest go."""
+    existing = {s.id: s for s in agreement.signatories}
+    kept: list[Signatory] = []
+    for index, values in enumerate(checked):
+        signatory_id = values.pop("id")
+        if signatory_id is not None:
+            signatory = existing.get(signatory_id)
+            if signatory is None:
+                raise Invalid(f"No signatory {signatory_id} on this agreement.", field=f"signatories[{index}].id")
+            for key, value in values.items():
+                setattr(signatory, key, value)
+        else:
+            signatory = Signatory(**values)
+        kept.append(signatory)
+    agreement.signatories = kept
+
+
+def _signatory_state(agreement: Agreement) -> list[tuple]:
+    return [
+        (s.id, s.name, s.name_alt, s.title, s.organization_id, s.email, s.due_at.isoformat() if s.due_at else None)
+        for s in agreement.signatories
+    ]
+
+
+def prefill_from_proposals(specs: list[rendering.FieldSpec], proposals: list[Document]) -> dict[str, Any]:
+    """What linked proposals can tell: the subject (their titles) and the sectors."""
+    names = {spec.name: spec for spec in specs}
+    values: dict[str, Any] = {}
+    if not proposals:
+        return values
+    titles_it = [p.title_it for p in proposals if p.title_it]
+    titles_ru = [p.title_ru for p in proposals if p.title_ru]
+    for field_name, titles in (("subject_it", titles_it), ("subject_ru", titles_ru), ("purpose_it", titles_it),
+                               ("purpose_ru", titles_ru)):
+        if field_name in names and titles:
+            values[field_name] = "; ".join(titles)
+    sectors = sorted({s for p in proposals for s in p.sectors})
+    for field_name in ("sectors", "areas"):
+        if field_name in names and names[field_name].type == "list" and sectors:
+            values[field_name] = [SECTOR_NAMES.get(s, s) for s in sectors]
+    return values
+
+
+def create_agreement(
+    session: Session, actor: User, *, template_key: Any, title: Any = None, organization_ids: Any = None,
+    proposal_ids: Any = None, fields: Any = None, signatories: Any = None, session_id: Any = None,
+) -> Agreement:
+    require_drafter(actor)
+    if not isinstance(template_key, str) or not template_key:
+        raise Invalid("Give the template's key in 'template'.", field="template", code="missing_field")
+    template = latest_template(session, template_key)
+    specs = template_fields(template)
+    parties = _load_parties(session, organization_ids if organization_ids is not None else [])
+    party_ids = {o.id for o in parties}
+    proposals = _load_proposals(session, actor, proposal_ids if proposal_ids is not None else [])
+    forum_session = _load_forum_session(session, session_id)
+    if forum_session is None:
+        forum_session = next((p.session for p in proposals if p.session is not None), None)
+    values = check_field_values(specs, fields if fields is not None else {}, party_ids)
+    values = {**prefill_from_proposals(specs, proposals), **values}
+    checked_signatories = _checked_signatories(signatories if signatories is not None else [], party_ids)
+    if title is not None and not isinstance(title, str):
+        raise Invalid("'title' must be a text.", field="title")
+    title = (title or "").strip() or f"{template.name} — {' / '.join(o.name for o in parties)}"
+    if len(title) > 500:
+        raise Invalid("The title is longer than 500 characters.", field="title")
+    agreement = Agreement(
+        title=title, template=template, status=AgreementStatus.DRAFT.value,
+        fields_json=json.dumps(values, ensure_ascii=False, sort_keys=True), session=forum_session,
+        created_by_id=actor.id, parties=parties, proposals=proposals,
+    )
+    session.add(agreement)
+    _apply_signatories(agreement, checked_signatories)
+    session.flush()
+    record(
+        session, actor, "agreement.created", agreement, agreement_id=agreement.id, title=title,
+        template=template.key, template_version=template.version, organization_ids=sorted(party_ids),
+        proposal_ids=[p.id for p in proposals], signatories=len(agreement.signatories),
+    )
+    return agreement
+
+
+def agreement_fields(agreement: Agreement) -> dict[str, Any]:
+    return json.loads(agreement.fields_json or "{}")
+
+
+def update_agreement(
+    session: Session, actor: User, agreement_id: int, *, title: Any = UNCHANGED, fields: Any = UNCHANGED,
+    signatories: Any = UNCHANGED, organization_ids: Any = UNCHANGED, proposal_ids: Any = UNCHANGED,
+    session_id: Any = UNCHANGED,
+) -> Agreement:
+    """Change a draft. ``fields`` merges: given names replace their values, null clears one.
+    ``signatories`` replaces the list (entries with an ``id`` keep that signatory)."""
+    agreement = get_agreement(session, actor, agreement_id)
+    require_drafter(actor)
+    require_editable(agreement)
+    changed: list[str] = []
+    if organization_ids is not UNCHANGED:
+        parties = _load_parties(session, organization_ids)
+        if [o.id for o in parties] != [o.id for o in agreement.parties]:
+            agreement.parties = parties
+            changed.append("organization_ids")
+    party_ids = {o.id for o in agreement.parties}
+    specs = template_fields(agreement.template)
+    values = agreement_fields(agreement)
+    if fields is not UNCHANGED:
+        if not isinstance(fields, dict):
+            raise Invalid("'fields' must be an object of field names and values.", field="fields")
+        updates = check_field_values(specs, fields, party_ids)
+        for name, value in fields.items():
+            if value is None or value == "" or value == []:
+                values.pop(name, None)
+        values.update(updates)
+    # Values that pointed at a party must still point at one after the parties changed.
+    for spec in specs:
+        if spec.type == "organization" and values.get(spec.name) is not None and values[spec.name] not in party_ids:
+            raise Invalid(f"'fields.{spec.name}' must be one of the parties of the agreement.", field=f"fields.{spec.name}")
+    new_fields_json = json.dumps(values, ensure_ascii=False, sort_keys=True)
+    if new_fields_json != agreement.fields_json:
+        agreement.fields_json = new_fields_json
+        changed.append("fields")
+    if signatories is not UNCHANGED:
+        state_before = _signatory_state(agreement)
+        _apply_signatories(agreement, _checked_signatories(signatories, party_ids))
+        if _signatory_state(agreement) != state_before:
+            changed.append("signatories")
+    else:
+        for index, signatory in enumerate(agreement.signatories):
+            if signatory.organization_id not in party_ids:
+                raise Invalid(
+                    f"Signatory {signatory.name!r} belongs to an organisation that is no longer a party.",
+                    field=f"signatories[{index}].organization_id",
+                )
+    if title is not UNCHANGED:
+        if not isinstance(title, str) or not title.strip() or len(title) > 500:
+            raise Invalid("The title must be a text of 1 to 500 characters.", field="title")
+        if title.strip() != agreement.title:
+            agreement.title = title.strip()
+            changed.append("title")
+    if proposal_ids is not UNCHANGED:
+        proposals = _load_proposals(session, actor, proposal_ids)
+        if [p.id for p in proposals] != [p.id for p in agreement.proposals]:
+            agreement.proposals = proposals
+            changed.append("proposal_ids")
+    if session_id is not UNCHANGED:
+        forum_session = _load_forum_session(session, session_id)
+        if (forum_session.id if forum_session else None) != agreement.session_id:
+            agreement.session = forum_session
+            changed.append("session_id")
+    if changed:
+        agreement.updated_at = utcnow()
+        session.flush()
+        record(session, actor, "agreement.updated", agreement, agreement_id=agreement.id, changed=changed)
+    return agreement
+
+
+@dataclass
+class AgreementFilters:
+    status: str | None = None
+    session_id: int | None = None
+    organization_id: int | None = None
+    template: str | None = None
+
+
+STATUSES = tuple(s.value for s in AgreementStatus)
+
+
+def list_agreements(
+    session: Session, actor: User, filters: AgreementFilters, page: int = 1, per_page: int = 20
+) -> tuple[list[Agreement], int]:
+    query = visible_agreements(actor)
+    if filters.status:
+        if filters.status not in STATUSES:
+            raise Invalid(f"Status must be one of {', '.join(STATUSES)}.", field="status")
+        query = query.where(Agreement.status == filters.status)
+    if filters.session_id:
+        query = query.where(Agreement.session_id == filters.session_id)
+    if filters.organization_id:
+        query = query.where(
+            exists().where(
+                agreement_parties.c.agreement_id == Agreement.id,
+                agreement_parties.c.organization_id == filters.organization_id,
+            )
+        )
+    if filters.template:
+        query = query.where(Agreement.template_id.in_(select(Template.id).where(Template.key == filters.template)))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = list(
+        session.scalars(
+            query.options(
+                selectinload(Agreement.parties), selectinload(Agreement.signatories), selectinload(Agreement.drafts),
+                selectinload(Agreement.template),
+            )
+            .order_by(Agreement.updated_at.desc(), Agreement.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+    )
+    return items, total
+
+
+# --- rendering drafts --------------------------------------------------------------------------
+
+
+def render_snapshot(agreement: Agreement, *, today: date | None = None) -> dict[str, Any]:
+    """Everything a render uses, as plain data (kept with each draft, so it can be re-rendered)."""
+    forum_session = agreement.session
+    return {
+        "template": {"id": agreement.template.id, "key": agreement.template.key, "version": agreement.template.version},
+        "title": agreement.title,
+        "fields": agreement_fields(agreement),
+        "parties": [rendering.party_snapshot(o) for o in agreement.parties],
+        "signatories": [rendering.signatory_snapshot(s) for s in agreement.signatories],
+        "session": {
+            "id": forum_session.id, "name": forum_session.name, "place": forum_session.place,
+            "starts_on": forum_session.starts_on.isoformat(), "ends_on": forum_session.ends_on.isoformat(),
+        } if forum_session else None,
+        "date": (today or date.today()).isoformat(),
+    }
+
+
+def _render(agreement: Agreement, snapshot: dict[str, Any], *, placeholders: bool = False) -> rendering.RenderedAgreement:
+    try:
+        return rendering.render_agreement(
+            agreement.template.body, template_fields(agreement.template), snapshot, placeholders=placeholders
+        )
+    except rendering.TemplateError as error:
+        raise Invalid(
+            f"Template {agreement.template.key} v{agreement.template.version}: {error}",
+            field="body", code="template_error", **({"line": error.line} if error.line else {}),
+        ) from None
+
+
+@dataclass
+class Preview:
+    rendered: rendering.RenderedAgreement
+    missing: list[rendering.FieldSpec]
+
+
+def preview_agreement(session: Session, actor: User, agreement_id: int) -> Preview:
+    """The bilingual text as it would render now; missing required fields show as [Label]."""
+    agreement = get_agreement(session, actor, agreement_id)
+    specs = template_fields(agreement.template)
+    missing = missing_required_fields(specs, agreement_fields(agreement))
+    return Preview(_render(agreement, render_snapshot(agreement), placeholders=True), missing)
+
+
+def render_draft(session: Session, actor: User, agreement_id: int) -> Draft:
+    """Render a new immutable draft version: PDF and DOCX stored by SHA-256, indexed for search."""
+    agreement = get_agreement(session, actor, agreement_id)
+    require_drafter(actor)
+    require_editable(agreement)
+    specs = template_fields(agreement.template)
+    missing = missing_required_fields(specs, agreement_fields(agreement))
+    if missing:
+        names = ", ".join(f"fields.{spec.name}" for spec in missing)
+        raise Invalid(
+            f"Fill the required field(s) before rendering: {names}.", field=f"fields.{missing[0].name}",
+            code="missing_field", missing=[f"fields.{spec.name}" for spec in missing],
+        )
+    snapshot = render_snapshot(agreement)
+    rendered = _render(agreement, snapshot)
+    pdf = rendering.build_pdf(rendered)
+    docx_bytes = rendering.build_docx(rendered)
+    pdf_blob, docx_blob = store_bytes(pdf), store_bytes(docx_bytes)
+    version = (session.scalar(select(func.max(Draft.version)).where(Draft.agreement_id == agreement.id)) or 0) + 1
+    draft = Draft(
+        agreement=agreement, version=version, template_id=agreement.template_id,
+        fields_json=rendering.json_dumps(snapshot), pdf_sha256=pdf_blob.sha256, pdf_size=pdf_blob.size,
+        docx_sha256=docx_blob.sha256, docx_size=docx_blob.size, text=rendered.plain_text(),
+        clauses_json=rendering.json_dumps(rendered.summaries()), created_by_id=actor.id,
+    )
+    session.add(draft)
+    session.flush()
+    enqueue(session, "draft", draft.id)
+    record(
+        session, actor, "agreement.draft_rendered", draft, agreement_id=agreement.id, version=version,
+        template=agreement.template.key, template_version=agreement.template.version,
+        pdf_sha256=draft.pdf_sha256, docx_sha256=draft.docx_sha256,
+    )
+    return draft
+
+
+def draft_snapshot(draft: Draft) -> dict[str, Any]:
+    return json.loads(draft.fields_json or "{}")
+
+
+def draft_clauses(draft: Draft) -> list[dict[str, str]]:
+    return json.loads(draft.clauses_json or "[]")
+
+
+def compare_drafts(session: Session, actor: User, agreement_id: int, version_a: int, version_b: int) -> dict[str, Any]:
+    """What changed from draft A to draft B: clause by clause in both languages, and field values."""
+    draft_a = get_draft(session, actor, agreement_id, version_a)
+    draft_b = get_draft(session, actor, agreement_id, version_b)
+    clauses = rendering.compare_clauses(draft_clauses(draft_a), draft_clauses(draft_b))
+    fields_a = draft_snapshot(draft_a).get("fields", {})
+    fields_b = draft_snapshot(draft_b).get("fields", {})
+    field_changes = [
+        {"name": name, "a": fields_a.get(name), "b": fields_b.get(name)}
+        for name in sorted(set(fields_a) | set(fields_b)) if fields_a.get(name) != fields_b.get(name)
+    ]
+    return {
+        "agreement_id": agreement_id, "a": draft_a, "b": draft_b, "clauses": clauses, "fields": field_changes,
+        "changed_clauses": sum(1 for c in clauses if c["status"] != "unchanged"),
+    }
+
+
+# --- search ------------------------------------------------------------------------------------
+
+
+def draft_index_fields(session: Session, draft: Draft) -> dict[str, Any]:
+    """What the search index stores for a draft: both languages' text, the parties in both scripts,
+    the signatories, and which organisations' firm users may find it (the parties).
+
+    The search module keeps only the latest draft of each agreement (uid ``agreement:<id>``)."""
+    agreement = draft.agreement
+    clauses = draft_clauses(draft)
+    text_it = "\n".join(f"{c.get('heading_it', '')}\n{c.get('text_it', '')}" for c in clauses)
+    text_ru = "\n".join(f"{c.get('heading_ru', '')}\n{c.get('text_ru', '')}" for c in clauses)
+    heading_it = next((c.get("heading_it") for c in clauses if c.get("kind") == "title"), "") or ""
+    heading_ru = next((c.get("heading_ru") for c in clauses if c.get("kind") == "title"), "") or ""
+    names: list[str] = []
+    for org in agreement.parties:
+        names.extend(n for n in (org.name, org.name_alt) if n)
+    people: list[str] = []
+    for signatory in agreement.signatories:
+        people.extend(n for n in (signatory.name, signatory.name_alt) if n)
+    return {
+        "title": agreement.title,
+        "title_it": f"{heading_it} — {agreement.title}" if heading_it else agreement.title,
+        "title_ru": f"{heading_ru} — {agreement.title}" if heading_ru else agreement.title,
+        "text_it": text_it,
+        "text_ru": text_ru,
+        "organization_names": names,
+        "person_names": people,
+        "reader_org_ids": sorted(agreement.party_ids),
+        "agreement_id": agreement.id,
+        "session_id": agreement.session_id,
+        "session_name": agreement.session.name if agreement.session else "",
+        "sectors": sorted({s for p in agreement.proposals for s in p.sectors}),
+        "languages": ["it", "ru"],
+        "created_at": draft.created_at,
+    }
+
+
+def _index_draft(session: Session, draft_id: int) -> dict[str, Any] | None:
+    draft = session.get(Draft, draft_id)
+    return None if draft is None else draft_index_fields(session, draft)
+
+
+def _all_draft_ids(session: Session) -> Iterable[int]:
+    return session.scalars(select(Draft.id).order_by(Draft.id))
+
+
+def _register_with_search() -> None:
+    """Wire the "draft" indexer into the search module (``register_indexer`` lives there)."""
+    try:
+        from docmgr.search.services import register_indexer
+    except ImportError:  # an older search module: the caller wires draft_index_fields itself
+        return
+    register_indexer("draft", _index_draft, _all_draft_ids)
+
+
+_register_with_search()
+
+
+def organizations_for_form(session: Session) -> list[Organization]:
+    return list(session.scalars(select(Organization).order_by(Organization.country, Organization.name)))
+
+
+def proposals_for_form(session: Session, actor: User) -> list[Document]:
+    from docmgr.documents.services import visible_documents
+
+    query = visible_documents(actor).where(Document.kind == "proposal").order_by(Document.created_at.desc()).limit(200)
+    return list(session.scalars(query))
+
+
+def sessions_for_form(session: Session) -> list[TaskForceSession]:
+    return list(session.scalars(select(TaskForceSession).order_by(TaskForceSession.starts_on.desc())))

@@ -1,0 +1,706 @@
+"""The search engine behind a small interface: Whoosh today, something else tomorrow.
+
+Nothing here knows about Flask, the database or users. :class:`WhooshEngine` stores
+:class:`IndexEntry` objects (one per searchable thing: a document, or the latest draft of an
+agreement) and answers queries built by :mod:`docmgr.search.query` with a separate filter query
+(permissions and facet filters are never mixed into the user's query).
+
+On disk, ``INDEX_DIR`` holds generations: ``gen-<n>/`` directories and a ``current`` symlink to
+the live one. ``rebuild`` writes a fresh generation and swaps the symlink atomically
+(``os.replace``), so searches keep working on the old generation until the new one is complete;
+readers notice the swap on their next search. ``drain.lock`` in ``INDEX_DIR`` is the one-writer
+lock shared by every process (see :func:`WhooshEngine.drain_lock`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import threading
+import time
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup, escape
+from whoosh import index as whoosh_index
+from whoosh import query as wq
+from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.highlight import Fragment, PinpointFragmenter
+from whoosh.index import LockError
+from whoosh.scoring import BM25F
+from whoosh.searching import Searcher
+
+from docmgr.search.text import language_analyzer, name_analyzer, proper_names
+
+__all__ = ["EngineHit", "EngineResult", "IndexEntry", "LockError", "WhooshEngine", "build_schema"]
+
+TEXT_FIELDS = ("text_it", "text_ru")
+TITLE_FIELDS = ("title_it", "title_ru")
+FACET_FIELDS = {"kind": "kind", "sector": "sector", "language": "lang", "organization": "organization_id",
+                "session": "session_id", "year": "year"}
+HIGHLIGHT_CHARLIMIT = 200_000
+
+
+def build_schema() -> Schema:
+    it, ru, names = language_analyzer("it"), language_analyzer("ru"), name_analyzer()
+    return Schema(
+        uid=ID(unique=True, stored=True),  # "document:12", "agreement:5" (latest draft of agreement 5)
+        object_key=ID(stored=True),  # "document:12", "draft:33": what the queue calls it
+        doctype=ID(stored=True),
+        title_it=TEXT(analyzer=it, stored=True, field_boost=3.0),
+        title_ru=TEXT(analyzer=ru, stored=True, field_boost=3.0),
+        text_it=TEXT(analyzer=it, chars=True),  # chars: highlights without re-analysing the text
+        text_ru=TEXT(analyzer=ru, chars=True),
+        # Organisation, session and file names, kind and sector labels in both languages. One field
+        # is enough: stemming goes by script (see docmgr.search.text), only stop words differ.
+        meta=TEXT(analyzer=it),
+        names=TEXT(analyzer=names, phrase=False, field_boost=1.5),  # cross-script skeletons of names
+        org=TEXT(analyzer=names, phrase=False),  # organisation names only: the `org:` filter
+        kind=ID(stored=True),
+        sector=KEYWORD(stored=True, commas=True, lowercase=True),
+        lang=KEYWORD(stored=True, commas=True, lowercase=True),
+        organization_id=ID(stored=True),
+        readers=KEYWORD(stored=True, commas=True),  # organisation ids whose firm users may read it
+        session_id=ID(stored=True),
+        year=ID(stored=True),
+        created=DATETIME(stored=True, sortable=True),
+        stamp=STORED(),
+        payload=STORED(),  # zlib-compressed JSON: texts for snippets, file offsets, display names
+    )
+
+
+@dataclass
+class IndexEntry:
+    """One searchable thing, as plain data. ``stamp`` fingerprints its content (see ``check``)."""
+
+    uid: str
+    object_key: str
+    doctype: str
+    object_id: int
+    created_at: datetime
+    title_it: str = ""
+    title_ru: str = ""
+    files: list[dict[str, Any]] = field(default_factory=list)  # {"id", "language" (it|ru|bi), "text", "filename"}
+    kind: str = ""
+    sectors: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    organization_id: int | None = None
+    organization_names: list[str] = field(default_factory=list)
+    person_names: list[str] = field(default_factory=list)
+    reader_org_ids: list[int] = field(default_factory=list)
+    session_id: int | None = None
+    session_name: str = ""
+    meta: list[str] = field(default_factory=list)  # extra searchable words: labels, file names
+    document_id: int | None = None
+    agreement_id: int | None = None
+    # Drafts of one agreement share a uid; a lower object_id never replaces a higher one.
+    supersedes_by_object_id: bool = False
+    stamp: str = ""
+
+
+@dataclass
+class EngineHit:
+    uid: str
+    doctype: str
+    object_id: int
+    document_id: int | None
+    agreement_id: int | None
+    title_it: str
+    title_ru: str
+    kind: str
+    sectors: list[str]
+    languages: list[str]
+    organization_id: int | None
+    organization: str
+    session_id: int | None
+    created_at: datetime | None
+    score: float
+    highlights: list[Markup] = field(default_factory=list)
+    file_id: int | None = None
+    snippet_language: str | None = None
+
+
+@dataclass
+class EngineResult:
+    total: int
+    hits: list[EngineHit]
+    facets: dict[str, dict[str, int]]
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _join_texts(files: list[dict[str, Any]], language: str) -> tuple[str, list[list[Any]]]:
+    """The text of one language field and where each file sits in it ([file_id, start, end])."""
+    parts, offsets, position = [], [], 0
+    for file in files:
+        if file.get("language") not in (language, "bi") or not file.get("text"):
+            continue
+        text = file["text"]
+        offsets.append([file.get("id"), position, position + len(text)])
+        parts.append(text)
+        position += len(text) + 2
+    return "\n\n".join(parts), offsets
+
+
+def entry_fields(entry: IndexEntry) -> dict[str, Any]:
+    """The Whoosh document of an entry."""
+    text_it, offsets_it = _join_texts(entry.files, "it")
+    text_ru, offsets_ru = _join_texts(entry.files, "ru")
+    names = [*entry.organization_names, *entry.person_names]
+    names += proper_names(" ".join([entry.title_it, entry.title_ru, text_it[:HIGHLIGHT_CHARLIMIT], text_ru[:HIGHLIGHT_CHARLIMIT]]))
+    meta = " ".join([*entry.organization_names, entry.session_name, *entry.meta])
+    payload = {
+        "text_it": text_it, "text_ru": text_ru, "offsets_it": offsets_it, "offsets_ru": offsets_ru,
+        "organization": entry.organization_names[0] if entry.organization_names else "",
+        "session": entry.session_name, "object_id": entry.object_id, "document_id": entry.document_id,
+        "agreement_id": entry.agreement_id,
+    }
+    created = entry.created_at
+    if created.tzinfo is not None:
+        created = created.astimezone(UTC).replace(tzinfo=None)
+    fields: dict[str, Any] = {
+        "uid": entry.uid, "object_key": entry.object_key, "doctype": entry.doctype,
+        "title_it": entry.title_it, "title_ru": entry.title_ru, "text_it": text_it, "text_ru": text_ru,
+        "meta": meta, "names": " ".join(names), "org": " ".join(entry.organization_names),
+        "kind": entry.kind, "sector": ",".join(entry.sectors), "lang": ",".join(entry.languages),
+        "readers": ",".join(str(i) for i in sorted(set(entry.reader_org_ids))),
+        "created": created, "year": str(created.year), "stamp": entry.stamp,
+        "payload": zlib.compress(json.dumps(payload, ensure_ascii=False).encode("utf-8"), 3),
+    }
+    if entry.organization_id is not None:
+        fields["organization_id"] = str(entry.organization_id)
+    if entry.session_id is not None:
+        fields["session_id"] = str(entry.session_id)
+    return {name: value for name, value in fields.items() if value not in ("", None)}
+
+
+def _payload(stored: dict[str, Any]) -> dict[str, Any]:
+    raw = stored.get("payload")
+    return json.loads(zlib.decompress(raw)) if raw else {}
+
+
+class _MarkFormatter:
+    """``<mark>`` around matches, everything else HTML-escaped."""
+
+    @staticmethod
+    def format(fragment: Fragment) -> Markup:
+        text, index, out = fragment.text, fragment.startchar, []
+        for token in sorted(fragment.matches, key=lambda t: (t.startchar, -(t.endchar - t.startchar))):
+            if token.startchar < index:
+                continue
+            out.append(str(escape(text[index:token.startchar])))
+            out.append("<mark>" + str(escape(text[token.startchar:token.endchar])) + "</mark>")
+            index = token.endchar
+        out.append(str(escape(text[index:fragment.endchar])))
+        body = "".join(out).replace("\n", " ").strip()
+        prefix = "… " if fragment.startchar > 0 else ""
+        suffix = " …" if fragment.endchar < len(text) else ""
+        return Markup(prefix + body + suffix)
+
+
+class _Match:
+    __slots__ = ("startchar", "endchar", "text")
+
+    def __init__(self, startchar: int, endchar: int, text: str = ""):
+        self.startchar, self.endchar, self.text = startchar, endchar, text
+
+
+class WhooshEngine:
+    """The index in one directory. Thread-safe for searching; writing is serialised by callers
+    through :meth:`drain_lock` (one writer across processes)."""
+
+    def __init__(self, index_dir: Path | str):
+        self.root = Path(index_dir)
+        self.schema = build_schema()
+        self._local = threading.local()
+
+    # --- layout ------------------------------------------------------------------------------------
+
+    @property
+    def current_link(self) -> Path:
+        return self.root / "current"
+
+    def current_dir(self) -> Path | None:
+        try:
+            target = os.readlink(self.current_link)
+        except OSError:
+            return None
+        return self.root / target
+
+    def _new_generation(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        stamp = f"gen-{time.time_ns()}-{os.getpid()}"
+        path = self.root / stamp
+        path.mkdir()
+        whoosh_index.create_in(str(path), self.schema)
+        return path
+
+    def _swap_to(self, generation: Path) -> None:
+        tmp_link = self.root / f"current.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp_link.unlink(missing_ok=True)
+        os.symlink(generation.name, tmp_link)
+        os.replace(tmp_link, self.current_link)
+
+    def _remove_old_generations(self, keep: int = 2) -> None:
+        """Keep the live generation and the one before it (a reader may still have it open)."""
+        current = self.current_dir()
+        generations = sorted(
+            (p for p in self.root.glob("gen-*") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True
+        )
+        kept = 0
+        for path in generations:
+            if current is not None and path.name == current.name:
+                continue
+            kept += 1
+            if kept >= keep:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def ensure(self) -> Path:
+        """The live generation, created empty if there is none yet (call with the drain lock held)."""
+        current = self.current_dir()
+        if current is not None and current.is_dir():
+            return current
+        generation = self._new_generation()
+        self._swap_to(generation)
+        return generation
+
+    @contextmanager
+    def drain_lock(self, blocking: bool = False) -> Iterator[bool]:
+        """The one-writer lock across processes: ``flock`` on ``drain.lock``. Yields whether it was
+        acquired; when another process holds it (non-blocking), that process is writing already."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / "drain.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    # --- writing -----------------------------------------------------------------------------------
+
+    @contextmanager
+    def writer(self) -> Iterator[IndexBatch]:
+        """A batch of updates committed together. Raises whoosh ``LockError`` if the index is busy."""
+        ix = whoosh_index.open_dir(str(self.ensure()))
+        writer = ix.writer(timeout=0.0)
+        batch = IndexBatch(writer)
+        try:
+            yield batch
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit(optimize=False)
+
+    def index_document(self, batch: IndexBatch, entry: IndexEntry) -> None:
+        batch.put(entry)
+
+    def delete(self, batch: IndexBatch, object_key: str) -> None:
+        batch.delete_object(object_key)
+
+    def rebuild(self, entries: Iterable[IndexEntry], *, procs: int = 1, limitmb: int = 256) -> int:
+        """Index ``entries`` into a fresh generation, then make it the live one. Returns the count.
+        Call with the drain lock held so no drain writes to the old generation meanwhile."""
+        generation = self._new_generation()
+        ix = whoosh_index.open_dir(str(generation))
+        options: dict[str, Any] = {"limitmb": limitmb}
+        if procs > 1:
+            options.update(procs=procs, multisegment=True)
+        writer = ix.writer(**options)
+        latest: dict[str, int] = {}
+        count = 0
+        try:
+            for entry in entries:
+                if entry.supersedes_by_object_id:
+                    if latest.get(entry.uid, -1) > entry.object_id:
+                        continue
+                    if entry.uid in latest:
+                        writer.delete_by_term("uid", entry.uid)
+                    latest[entry.uid] = entry.object_id
+                writer.add_document(**entry_fields(entry))
+                count += 1
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            shutil.rmtree(generation, ignore_errors=True)
+            raise
+        self._swap_to(generation)
+        self._remove_old_generations()
+        return count
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def searcher(self) -> Searcher | None:
+        """A searcher on the live generation, reused by this thread while the index is unchanged."""
+        current = self.current_dir()
+        if current is None or not current.is_dir():
+            return None
+        cached = getattr(self._local, "searcher", None)
+        if cached is not None and self._local.generation == current and cached.up_to_date():
+            return cached
+        # Not Searcher.refresh(): it reuses the readers of unchanged segments and so misses
+        # documents deleted from them since.
+        if cached is not None:
+            cached.close()
+        searcher = whoosh_index.open_dir(str(current)).searcher(weighting=BM25F())
+        self._local.searcher, self._local.generation, self._local.facet_cache = searcher, current, {}
+        return searcher
+
+    def doc_ids(self) -> dict[str, dict[str, Any]]:
+        """Every entry in the index: uid → {"object_key", "stamp", "doctype"} (for ``check``)."""
+        searcher = self.searcher()
+        if searcher is None:
+            return {}
+        found = {}
+        reader = searcher.reader()
+        for docnum in reader.all_doc_ids():  # (reader.all_stored_fields() includes deleted documents)
+            stored = reader.stored_fields(docnum)
+            found[stored["uid"]] = {"object_key": stored.get("object_key"), "stamp": stored.get("stamp"),
+                                    "doctype": stored.get("doctype")}
+        return found
+
+    def _term_docs(self, searcher: Searcher, fieldname: str) -> dict[str, frozenset[int]]:
+        """term → docnums for a facet field, cached while the searcher is unchanged."""
+        cache = self._local.facet_cache
+        if fieldname not in cache:
+            reader = searcher.reader()
+            fieldobj = self.schema[fieldname]
+            docs = {}
+            for btext in reader.lexicon(fieldname):
+                text = fieldobj.from_bytes(btext)
+                docs[text] = frozenset(searcher.docs_for_query(wq.Term(fieldname, text)))
+            cache[fieldname] = docs
+        return cache[fieldname]
+
+    TERM_CACHE_SIZE = 4096
+    RESTRICT_SCORING_BELOW = 3000
+
+    def _term_set(self, searcher: Searcher, fieldname: str, text) -> frozenset[int]:
+        """The documents of one term, remembered while the searcher is unchanged (LRU)."""
+        cache: OrderedDict = self._local.__dict__.setdefault("term_cache", OrderedDict())
+        if cache.get("__searcher__") is not searcher:
+            cache.clear()
+            cache["__searcher__"] = searcher
+        key = (fieldname, text)
+        docs = cache.get(key)
+        if docs is None:
+            docs = frozenset(searcher.docs_for_query(wq.Term(fieldname, text)))
+            cache[key] = docs
+            if len(cache) > self.TERM_CACHE_SIZE:
+                cache.popitem(last=False)
+                cache.move_to_end("__searcher__", last=False)
+        else:
+            cache.move_to_end(key)
+        return docs
+
+    def _all_docs(self, searcher: Searcher) -> frozenset[int]:
+        return self._term_set_like(searcher, "__all__", lambda: frozenset(searcher.reader().all_doc_ids()))
+
+    def _term_set_like(self, searcher: Searcher, key: str, compute) -> frozenset[int]:
+        cache: OrderedDict = self._local.__dict__.setdefault("term_cache", OrderedDict())
+        if cache.get("__searcher__") is not searcher:
+            cache.clear()
+            cache["__searcher__"] = searcher
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
+
+    def docset(self, searcher: Searcher, query: wq.Query) -> set[int]:
+        """The documents matching ``query``, by set algebra over cached per-term document sets.
+
+        Whoosh's matchers walk every posting of every field in Python; for totals and facets only
+        the set is needed, and set operations run in C. Phrases and other positional queries are
+        left to Whoosh."""
+        if query is wq.NullQuery or isinstance(query, wq.NullQuery.__class__):
+            return set()
+        if isinstance(query, wq.Term):
+            return set(self._term_set(searcher, query.fieldname, query.text))
+        if isinstance(query, wq.Every):
+            return set(self._all_docs(searcher))
+        if isinstance(query, (wq.Or, wq.DisjunctionMax)) and not getattr(query, "minmatch", 0):
+            result: set[int] = set()
+            for child in query.subqueries:
+                result |= self.docset(searcher, child)
+            return result
+        if isinstance(query, wq.And):
+            positives = [c for c in query.subqueries if not isinstance(c, wq.Not)]
+            negatives = [c.query for c in query.subqueries if isinstance(c, wq.Not)]
+            result = self.docset(searcher, positives[0]) if positives else set(self._all_docs(searcher))
+            for child in positives[1:]:
+                if not result:
+                    return result
+                result &= self.docset(searcher, child)
+            for child in negatives:
+                result -= self.docset(searcher, child)
+            return result
+        if isinstance(query, wq.AndNot):
+            return self.docset(searcher, query.a) - self.docset(searcher, query.b)
+        if isinstance(query, wq.AndMaybe):
+            return self.docset(searcher, query.a)
+        if isinstance(query, wq.Not):
+            return set(self._all_docs(searcher)) - self.docset(searcher, query.query)
+        return set(searcher.docs_for_query(query))
+
+    def search(
+        self,
+        query: wq.Query,
+        *,
+        filter_query: wq.Query | None = None,
+        page: int = 1,
+        per_page: int = 20,
+        sort: str = "relevance",
+        with_facets: bool = True,
+        with_highlights: bool = True,
+        rewrite: Callable[[wq.Query, Any], wq.Query] | None = None,
+    ) -> EngineResult:
+        """Matching entries the filter allows: exact total, one page of hits, facet counts.
+        ``rewrite(query, reader)`` may bound the query against the index (wildcard expansion)."""
+        searcher = self.searcher()
+        if searcher is None:
+            return EngineResult(0, [], {name: {} for name in FACET_FIELDS})
+        if rewrite is not None:
+            query = rewrite(query, searcher.reader())
+        query = query.normalize()
+        matched = self.docset(searcher, query)
+        if filter_query is not None:
+            matched &= self.docset(searcher, filter_query.normalize())
+        facets = self._facets(searcher, matched) if with_facets else {}
+        if not matched:
+            return EngineResult(0, [], facets)
+        options: dict[str, Any] = {"limit": page * per_page}
+        scored = query
+        if len(matched) <= self.RESTRICT_SCORING_BELOW:
+            # Few matches (typical for firm users, and for several words): let Whoosh leapfrog to
+            # exactly these documents instead of walking every posting of every word and field.
+            scored = wq.And([query, _DocSetQuery(searcher, matched)])
+        elif filter_query is not None:
+            options["filter"] = matched
+        if sort == "date":
+            options.update(sortedby="created", reverse=True)
+        results = searcher.search(scored, **options)
+        top = results[(page - 1) * per_page: page * per_page]
+        hits = [self._hit(searcher, query, hit, with_highlights) for hit in top]
+        return EngineResult(len(matched), hits, facets)
+
+    def _facets(self, searcher: Searcher, matched: set[int]) -> dict[str, dict[str, int]]:
+        facets: dict[str, dict[str, int]] = {}
+        for name, fieldname in FACET_FIELDS.items():
+            counts = {}
+            for value, docs in self._term_docs(searcher, fieldname).items():
+                count = len(matched & docs) if len(docs) < len(matched) else len(docs & matched)
+                if count:
+                    counts[value] = count
+            facets[name] = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+        return facets
+
+    def _hit(self, searcher: Searcher, query: wq.Query, hit, with_highlights: bool) -> EngineHit:
+        stored = hit.fields()
+        payload = _payload(stored)
+        result = EngineHit(
+            uid=stored["uid"], doctype=stored.get("doctype", ""), object_id=payload.get("object_id") or 0,
+            document_id=payload.get("document_id"), agreement_id=payload.get("agreement_id"),
+            title_it=stored.get("title_it", ""), title_ru=stored.get("title_ru", ""), kind=stored.get("kind", ""),
+            sectors=[s for s in stored.get("sector", "").split(",") if s],
+            languages=[s for s in stored.get("lang", "").split(",") if s],
+            organization_id=_int_or_none(stored.get("organization_id")), organization=payload.get("organization", ""),
+            session_id=_int_or_none(stored.get("session_id")),
+            created_at=stored["created"].replace(tzinfo=UTC) if stored.get("created") else None,
+            score=round(float(hit.score or 0.0), 4),
+        )
+        if with_highlights:
+            self._highlight(searcher, query, hit, stored, payload, result)
+        return result
+
+    # --- highlighting ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _query_terms(query: wq.Query, fieldname: str) -> set[str]:
+        """The words the query looks for in one field (positive parts only; negated ones are not
+        highlighted)."""
+        terms: set[str] = set()
+
+        def walk(node: wq.Query) -> None:
+            if isinstance(node, wq.Not):
+                return
+            if isinstance(node, wq.AndNot):
+                walk(node.a)
+                return
+            if isinstance(node, wq.Term):
+                if node.fieldname == fieldname:
+                    terms.add(node.text)
+                return
+            if isinstance(node, wq.Phrase):
+                if node.fieldname == fieldname:
+                    terms.update(node.words)
+                return
+            for child in node.children():
+                walk(child)
+
+        walk(query)
+        return terms
+
+    def _highlight(self, searcher: Searcher, query, hit, stored, payload, result: EngineHit) -> None:
+        """Up to three snippets from the best-matching text field, mapped back to the file they
+        come from; the highlighted title when only the title matched."""
+        fragmenter = PinpointFragmenter(maxchars=220, surround=70, autotrim=True, charlimit=HIGHLIGHT_CHARLIMIT)
+        best: tuple[int, str, list[Fragment]] | None = None
+        for fieldname in TEXT_FIELDS:
+            terms = self._query_terms(query, fieldname)
+            text = payload.get(fieldname, "")
+            if not terms or not text:
+                continue
+            matches = []
+            reader = searcher.reader()
+            for term in terms:
+                btext = self.schema[fieldname].to_bytes(term)
+                if (fieldname, btext) not in reader:
+                    continue
+                postings = reader.postings(fieldname, btext)
+                postings.skip_to(hit.docnum)
+                if postings.is_active() and postings.id() == hit.docnum:
+                    for _pos, startchar, endchar in postings.value_as("characters"):
+                        if endchar <= HIGHLIGHT_CHARLIMIT:
+                            matches.append(_Match(startchar, endchar, term))
+            if not matches:
+                continue
+            matches.sort(key=lambda m: m.startchar)
+            fragments = list(fragmenter.fragment_matches(text, matches))
+            fragments.sort(key=lambda f: (-len({m.text for m in f.matches}), -len(f.matches), f.startchar))
+            chosen = sorted(fragments[:3], key=lambda f: f.startchar)
+            weight = len({m.text for m in matches})
+            if best is None or weight > best[0]:
+                best = (weight, fieldname, chosen)
+        if best is not None:
+            _weight, fieldname, fragments = best
+            result.highlights = [_MarkFormatter.format(f) for f in fragments]
+            result.snippet_language = fieldname[-2:]
+            offsets = payload.get("offsets_" + fieldname[-2:], [])
+            start = fragments[0].matches[0].startchar if fragments and fragments[0].matches else 0
+            for file_id, begin, end in offsets:
+                if begin <= start < end:
+                    result.file_id = file_id
+                    break
+            return
+        for fieldname in TITLE_FIELDS:
+            terms = self._query_terms(query, fieldname)
+            title = stored.get(fieldname, "")
+            if not terms or not title:
+                continue
+            analyzer = self.schema[fieldname].analyzer
+            matches = [_Match(t.startchar, t.endchar, t.text)
+                       for t in analyzer(title, chars=True, mode="index", removestops=False) if t.text in terms]
+            if matches:
+                result.highlights = [_MarkFormatter.format(Fragment(title, matches, 0, len(title)))]
+                result.snippet_language = fieldname[-2:]
+                return
+
+    # --- more like this ----------------------------------------------------------------------------
+
+    def more_like_this(
+        self, uid: str, *, filter_query: wq.Query | None = None, top: int = 30, numterms: int = 16
+    ) -> list[tuple[EngineHit, float]]:
+        """Entries whose text is most like ``uid``'s (key terms by Bo1 over both languages), within
+        the filter, never ``uid`` itself."""
+        searcher = self.searcher()
+        if searcher is None:
+            return []
+        docnum = searcher.document_number(uid=uid)
+        if docnum is None:
+            return []
+        stored = searcher.stored_fields(docnum)
+        payload = _payload(stored)
+        subqueries: list[wq.Query] = []
+        for fieldname, source in (("text_it", payload.get("text_it", "")), ("text_ru", payload.get("text_ru", "")),
+                                  ("title_it", stored.get("title_it", "")), ("title_ru", stored.get("title_ru", ""))):
+            if not source:
+                continue
+            for term, weight in searcher.key_terms_from_text(fieldname, source[:20_000], numterms=numterms):
+                subqueries.append(wq.Term(fieldname, term, boost=float(weight)))
+        if not subqueries:
+            return []
+        results = searcher.search(wq.Or(subqueries), filter=filter_query, mask=wq.Term("uid", uid), limit=top)
+        return [(self._hit(searcher, wq.NullQuery, hit, False), float(hit.score or 0.0)) for hit in results]
+
+
+class _DocSetQuery(wq.Query):
+    """Matches a given set of (global) document numbers, scoring nothing: ANDed with a query, it
+    makes Whoosh skip straight to those documents."""
+
+    def __init__(self, searcher: Searcher, docnums: set[int]):
+        self._by_reader: dict[int, list[int]] = {}
+        ordered = sorted(docnums)
+        for subsearcher, offset in searcher.leaf_searchers():
+            end = offset + subsearcher.doc_count_all()
+            self._by_reader[id(subsearcher.reader())] = [d - offset for d in ordered if offset <= d < end]
+        self.boost = 1.0
+
+    def __eq__(self, other):
+        return self is other
+
+    def __hash__(self):
+        return id(self)
+
+    def is_leaf(self) -> bool:
+        return True
+
+    def estimate_size(self, ixreader) -> int:
+        return len(self._by_reader.get(id(ixreader), ()))
+
+    def matcher(self, searcher, context=None):
+        from whoosh.matching import ListMatcher, NullMatcher
+
+        ids = self._by_reader.get(id(searcher.reader()))
+        return ListMatcher(ids, all_weights=0.0) if ids else NullMatcher()
+
+
+class IndexBatch:
+    """Updates to apply in one Whoosh commit; what registered indexers write to."""
+
+    def __init__(self, writer):
+        self.writer = writer
+        self._written: dict[str, int] = {}
+        self._searcher = None
+
+    def _indexed_object_id(self, uid: str) -> int | None:
+        if uid in self._written:
+            return self._written[uid]
+        if self._searcher is None:
+            self._searcher = self.writer.searcher()
+        stored = self._searcher.document(uid=uid)
+        return _payload(stored).get("object_id") if stored else None
+
+    def put(self, entry: IndexEntry) -> bool:
+        """Add or replace the entry (keyed by uid). A superseding entry older than the indexed one
+        is skipped. Returns whether it was written."""
+        if entry.supersedes_by_object_id:
+            indexed = self._indexed_object_id(entry.uid)
+            if indexed is not None and indexed > entry.object_id:
+                return False
+        self.writer.update_document(**entry_fields(entry))
+        self._written[entry.uid] = entry.object_id
+        return True
+
+    def delete_object(self, object_key: str) -> None:
+        self.writer.delete_by_term("object_key", object_key)
+
+    def delete_uid(self, uid: str) -> None:
+        self.writer.delete_by_term("uid", uid)

@@ -1,0 +1,253 @@
+"""The agreement lifecycle: one table of allowed (from, to) transitions, each with its guards.
+
+Every status change of an agreement goes through :func:`apply_transition` — requests from legal
+staff (``automatic=False``) and the changes that signatures cause (``automatic=True``) alike — so
+the table below is the whole truth about which moves exist.
+
+Choices made here (see also the module report):
+
+* legal staff and administrators move agreements; the ministry and firms never do (403);
+* approval (in_review → approved) needs a second pair of eyes: the approver may not be the
+  agreement's author (409 ``four_eyes_required``); this holds for administrators too;
+* before review, a rendered draft must exist, the agreement needs at least two parties, every
+  signatory must belong to a party and *every party needs at least one signatory* (an agreement
+  binds a party only if someone signs for it);
+* in_review → draft and approved → draft send it back for changes (approval is cleared);
+* out_for_signature freezes the latest draft (its PDF is what everyone signs);
+* partially_signed, executed and declined are reached only through signatures and declines;
+* withdrawn: from any status that is not final; expired: while out for signature, once at least
+  one pending signatory is overdue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from docmgr.accounts.models import User
+from docmgr.audit.services import record
+from docmgr.database import utcnow
+from docmgr.drafting.models import Agreement, AgreementStatus, SignatoryStatus
+from docmgr.drafting.services import latest_draft
+from docmgr.errors import Conflict
+from docmgr.storage import current_store
+
+S = AgreementStatus
+STATUSES: tuple[str, ...] = tuple(s.value for s in AgreementStatus)
+FINAL_STATUSES = frozenset({S.EXECUTED.value, S.WITHDRAWN.value, S.DECLINED.value, S.EXPIRED.value})
+SIGNING_STATUSES = frozenset({S.OUT_FOR_SIGNATURE.value, S.PARTIALLY_SIGNED.value})
+
+
+@dataclass
+class TransitionContext:
+    session: Session
+    actor: User | None
+    agreement: Agreement
+    reason: str | None = None
+    automatic: bool = False
+    due_at: datetime | None = None  # optional deadline given when sending out for signature
+    audit: dict[str, Any] = field(default_factory=dict)  # effects add what the audit entry should say
+
+
+@dataclass(frozen=True)
+class Refusal:
+    message: str
+    code: str = "transition_not_allowed"
+
+
+Guard = Callable[[TransitionContext], Refusal | None]
+Effect = Callable[[TransitionContext], None]
+
+
+@dataclass(frozen=True)
+class Transition:
+    source: str
+    target: str
+    guards: tuple[Guard, ...] = ()
+    effect: Effect | None = None
+    # Reached only as a consequence of signatures/declines; a request for it is refused (409).
+    automatic: bool = False
+    automatic_reason: str = ""
+
+
+# --- guards ------------------------------------------------------------------------------------
+
+
+def has_rendered_draft(ctx: TransitionContext) -> Refusal | None:
+    if latest_draft(ctx.agreement) is None:
+        return Refusal("Render a draft first: there is no rendered draft to review or sign.")
+    return None
+
+
+def parties_and_signatories_complete(ctx: TransitionContext) -> Refusal | None:
+    agreement = ctx.agreement
+    party_ids = agreement.party_ids
+    if len(party_ids) < 2:
+        return Refusal("An agreement needs at least two parties.")
+    if not agreement.signatories:
+        return Refusal("Add the signatories first.")
+    strangers = [s.name for s in agreement.signatories if s.organization_id not in party_ids]
+    if strangers:
+        return Refusal(f"Signatory {strangers[0]} does not belong to a party of the agreement.")
+    signing_orgs = {s.organization_id for s in agreement.signatories}
+    unsigned = [org.name for org in agreement.parties if org.id not in signing_orgs]
+    if unsigned:
+        return Refusal(f"Party {unsigned[0]} has no signatory.")
+    return None
+
+
+def four_eyes(ctx: TransitionContext) -> Refusal | None:
+    if ctx.actor is not None and ctx.actor.id == ctx.agreement.created_by_id:
+        return Refusal(
+            "Four-eyes rule: the author of the agreement cannot approve it; another legal officer must.",
+            code="four_eyes_required",
+        )
+    return None
+
+
+def frozen_pdf_stored(ctx: TransitionContext) -> Refusal | None:
+    draft = latest_draft(ctx.agreement)
+    if draft is not None and not current_store().exists(draft.pdf_sha256):
+        return Refusal(f"The PDF of draft {draft.version} is missing from the file store; render the draft again.")
+    return None
+
+
+def some_signatory_overdue(ctx: TransitionContext) -> Refusal | None:
+    now = utcnow()
+    if not any(
+        s.status == SignatoryStatus.PENDING.value and s.due_at is not None and s.due_at < now
+        for s in ctx.agreement.signatories
+    ):
+        return Refusal("No pending signature is overdue: an agreement expires only once a due date has passed.")
+    return None
+
+
+def all_signed(ctx: TransitionContext) -> Refusal | None:
+    if not all(s.status == SignatoryStatus.SIGNED.value for s in ctx.agreement.signatories):
+        return Refusal("Not every signatory has signed yet.")
+    return None
+
+
+def some_signed_some_pending(ctx: TransitionContext) -> Refusal | None:
+    statuses = {s.status for s in ctx.agreement.signatories}
+    if SignatoryStatus.SIGNED.value not in statuses or SignatoryStatus.PENDING.value not in statuses:
+        return Refusal("Partially signed means some, but not all, signatories have signed.")
+    return None
+
+
+def someone_declined(ctx: TransitionContext) -> Refusal | None:
+    if not any(s.status == SignatoryStatus.DECLINED.value for s in ctx.agreement.signatories):
+        return Refusal("No signatory has declined.")
+    return None
+
+
+# --- effects -----------------------------------------------------------------------------------
+
+
+def record_approval(ctx: TransitionContext) -> None:
+    ctx.agreement.approved_by_id = ctx.actor.id if ctx.actor else None
+    draft = latest_draft(ctx.agreement)
+    ctx.audit["draft_version"] = draft.version if draft else None
+
+
+def clear_approval(ctx: TransitionContext) -> None:
+    ctx.agreement.approved_by_id = None
+
+
+def note_reviewed_draft(ctx: TransitionContext) -> None:
+    draft = latest_draft(ctx.agreement)
+    ctx.audit["draft_version"] = draft.version if draft else None
+
+
+def freeze_final_draft(ctx: TransitionContext) -> None:
+    """The latest draft becomes the exact PDF every party signs; fields can no longer change."""
+    agreement = ctx.agreement
+    draft = latest_draft(agreement)
+    agreement.frozen_draft_id = draft.id
+    agreement.frozen_draft = draft
+    agreement.frozen_pdf_sha256 = draft.pdf_sha256
+    agreement.sent_for_signature_at = utcnow()
+    if ctx.due_at is not None:
+        for signatory in agreement.signatories:
+            if signatory.status == SignatoryStatus.PENDING.value and signatory.due_at is None:
+                signatory.due_at = ctx.due_at
+        ctx.audit["due_at"] = ctx.due_at.isoformat()
+    ctx.audit.update(frozen_draft_id=draft.id, frozen_draft_version=draft.version, frozen_pdf_sha256=draft.pdf_sha256)
+
+
+# --- the table -----------------------------------------------------------------------------------
+
+
+def _build_table() -> dict[tuple[str, str], Transition]:
+    rules = [
+        Transition(S.DRAFT.value, S.IN_REVIEW.value, (has_rendered_draft, parties_and_signatories_complete),
+                   note_reviewed_draft),
+        Transition(S.IN_REVIEW.value, S.DRAFT.value, (), clear_approval),
+        Transition(S.IN_REVIEW.value, S.APPROVED.value, (has_rendered_draft, parties_and_signatories_complete, four_eyes),
+                   record_approval),
+        Transition(S.APPROVED.value, S.DRAFT.value, (), clear_approval),
+        Transition(S.APPROVED.value, S.OUT_FOR_SIGNATURE.value,
+                   (has_rendered_draft, parties_and_signatories_complete, frozen_pdf_stored), freeze_final_draft),
+    ]
+    signed_note = "it is reached automatically when signatures are recorded"
+    for source in sorted(SIGNING_STATUSES):
+        rules += [
+            Transition(source, S.EXECUTED.value, (all_signed,), automatic=True,
+                       automatic_reason="it is reached automatically when every signatory has signed"),
+            Transition(source, S.DECLINED.value, (someone_declined,), automatic=True,
+                       automatic_reason="it is reached automatically when a signatory declines"),
+            Transition(source, S.EXPIRED.value, (some_signatory_overdue,)),
+        ]
+    rules.append(Transition(S.OUT_FOR_SIGNATURE.value, S.PARTIALLY_SIGNED.value, (some_signed_some_pending,),
+                            automatic=True, automatic_reason=signed_note))
+    for source in STATUSES:
+        if source not in FINAL_STATUSES:
+            rules.append(Transition(source, S.WITHDRAWN.value))
+    return {(rule.source, rule.target): rule for rule in rules}
+
+
+TRANSITIONS: dict[tuple[str, str], Transition] = _build_table()
+
+
+def check_transition(ctx: TransitionContext, target: str) -> tuple[Transition | None, Refusal | None]:
+    """The rule that would move the agreement to ``target`` and the first refusal, if any."""
+    source = ctx.agreement.status
+    rule = TRANSITIONS.get((source, target))
+    if rule is None:
+        if source == target:
+            return None, Refusal(f"The agreement is already {target}.")
+        if source in FINAL_STATUSES:
+            return None, Refusal(f"The agreement is {source}, a final status: it cannot change any more.")
+        return None, Refusal(f"An agreement cannot go from {source} to {target}.")
+    if rule.automatic and not ctx.automatic:
+        return rule, Refusal(f"{target} cannot be requested: {rule.automatic_reason}.")
+    for guard in rule.guards:
+        refusal = guard(ctx)
+        if refusal is not None:
+            return rule, refusal
+    return rule, None
+
+
+def apply_transition(ctx: TransitionContext, target: str) -> Transition:
+    """Move the agreement (guards first, then the effect and the audit entry), or raise 409."""
+    source = ctx.agreement.status
+    rule, refusal = check_transition(ctx, target)
+    if refusal is not None:
+        raise Conflict(refusal.message, code=refusal.code, current_status=source, requested_status=target)
+    if rule.effect is not None:
+        rule.effect(ctx)
+    ctx.agreement.status = target
+    record(
+        ctx.session, ctx.actor, "agreement.transition", ctx.agreement, agreement_id=ctx.agreement.id,
+        from_status=source, to_status=target, reason=ctx.reason, automatic=ctx.automatic, **ctx.audit,
+    )
+    return rule
+
+
+def manual_targets(source: str) -> list[str]:
+    """Statuses a legal officer may request from ``source`` (guards not yet applied)."""
+    return [rule.target for (src, _), rule in TRANSITIONS.items() if src == source and not rule.automatic]

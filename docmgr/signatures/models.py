@@ -1,0 +1,37 @@
+"""Every signed copy ever submitted for a signatory, valid or not.
+
+A signatory row holds only the accepted signature; the submissions keep the full history, so a
+tampered or mismatched upload stays on record (with its verification result) after it is refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from docmgr.accounts.models import User
+from docmgr.database import Base, UTCDateTime, utcnow
+from docmgr.drafting.models import Signatory
+
+
+class SignatureSubmission(Base):
+    __tablename__ = "signature_submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signatory_id: Mapped[int] = mapped_column(ForeignKey("signatories.id", ondelete="CASCADE"), index=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    filename: Mapped[str] = mapped_column(String(255), default="")  # display only
+    content_type: Mapped[str] = mapped_column(String(40))  # application/pdf, image/png, image/jpeg
+    method: Mapped[str] = mapped_column(String(20))  # "wet_ink" | "digital"
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # as claimed by the submitter
+    verification_json: Mapped[str] = mapped_column(Text, default="{}")
+    is_valid: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    signatory: Mapped[Signatory] = relationship()
+    created_by: Mapped[User | None] = relationship()

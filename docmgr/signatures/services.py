@@ -1,0 +1,470 @@
+"""Signatures: lifecycle requests, recording and verifying signed copies, declines, the executed
+copy and the completion certificate.
+
+Who may do what (the rules live here, the views only call in):
+
+* reading an agreement's signatures, audit trail and certificate: whoever may read the agreement
+  (legal, admin, ministry; firm users of a party). Anyone else gets 404, as if it did not exist;
+* lifecycle transitions: legal staff and administrators (403 for the ministry and firms);
+* recording a signature or a decline: legal staff and administrators for any signatory, and firm
+  users for the signatories of *their own* organisation (403 for another party's signatory);
+  the ministry never (403).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, BinaryIO
+
+from flask import current_app, render_template
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from docmgr.accounts.models import Role, User
+from docmgr.accounts.services import require_role
+from docmgr.audit.models import AuditEvent
+from docmgr.audit.services import record
+from docmgr.database import utcnow
+from docmgr.documents.services import Upload, create_document, display_filename, share_document
+from docmgr.drafting.models import Agreement, AgreementStatus, Signatory, SignatoryStatus
+from docmgr.drafting.services import can_read_agreement, get_agreement  # noqa: F401 - one visibility rule, re-exported
+from docmgr.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
+from docmgr.signatures import lifecycle, verification
+from docmgr.signatures.lifecycle import SIGNING_STATUSES, TransitionContext
+from docmgr.signatures.models import SignatureSubmission
+from docmgr.storage import current_store, store_bytes
+
+METHODS = ("wet_ink", "digital")
+STAFF_ROLES = (Role.ADMIN, Role.LEGAL)
+# A client's clock may run a little ahead of ours; a signing time further in the future is refused.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def get_signatory(session: Session, actor: User, agreement_id: int, signatory_id: int) -> Signatory:
+    agreement = get_agreement(session, actor, agreement_id)
+    signatory = session.get(Signatory, signatory_id)
+    if signatory is None or signatory.agreement_id != agreement.id:
+        raise NotFound("No such signatory on this agreement.", code="signatory_not_found")
+    return signatory
+
+
+def _locked(session: Session, agreement: Agreement) -> Agreement:
+    """Re-read the agreement under a row lock, so two signatures arriving together cannot both see
+    the other one pending (on SQLite the write transaction already serialises writers; FOR UPDATE
+    matters on other databases)."""
+    session.refresh(agreement, with_for_update=True)
+    return agreement
+
+
+def submissions_for(session: Session, agreement: Agreement) -> list[SignatureSubmission]:
+    return list(
+        session.scalars(
+            select(SignatureSubmission)
+            .where(SignatureSubmission.agreement_id == agreement.id)
+            .order_by(SignatureSubmission.id)
+        )
+    )
+
+
+def verification_of(signatory: Signatory | SignatureSubmission) -> dict[str, Any] | None:
+    raw = signatory.verification_json
+    return json.loads(raw) if raw else None
+
+
+# --- lifecycle -----------------------------------------------------------------------------------
+
+
+def transition(
+    session: Session, actor: User, agreement_id: int, to: str, *, reason: str | None = None,
+    due_at: datetime | None = None,
+) -> Agreement:
+    """A legal officer's request to move an agreement; 409 ``transition_not_allowed`` with the reason."""
+    agreement = get_agreement(session, actor, agreement_id)
+    require_role(actor, *STAFF_ROLES)
+    _locked(session, agreement)
+    if to not in lifecycle.STATUSES:
+        raise Invalid(f"'to' must be one of {', '.join(lifecycle.STATUSES)}.", field="to")
+    if reason is not None and len(reason) > 2000:
+        raise Invalid("The reason is limited to 2000 characters.", field="reason")
+    if due_at is not None:
+        if to != AgreementStatus.OUT_FOR_SIGNATURE.value:
+            raise Invalid("'due_at' is only accepted when sending out for signature.", field="due_at")
+        if due_at <= utcnow():
+            raise Invalid("'due_at' must be in the future.", field="due_at")
+    ctx = TransitionContext(session, actor, agreement, reason=(reason or "").strip() or None, due_at=due_at)
+    lifecycle.apply_transition(ctx, to)
+    session.flush()
+    return agreement
+
+
+@dataclass
+class TransitionOption:
+    target: str
+    refusal: str | None  # None: allowed now
+
+
+def transition_options(session: Session, actor: User, agreement: Agreement) -> list[TransitionOption]:
+    """What a legal officer could request now, with the reason when a guard refuses (for the page)."""
+    if actor.role not in (Role.ADMIN.value, Role.LEGAL.value):
+        return []
+    options = []
+    for target in lifecycle.manual_targets(agreement.status):
+        _, refusal = lifecycle.check_transition(TransitionContext(session, actor, agreement), target)
+        options.append(TransitionOption(target, refusal.message if refusal else None))
+    return options
+
+
+# --- signatures ----------------------------------------------------------------------------------
+
+
+def may_sign_for(actor: User, signatory: Signatory) -> bool:
+    """Whether the page should offer ``actor`` the signature and decline forms for ``signatory``."""
+    if actor.role == Role.FIRM.value:
+        return actor.organization_id == signatory.organization_id
+    return actor.role in (Role.ADMIN.value, Role.LEGAL.value)
+
+
+def _require_can_sign_for(actor: User, signatory: Signatory) -> None:
+    if actor.role == Role.FIRM.value:
+        if actor.organization_id != signatory.organization_id:
+            raise Forbidden(
+                "Firm users record signatures and declines for their own organisation's signatories only.",
+                code="not_your_signatory",
+            )
+        return
+    require_role(actor, *STAFF_ROLES)
+
+
+def _require_signing_open(agreement: Agreement, signatory: Signatory) -> None:
+    if agreement.status not in SIGNING_STATUSES:
+        raise Conflict(
+            f"The agreement is {agreement.status}; signatures are accepted only while it is out for signature.",
+            code="not_out_for_signature",
+        )
+    if signatory.status != SignatoryStatus.PENDING.value:
+        raise Conflict(f"{signatory.name} has already {signatory.status}.", code=f"signatory_{signatory.status}")
+
+
+def parse_signed_at(raw: str | None, agreement: Agreement) -> datetime:
+    """ISO 8601; naive times are UTC. Not in the future, not before the agreement went out."""
+    now = utcnow()
+    if raw in (None, ""):
+        return now
+    try:
+        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        raise Invalid("'signed_at' must be an ISO 8601 date and time, e.g. 2014-04-16T10:30:00Z.", field="signed_at") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    if value > now + CLOCK_SKEW:
+        raise Invalid("'signed_at' cannot be in the future.", field="signed_at")
+    sent = agreement.sent_for_signature_at
+    if sent is not None and value < sent - CLOCK_SKEW:
+        raise Invalid(
+            f"'signed_at' cannot be before the agreement went out for signature ({sent.isoformat()}).", field="signed_at"
+        )
+    return value
+
+
+def _read_limited(stream: BinaryIO, filename: str) -> bytes:
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(
+            f"{filename} is larger than the limit of {current_app.config['MAX_UPLOAD_MB']:g} MB.", field="file"
+        )
+    return data
+
+
+@dataclass
+class SignatureOutcome:
+    submission: SignatureSubmission
+    signatory: Signatory
+    agreement: Agreement
+    is_valid: bool
+    reasons: list[str]
+
+
+def record_signature(
+    session: Session,
+    actor: User,
+    agreement_id: int,
+    signatory_id: int,
+    *,
+    stream: BinaryIO | None,
+    filename: str = "",
+    method: str | None,
+    signed_at: str | None = None,
+) -> SignatureOutcome:
+    """Record a signed copy for a signatory.
+
+    Wet-ink: a scan (PDF, PNG or JPEG) is kept as the signatory's signed copy. Digital: the signed
+    PDF is verified (see :mod:`docmgr.signatures.verification`). An invalid digital signature is
+    *kept* as a submission and returned with ``is_valid=False``: the caller commits, then answers
+    422, so the record of the refused attempt survives. Every other refusal raises before anything
+    is stored.
+    """
+    signatory = get_signatory(session, actor, agreement_id, signatory_id)
+    agreement = _locked(session, signatory.agreement)
+    _require_can_sign_for(actor, signatory)
+    _require_signing_open(agreement, signatory)
+    if method in (None, ""):
+        raise Invalid("'method' is required: wet_ink or digital.", field="method", code="missing_field")
+    if method not in METHODS:
+        raise Invalid("'method' must be wet_ink or digital.", field="method")
+    when = parse_signed_at(signed_at, agreement)
+    name = display_filename(filename)
+    if stream is None:
+        raise Invalid("Attach the signed copy as 'file'.", field="file", code="missing_field")
+    data = _read_limited(stream, name)
+    if not data:
+        raise Invalid(f"{name} is empty.", field="file", code="empty_file")
+    file_type = verification.sniff(data[:2048])
+    if file_type is None:
+        raise UnsupportedType(f"{name}: the signed copy must be a PDF, PNG or JPEG file.", field="file")
+    if method == "digital" and file_type != verification.PDF:
+        raise UnsupportedType(f"{name}: a digital signature is uploaded as the signed PDF.", field="file")
+
+    if method == "wet_ink":
+        problem = verification.check_scan(data, file_type)
+        if problem:
+            raise Invalid(f"{name}: {problem}.", field="file", code="malformed_file")
+        result: dict[str, Any] = {
+            "method": "wet_ink", "valid": True, "reasons": [], "file_type": file_type,
+            "note": "A scan of a handwritten signature: recorded as submitted, not cryptographically verifiable.",
+        }
+        is_valid, reasons = True, []
+    else:
+        frozen = current_store().read(agreement.frozen_pdf_sha256)
+        config = current_app.config
+        checked = verification.verify_digital(
+            data, frozen, trust_roots=verification.load_trust_roots(config["SIGNATURE_TRUST_ROOTS"]),
+            require_trusted=bool(config["SIGNATURE_REQUIRE_TRUSTED"]),
+        )
+        result, is_valid, reasons = checked.to_dict(), checked.is_valid, checked.reasons
+    result["frozen_pdf_sha256"] = agreement.frozen_pdf_sha256
+
+    blob = store_bytes(data)
+    submission = SignatureSubmission(
+        signatory_id=signatory.id, agreement_id=agreement.id, sha256=blob.sha256, size=blob.size, filename=name,
+        content_type=verification.CONTENT_TYPES[file_type], method=method, signed_at=when,
+        verification_json=json.dumps(result, sort_keys=True), is_valid=is_valid, created_by_id=actor.id,
+    )
+    session.add(submission)
+    session.flush()
+    if not is_valid:
+        record(
+            session, actor, "signature.rejected", signatory, agreement_id=agreement.id, submission_id=submission.id,
+            sha256=blob.sha256, method=method, reasons=reasons,
+        )
+        return SignatureOutcome(submission, signatory, agreement, False, reasons)
+
+    signatory.status = SignatoryStatus.SIGNED.value
+    signatory.signed_at = when
+    signatory.method = method
+    signatory.signed_file_sha256 = blob.sha256
+    signatory.verification_json = submission.verification_json
+    record(
+        session, actor, "signature.recorded", signatory, agreement_id=agreement.id, submission_id=submission.id,
+        sha256=blob.sha256, method=method, signed_at=when.isoformat(),
+        trusted=result.get("trusted"), signer_subject=result.get("signer_subject"),
+    )
+    _advance_after_signature(session, actor, agreement)
+    return SignatureOutcome(submission, signatory, agreement, True, [])
+
+
+def _advance_after_signature(session: Session, actor: User, agreement: Agreement) -> None:
+    if all(s.status == SignatoryStatus.SIGNED.value for s in agreement.signatories):
+        lifecycle.apply_transition(TransitionContext(session, actor, agreement, automatic=True), AgreementStatus.EXECUTED.value)
+        execute_agreement(session, actor, agreement)
+    elif agreement.status == AgreementStatus.OUT_FOR_SIGNATURE.value:
+        lifecycle.apply_transition(
+            TransitionContext(session, actor, agreement, automatic=True), AgreementStatus.PARTIALLY_SIGNED.value
+        )
+
+
+def decline(session: Session, actor: User, agreement_id: int, signatory_id: int, reason: str | None) -> Signatory:
+    """A signatory refuses to sign: the agreement is declined (a final status)."""
+    signatory = get_signatory(session, actor, agreement_id, signatory_id)
+    agreement = _locked(session, signatory.agreement)
+    _require_can_sign_for(actor, signatory)
+    _require_signing_open(agreement, signatory)
+    reason = (reason or "").strip() if isinstance(reason, str) else reason
+    if not reason:
+        raise Invalid("Say why the signatory declines ('reason').", field="reason", code="missing_field")
+    if not isinstance(reason, str) or len(reason) > 2000:
+        raise Invalid("'reason' must be text of at most 2000 characters.", field="reason")
+    signatory.status = SignatoryStatus.DECLINED.value
+    signatory.decline_reason = reason
+    record(session, actor, "signature.declined", signatory, agreement_id=agreement.id, reason=reason)
+    lifecycle.apply_transition(
+        TransitionContext(session, actor, agreement, reason=reason, automatic=True), AgreementStatus.DECLINED.value
+    )
+    return signatory
+
+
+# --- the executed copy and the completion certificate -----------------------------------------------
+
+
+def _image_to_pdf(data: bytes) -> bytes:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        out = io.BytesIO()
+        image.convert("RGB").save(out, "PDF", resolution=150.0)
+        return out.getvalue()
+
+
+def _frozen_with_scans(frozen: bytes, scans: list[tuple[bytes, str]]) -> bytes:
+    """The frozen PDF followed by every wet-ink scan's pages (images become one page each)."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    writer.append(PdfReader(io.BytesIO(frozen)))
+    for data, content_type in scans:
+        pdf = data if content_type == "application/pdf" else _image_to_pdf(data)
+        writer.append(PdfReader(io.BytesIO(pdf)))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def executed_files(session: Session, agreement: Agreement) -> list[tuple[str, bytes]]:
+    """(file name, bytes) of the executed copy, the main file last.
+
+    * digital signatures: the signed PDF that contains every other one (signing in sequence, each
+      party signs the previous party's signed PDF, so the last one carries all signatures). Signed
+      PDFs made in parallel (none contains the others) are each kept as a further file;
+    * wet-ink signatures: one PDF, the frozen final draft followed by the pages of every scan;
+    * both: the wet-ink PDF and the digitally signed PDF, the digital one as the main file (its
+      signatures must stay byte-exact, so the two are never merged).
+    """
+    store = current_store()
+    stem = f"agreement-{agreement.id}"
+    signatories = sorted(agreement.signatories, key=lambda s: (s.signed_at or utcnow(), s.id))
+    digital = [(s, store.read(s.signed_file_sha256)) for s in signatories if s.method == "digital"]
+    wet_ink = [s for s in signatories if s.method == "wet_ink"]
+    files: list[tuple[str, bytes]] = []
+    main: tuple[str, bytes] | None = None
+    if digital:
+        longest = max(digital, key=lambda item: len(item[1]))
+        main = (f"{stem}-executed-signed.pdf", longest[1])
+        for signatory, data in digital:
+            if not longest[1].startswith(data):
+                files.append((f"{stem}-signed-by-signatory-{signatory.id}.pdf", data))
+    if wet_ink:
+        content_types = {
+            sub.sha256: sub.content_type
+            for sub in session.scalars(
+                select(SignatureSubmission).where(
+                    SignatureSubmission.agreement_id == agreement.id, SignatureSubmission.is_valid.is_(True)
+                )
+            )
+        }
+        scans = [(store.read(s.signed_file_sha256), content_types.get(s.signed_file_sha256, "application/pdf")) for s in wet_ink]
+        merged = (f"{stem}-executed-wet-ink.pdf", _frozen_with_scans(store.read(agreement.frozen_pdf_sha256), scans))
+        if main is None:
+            main = merged
+        else:
+            files.append(merged)
+    files.append(main)
+    return files
+
+
+def execute_agreement(session: Session, actor: User, agreement: Agreement) -> None:
+    """Store and index the executed copy (a Document of kind "agreement" all parties may read),
+    then issue the completion certificate."""
+    uploads = [Upload(io.BytesIO(data), name, "bi") for name, data in executed_files(session, agreement)]
+    sectors = sorted({sector for proposal in agreement.proposals for sector in proposal.sectors})
+    # Firm users create documents for their own organisation only (documents.services); staff file it under the first party.
+    owner_id = actor.organization_id if actor.is_firm else (agreement.parties[0].id if agreement.parties else None)
+    document = create_document(
+        session, actor, title_it=agreement.title[:500], kind="agreement", sectors=sectors,
+        organization_id=owner_id, session_id=agreement.session_id, uploads=uploads,
+    )
+    share_document(session, actor, document, agreement.party_ids)
+    agreement.executed_document_id = document.id
+    agreement.executed_document = document
+    agreement.executed_at = utcnow()
+    record(session, actor, "agreement.executed", agreement, agreement_id=agreement.id, document_id=document.id,
+           files=[{"filename": f.filename, "sha256": f.sha256} for f in document.files])
+    issue_certificate(session, actor, agreement)
+
+
+def chain_head(session: Session) -> AuditEvent | None:
+    return session.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
+
+
+def certificate_html(session: Session, agreement: Agreement, head: AuditEvent | None) -> str:
+    signatories = [
+        {"signatory": s, "verification": verification_of(s) or {}} for s in agreement.signatories
+    ]
+    return render_template(
+        "signatures/certificate.html", agreement=agreement, signatories=signatories,
+        submissions=submissions_for(session, agreement), head=head, generated_at=utcnow(),
+        document=agreement.executed_document,
+    )
+
+
+def issue_certificate(session: Session, actor: User | None, agreement: Agreement) -> str:
+    """Render the completion certificate to PDF, store it, and chain a record of it into the audit log."""
+    from docmgr.pdf import html_to_pdf
+
+    session.flush()
+    head = chain_head(session)
+    pdf = html_to_pdf(certificate_html(session, agreement, head), CERTIFICATE_CSS)
+    blob = store_bytes(pdf)
+    agreement.certificate_sha256 = blob.sha256
+    record(
+        session, actor, "agreement.certificate_issued", agreement, agreement_id=agreement.id,
+        certificate_sha256=blob.sha256, chain_head_id=head.id if head else None, chain_head_hash=head.hash if head else None,
+    )
+    return blob.sha256
+
+
+CERTIFICATE_CSS = """
+@page { size: A4; margin: 18mm 16mm; }
+body { font-size: 9.5pt; }
+h1 { font-size: 16pt; margin: 0 0 4mm; }
+h2 { font-size: 11.5pt; margin: 6mm 0 2mm; }
+table { width: 100%; border-collapse: collapse; }
+th, td { border: 0.5pt solid #999; padding: 1.5mm; text-align: left; vertical-align: top; }
+th { background: #eee; }
+.hash { font-size: 7.5pt; word-break: break-all; }
+.ok { color: #1f7a3a; } .bad { color: #b42318; }
+"""
+
+
+def certificate_blob(session: Session, actor: User, agreement_id: int) -> tuple[Agreement, str]:
+    agreement = get_agreement(session, actor, agreement_id)
+    if not agreement.certificate_sha256:
+        raise NotFound("The completion certificate exists once every signatory has signed.", code="certificate_not_found")
+    return agreement, agreement.certificate_sha256
+
+
+# --- the audit trail of an agreement ----------------------------------------------------------------
+
+
+def agreement_events(session: Session, actor: User, agreement_id: int) -> tuple[Agreement, list[AuditEvent]]:
+    agreement = get_agreement(session, actor, agreement_id)
+    events = list(
+        session.scalars(select(AuditEvent).where(AuditEvent.agreement_id == agreement.id).order_by(AuditEvent.id))
+    )
+    return agreement, events
+
+
+def get_submission(
+    session: Session, actor: User, agreement_id: int, signatory_id: int, submission_id: int
+) -> SignatureSubmission:
+    signatory = get_signatory(session, actor, agreement_id, signatory_id)
+    submission = session.get(SignatureSubmission, submission_id)
+    if submission is None or submission.signatory_id != signatory.id:
+        raise NotFound("No such submission.", code="submission_not_found")
+    return submission

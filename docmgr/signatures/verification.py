@@ -1,0 +1,249 @@
+"""Checking uploaded signed copies: file type sniffing and PAdES verification with pyHanko.
+
+Pure functions, no Flask: the service passes the bytes, the frozen PDF and the trust settings.
+
+What "valid" means for a digital signature here (the rules the report names, in this order):
+
+1. the file is a PDF with at least one embedded signature that pyHanko can read;
+2. it *starts with the frozen PDF's exact bytes* — the signature was added as an incremental
+   update to the PDF the parties approved, not to a re-rendered or edited copy;
+3. the first revision after the frozen PDF (the one the earliest signature signs) changes nothing
+   of the document's content: only the catalog's /AcroForm, page /Annots (the signature widget)
+   and the metadata /Info may be touched. A prefix check alone would let someone append a content
+   change and sign over it; pyHanko's own diff analysis cannot start from a revision without a
+   form, so this step is checked here;
+4. every embedded signature is cryptographically intact and valid, and pyHanko's difference
+   analysis finds nothing after the signed revisions beyond further signatures or form filling;
+5. when ``require_trusted`` is set, the newest signature's certificate chains to a configured root.
+
+Trust is reported separately: an intact self-signed signature over the right PDF is valid unless
+the configuration requires trust.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PDF, PNG, JPEG = "pdf", "png", "jpeg"
+# A4 scanned at 600 dpi is about 35 million pixels; the executed copy decodes every scan into a PDF page.
+MAX_SCAN_PIXELS = 80_000_000
+CONTENT_TYPES = {PDF: "application/pdf", PNG: "image/png", JPEG: "image/jpeg"}
+
+# Root-catalog keys a signing tool may add or change without touching what the document says.
+_CATALOG_KEYS_SIGNING_MAY_CHANGE = frozenset({"/AcroForm", "/Perms", "/DSS", "/Extensions"})
+
+
+def sniff(head: bytes) -> str | None:
+    """The file type from its first bytes (never from its name): pdf, png, jpeg or None."""
+    if head[:1024].lstrip(b"\x00\t\n\r ").startswith(b"%PDF-"):
+        return PDF
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    return None
+
+
+def check_scan(data: bytes, file_type: str) -> str | None:
+    """None when a wet-ink scan can be opened, else the reason it cannot."""
+    try:
+        if file_type == PDF:
+            from pypdf import PdfReader
+
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted:
+                return "the PDF is password-protected"
+            if len(reader.pages) == 0:
+                return "the PDF has no pages"
+        else:
+            from PIL import Image
+
+            with Image.open(io.BytesIO(data)) as image:
+                if image.width * image.height > MAX_SCAN_PIXELS:
+                    return f"the image is too large ({image.width}×{image.height} pixels; at most {MAX_SCAN_PIXELS:,})"
+                image.verify()
+    except Exception as error:  # noqa: BLE001 - any parser failure means "cannot be read"
+        return f"the file cannot be read ({error.__class__.__name__})"
+    return None
+
+
+@dataclass
+class DigitalVerification:
+    is_valid: bool
+    reasons: list[str] = field(default_factory=list)  # why it is invalid (empty when valid)
+    matches_frozen: bool = False
+    intact: bool = False
+    trusted: bool = False
+    signatures: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        newest = self.signatures[-1] if self.signatures else {}
+        return {
+            "method": "digital",
+            "valid": self.is_valid,
+            "reasons": self.reasons,
+            "matches_frozen_pdf": self.matches_frozen,
+            "intact": self.intact,
+            "trusted": self.trusted,
+            "signer_subject": newest.get("signer_subject"),
+            "signing_time": newest.get("signing_time"),
+            "coverage": newest.get("coverage"),
+            "signatures": self.signatures,
+        }
+
+
+def load_trust_roots(paths: list[str | Path]) -> list:
+    """Certificates from the configured PEM (or DER) files. A missing file is a configuration error."""
+    from pyhanko.keys import load_certs_from_pemder
+
+    roots: list = []
+    for path in paths:
+        roots.extend(load_certs_from_pemder([str(path)]))
+    return roots
+
+
+def _catalog_only_signing_changes(reader, frozen_revisions: int) -> list[str]:
+    """Problems in the revision right after the frozen PDF (see rule 3 of the module docstring)."""
+    from pyhanko.pdf_utils import generic
+
+    problems: list[str] = []
+    revision = frozen_revisions
+    if reader.xrefs.refs_freed_in_revision(revision):
+        problems.append("the signing revision deletes objects of the frozen PDF")
+    old = reader.get_historical_resolver(revision - 1)
+    new = reader.get_historical_resolver(revision)
+    root_ref = reader.root_ref
+    info = reader.trailer_view.get_value_as_reference("/Info", optional=True)
+    page_refs = {ref for ref in _page_refs(old)}
+    for ref in sorted(reader.xrefs.explicit_refs_in_revision(revision), key=lambda r: (r.idnum, r.generation)):
+        if reader.xrefs.get_introducing_revision(ref) >= revision:
+            continue  # a new object: only reachable through the changes vetted below
+        if ref == info:
+            continue  # document metadata (producer, modification date)
+        before, after = old.get_object(ref), new.get_object(ref)
+        if not isinstance(before, generic.DictionaryObject) or not isinstance(after, generic.DictionaryObject):
+            problems.append(f"the signing revision changes object {ref.idnum} of the frozen PDF")
+            continue
+        changed = {k for k in set(before) | set(after) if k not in before or k not in after or before.raw_get(k) != after.raw_get(k)}
+        allowed = _CATALOG_KEYS_SIGNING_MAY_CHANGE if ref == root_ref else ({"/Annots"} if ref in page_refs else set())
+        if changed - allowed:
+            problems.append(
+                f"the signing revision changes object {ref.idnum} of the frozen PDF ({', '.join(sorted(changed - allowed))})"
+            )
+    return problems
+
+
+def _page_refs(resolver) -> list:
+    from pyhanko.pdf_utils import generic
+
+    refs = []
+    stack = [resolver.root.raw_get("/Pages")]
+    while stack:
+        node_ref = stack.pop()
+        if not isinstance(node_ref, generic.IndirectObject):
+            continue
+        node = node_ref.get_object()
+        if node.get("/Type") == "/Pages":
+            stack.extend(node.raw_get("/Kids"))
+        else:
+            refs.append(node_ref.reference)
+    return refs
+
+
+def verify_digital(
+    data: bytes, frozen_pdf: bytes, *, trust_roots: list | None = None, require_trusted: bool = False
+) -> DigitalVerification:
+    """Verify a signed PDF against the frozen PDF it must extend. Never raises for bad input."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    result = DigitalVerification(is_valid=False)
+    result.matches_frozen = data.startswith(frozen_pdf) and len(data) > len(frozen_pdf)
+    if not result.matches_frozen:
+        result.reasons.append("the file was not signed over the frozen final draft (it does not start with its bytes)")
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        signatures = list(reader.embedded_signatures)
+    except Exception as error:  # noqa: BLE001 - a damaged PDF is an invalid submission, not a crash
+        result.reasons.append(f"the PDF cannot be read ({error.__class__.__name__})")
+        return result
+    if not signatures:
+        result.reasons.append("the PDF contains no digital signature")
+        return result
+
+    frozen_revisions = 0
+    if result.matches_frozen:
+        try:
+            frozen_revisions = PdfFileReader(io.BytesIO(frozen_pdf), strict=False).xrefs.total_revisions
+            earliest = min(s.signed_revision for s in signatures)
+            if earliest != frozen_revisions:
+                result.matches_frozen = False
+                result.reasons.append("the earliest signature does not sign the revision right after the frozen PDF")
+            else:
+                problems = _catalog_only_signing_changes(reader, frozen_revisions)
+                if problems:
+                    result.matches_frozen = False
+                    result.reasons.extend(problems)
+        except Exception as error:  # noqa: BLE001
+            result.matches_frozen = False
+            result.reasons.append(f"the revisions of the PDF cannot be compared ({error.__class__.__name__})")
+
+    intact_all, valid_all = True, True
+    for embedded in sorted(signatures, key=lambda s: s.signed_revision):
+        summary: dict[str, Any] = {"field": embedded.field_name, "revision": embedded.signed_revision}
+        try:
+            context = ValidationContext(trust_roots=list(trust_roots or []), allow_fetching=False)
+            status = _quietly(validate_pdf_signature, embedded, context)
+        except Exception as error:  # noqa: BLE001
+            summary.update(intact=False, valid=False, trusted=False, error=error.__class__.__name__)
+            result.signatures.append(summary)
+            intact_all = valid_all = False
+            result.reasons.append(f"signature {embedded.field_name!r} cannot be validated ({error.__class__.__name__})")
+            continue
+        level = status.modification_level
+        summary.update(
+            intact=bool(status.intact),
+            valid=bool(status.valid),
+            trusted=bool(status.trusted),
+            signer_subject=status.signing_cert.subject.human_friendly if status.signing_cert else None,
+            signer_certificate_sha256=status.signing_cert.sha256.hex() if status.signing_cert else None,
+            signing_time=status.signer_reported_dt.isoformat() if status.signer_reported_dt else None,
+            coverage=status.coverage.name if status.coverage else None,
+            modification_level=level.name if level is not None else None,
+            docmdp_ok=status.docmdp_ok,
+        )
+        result.signatures.append(summary)
+        if not status.intact:
+            intact_all = False
+            result.reasons.append(f"signature {embedded.field_name!r}: the signed bytes were altered (integrity check failed)")
+        elif not status.valid:
+            valid_all = False
+            result.reasons.append(f"signature {embedded.field_name!r}: the cryptographic signature is not valid")
+        if level is None or level > ModificationLevel.FORM_FILLING or status.docmdp_ok is False:
+            valid_all = False
+            result.reasons.append(f"signature {embedded.field_name!r}: the document was changed after it was signed")
+    result.intact = intact_all
+    result.trusted = bool(result.signatures and result.signatures[-1].get("trusted"))
+    if require_trusted and not result.trusted:
+        result.reasons.append("the signer's certificate does not chain to a configured trust root")
+    result.is_valid = result.matches_frozen and intact_all and valid_all and (result.trusted or not require_trusted)
+    return result
+
+
+def _quietly(function, *args):
+    """pyHanko logs a traceback for every untrusted certificate or later change; the result reports both."""
+    loggers = [logging.getLogger(name) for name in ("pyhanko.sign.validation.generic_cms", "pyhanko.sign.diff_analysis.policies", "pyhanko_certvalidator")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        return function(*args)
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

@@ -1,0 +1,176 @@
+"""Nobody finds what is not theirs: results, totals and facet counts are filtered inside the query."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from docmgr.extensions import db
+from docmgr.search import services
+from tests.search.conftest import ids, txt
+
+
+@pytest.fixture
+def two_firms(make_org, make_user, make_document):
+    org_a = make_org(name="Alfa Meccanica", country="IT")
+    org_b = make_org(name="ООО «Бета»", country="RU", name_alt="OOO Beta")
+    user_a, user_b = make_user("firm", org_a), make_user("firm", org_b)
+    secret = make_document(user_a, title_it="Piano riservato", sectors=["nanotech"], session_id=None,
+                           files=[txt("Il progetto Zanzibarite usa nanotubi di carbonio.", language="it")])
+    public_b = make_document(user_b, title_ru="Открытое предложение", sectors=["energy"],
+                             files=[txt("Проект Занзибарит и наноматериалы для энергетики.", language="ru")])
+    return {"org_a": org_a, "org_b": org_b, "user_a": user_a, "user_b": user_b, "secret": secret, "public_b": public_b}
+
+
+def test_firm_b_does_not_find_firm_a_secret_in_hits_totals_or_facets(two_firms, search):
+    status, body = search(two_firms["user_b"], "Zanzibarite")
+    assert status == 200
+    assert body["total"] == 0 and body["hits"] == []
+    assert all(not counts for counts in body["facets"].values())
+    # A query both match: only B's own document is counted anywhere.
+    _, body = search(two_firms["user_b"], "nanotubi OR наноматериалы")
+    assert ids(body) == [two_firms["public_b"].id]
+    assert body["total"] == 1
+    assert body["facets"]["organization"] == {str(two_firms["org_b"].id): 1}
+    assert "nanotech" not in body["facets"]["sector"]
+    assert str(two_firms["org_a"].id) not in body.get("facet_labels", {}).get("organization", {})
+    # Browsing (no words) shows the same: nothing of A's.
+    _, body = search(two_firms["user_b"], "")
+    assert ids(body) == [two_firms["public_b"].id]
+    assert body["facets"]["sector"] == {"energy": 1}
+
+
+def test_query_syntax_cannot_widen_what_a_firm_sees(two_firms, search):
+    org_a = two_firms["org_a"].id
+    for query in (f"org:{org_a}", f"readers:{org_a}", "Zanzibarite OR Занзибарит", f"organization_id:{org_a}",
+                  "uid:document", "kind:proposal"):
+        _, body = search(two_firms["user_b"], query)
+        assert two_firms["secret"].id not in ids(body), query
+    _, body = search(two_firms["user_b"], "", organization_id=org_a)
+    assert body["total"] == 0 and body["hits"] == []
+
+
+def test_owner_legal_admin_and_ministry_find_it(two_firms, make_user, search):
+    for user in (two_firms["user_a"], make_user("legal"), make_user("admin"), make_user("ministry")):
+        _, body = search(user, "Zanzibarite")
+        assert ids(body) == [two_firms["secret"].id], user.role
+
+
+def test_sharing_a_document_makes_it_findable_by_the_other_party(app, two_firms, search):
+    from docmgr.documents.services import share_document
+
+    share_document(db.session, None, two_firms["secret"], [two_firms["org_b"].id])
+    db.session.commit()
+    _, body = search(two_firms["user_b"], "Zanzibarite")
+    assert ids(body) == [two_firms["secret"].id]
+
+
+def test_firm_user_without_organisation_sees_nothing(app, two_firms, make_user, search):
+    legal = make_user("legal")
+    legal.role, legal.organization_id = "firm", None  # an inconsistent account must not see everything
+    db.session.commit()
+    _, body = search(legal, "Zanzibarite")
+    assert body["total"] == 0
+
+
+def test_similar_documents_respect_permissions(two_firms, make_document, make_user, client, token_for):
+    user_b = two_firms["user_b"]
+    mine = make_document(user_b, title_ru="Наноматериалы", sectors=["nanotech"],
+                         files=[txt("Проект Занзибарит: наноматериалы, нанотрубки, углерод.", language="ru")])
+    headers_b = token_for(user_b)
+    # Firm A's document: 404 for B, exactly like a missing one.
+    response = client.get(f"/api/v1/documents/{two_firms['secret'].id}/similar", headers=headers_b)
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "document_not_found"
+    assert client.get("/api/v1/documents/999999/similar", headers=headers_b).status_code == 404
+    # B's own: A's proposal never suggested to B, even though its text is alike.
+    response = client.get(f"/api/v1/documents/{mine.id}/similar", headers=headers_b)
+    assert response.status_code == 200
+    suggested = [item["document_id"] for item in response.get_json()["items"]]
+    assert two_firms["secret"].id not in suggested and mine.id not in suggested
+    assert suggested == [two_firms["public_b"].id]
+
+
+def test_similar_prefers_other_organisations_in_the_same_sector(make_org, make_user, make_document, client, token_for):
+    legal = make_user("legal")
+    org_it, org_ru, org_other = (make_org(name="Turbine Italia", country="IT"), make_org(name="Турбины Урала", country="RU"),
+                                 make_org(name="Altro Srl", country="IT"))
+    text = "Turbine a gas per centrali elettriche, manutenzione delle turbine e ricambi. Турбины для электростанций."
+    seed = make_document(make_user("firm", org_it), title_it="Turbine a gas", sectors=["energy"],
+                         files=[txt(text, language="bi")])
+    partner = make_document(make_user("firm", org_ru), title_ru="Газовые турбины", sectors=["energy"],
+                            files=[txt("Турбины для электростанций и turbine a gas: ремонт и запчасти.", language="bi")])
+    same_org = make_document(make_user("firm", org_it), title_it="Turbine a gas (2)", sectors=["energy"],
+                             files=[txt(text, language="bi")])
+    other_sector = make_document(make_user("firm", org_other), title_it="Turbine", sectors=["mechanics"],
+                                 files=[txt(text, language="bi")])
+    annex = make_document(make_user("firm", org_ru), title_it="Allegato turbine", kind="annex", sectors=["energy"],
+                          files=[txt(text, language="bi")])
+    response = client.get(f"/api/v1/documents/{seed.id}/similar", headers=token_for(legal))
+    items = response.get_json()["items"]
+    found = [item["document_id"] for item in items]
+    assert seed.id not in found and annex.id not in found  # never itself; proposals only
+    # Partners first: another organisation in the same sector, then another sector, then the same firm.
+    assert found == [partner.id, other_sector.id, same_org.id]
+    assert items[0]["same_sector"] and items[0]["other_organization"]
+
+
+@pytest.fixture
+def fake_drafts():
+    """Agreement drafts through the registry: a test indexer for "draft" objects (the real one is
+    restored afterwards), so the search side of drafts is tested without rendering PDFs."""
+    saved = services._INDEXERS.get("draft")
+    drafts: dict[int, dict] = {}
+    services.register_indexer("draft", lambda session, draft_id: drafts.get(draft_id), lambda session: list(drafts))
+    yield drafts
+    if saved is None:
+        services._INDEXERS.pop("draft", None)
+    else:
+        services._INDEXERS["draft"] = saved
+
+
+def _draft(agreement_id: int, parties: list[int], text: str) -> dict:
+    return {"title": "Memorandum d'intesa", "text_it": text, "text_ru": "Меморандум о взаимопонимании",
+            "organization_names": ["Alfa Meccanica", "ООО «Бета»"], "person_names": ["Иван Кузнецов"],
+            "reader_org_ids": parties, "agreement_id": agreement_id, "created_at": datetime.now(UTC)}
+
+
+def test_agreement_drafts_are_found_by_parties_only_and_only_the_latest(app, two_firms, make_org, make_user,
+                                                                       fake_drafts, search):
+    parties = [two_firms["org_a"].id, two_firms["org_b"].id]
+    fake_drafts[11] = _draft(7, parties, "Prima versione: clausola Ornitottero.")
+    services.enqueue(db.session, "draft", 11)
+    db.session.commit()
+    services.drain(app)
+    fake_drafts[12] = _draft(7, parties, "Seconda versione: clausola Elicottero.")
+    services.enqueue(db.session, "draft", 12)
+    services.enqueue(db.session, "draft", 11)  # an old draft's task drained later never wins
+    db.session.commit()
+    services.drain(app)
+    outsider = make_user("firm", make_org(name="Gamma", country="IT"))
+    _, body = search(two_firms["user_b"], "Elicottero")
+    assert body["total"] == 1
+    hit = body["hits"][0]
+    assert hit["doctype"] == "draft" and hit["agreement_id"] == 7 and hit["draft_id"] == 12
+    assert hit["document_id"] is None
+    _, body = search(two_firms["user_b"], "Ornitottero")
+    assert body["total"] == 0  # superseded
+    _, body = search(outsider, "Elicottero")
+    assert body["total"] == 0 and not body["facets"]["kind"]
+    _, body = search(two_firms["user_a"], "Kuznetsov")
+    assert [h["agreement_id"] for h in body["hits"]] == [7]
+
+
+def test_a_task_without_an_indexer_stays_queued(app, fake_drafts, make_user, make_document):
+    from sqlalchemy import select
+
+    from docmgr.search.models import IndexTask
+
+    services._INDEXERS.pop("draft")
+    services.enqueue(db.session, "draft", 5)
+    db.session.commit()
+    make_document(make_user("firm"))
+    services.drain(app)
+    left = list(db.session.execute(select(IndexTask.object_type, IndexTask.object_id)))
+    assert left == [("draft", 5)]
