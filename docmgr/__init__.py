@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, g, request, session
 from flask_login import current_user
 from sqlalchemy import event
+from werkzeug.routing import IntegerConverter
 
 from docmgr.config import REPO_ROOT, load_config
 from docmgr.database import load_all_models
@@ -32,6 +33,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         _configure_sqlite(db.engine)
 
     load_all_models()
+    # Security (tests/security): ids beyond SQLite's 64-bit integers answer 404, not an OverflowError 500.
+    app.url_map.converters["int"] = _RowIdConverter
     from docmgr import openapi  # noqa: F401  (registers /api/v1/openapi.json on the API blueprint)
     from docmgr.accounts import api as accounts_api
     from docmgr.accounts import views as accounts_views
@@ -87,6 +90,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_ocr(app)
     __import__("docmgr.search.services").search.services.init_app(app)  # index queue drain + poller
     return app
+
+
+class _RowIdConverter(IntegerConverter):
+    """``<int:…>`` in every route: a whole number a database row id can be (at most 2**63 - 1)."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 - Werkzeug's signature
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _select_locale() -> str:

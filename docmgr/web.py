@@ -28,6 +28,8 @@ KIND_LABELS = {
 LANGUAGE_LABELS = {"it": _l("Italian"), "ru": _l("Russian"), "bi": _l("Bilingual")}
 ROLE_LABELS = {"admin": _l("Administrator"), "legal": _l("Legal staff"), "firm": _l("Firm"), "ministry": _l("Ministry")}
 COUNTRY_LABELS = {"IT": _l("Italy"), "RU": _l("Russia")}
+_SIZE_UNITS = {"B": _l("%(size)s B"), "KB": _l("%(size)s KB"), "MB": _l("%(size)s MB"), "GB": _l("%(size)s GB")}
+ORGANIZATION_KIND_LABELS = {"firm": _l("Firm"), "institution": _l("Institution"), "ministry": _l("Ministry")}  # i18n
 
 
 def human_size(size: int | None) -> str:
@@ -36,7 +38,8 @@ def human_size(size: int | None) -> str:
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):
         if value < 1024 or unit == "GB":
-            return f"{format_decimal(round(value, 1))} {unit}" if unit != "B" else f"{int(value)} B"
+            number = format_decimal(round(value, 1)) if unit != "B" else str(int(value))
+            return str(_SIZE_UNITS[unit]) % {"size": number}  # i18n: unit symbols differ (КБ, МБ)
         value /= 1024
     return str(size)
 
@@ -67,6 +70,7 @@ def register_template_helpers(app: Flask) -> None:
             "LANGUAGE_LABELS": LANGUAGE_LABELS,
             "ROLE_LABELS": ROLE_LABELS,
             "COUNTRY_LABELS": COUNTRY_LABELS,
+            "ORGANIZATION_KIND_LABELS": ORGANIZATION_KIND_LABELS,
             "current_locale": str(get_locale() or "en"),
             "interface_languages": app.config["LANGUAGES"],
             "url_with_lang": _url_with_lang,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,25 @@ def browser(app, make_user):
         return client, token
 
     return open_for
+
+
+# --- i18n (tests/test_translations.py): compile the catalogs before any app uses them -----------------
+# .mo files are git-ignored build output; a fresh checkout (or a .po edited after the last compile) would
+# otherwise render untranslated pages. Compiles each catalog whose .mo is missing or older than its .po.
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations():
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po_path in sorted((REPO_ROOT / "docmgr" / "translations").glob("*/LC_MESSAGES/messages.po")):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as fh:
+            catalog = read_po(fh, locale=po_path.parent.parent.name)
+        tmp_path = mo_path.with_suffix(f".mo.{os.getpid()}.tmp")
+        with tmp_path.open("wb") as fh:
+            write_mo(fh, catalog)
+        tmp_path.replace(mo_path)  # atomic: parallel test sessions never read a half-written catalog

@@ -7,6 +7,7 @@ import io
 import json
 import tarfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -96,7 +97,7 @@ def populated(app, make_org, make_user, make_document):
     for status, actor in (("in_review", legal), ("approved", legal2), ("out_for_signature", legal)):
         signatures.transition(db.session, actor, agreement.id, status)
         db.session.commit()
-    for signatory, firm in zip(sorted(agreement.signatories, key=lambda s: s.organization_id), (firm_it, firm_ru)):
+    for signatory, firm in zip(sorted(agreement.signatories, key=lambda s: s.organization_id), (firm_it, firm_ru), strict=True):
         with app.test_request_context():  # the completion certificate is rendered from a page template
             signatures.record_signature(db.session, firm, agreement.id, signatory.id, stream=io.BytesIO(png_scan()),
                                         filename="firma.png", method="wet_ink")
@@ -318,16 +319,18 @@ def test_export_while_uploads_continue_is_consistent(app, client, make_user, tok
             with app.app_context():
                 answers.append(api_upload(client, headers, files, title_it=f"Proposta {number}").status_code)
 
+    db.session.rollback()  # the fixtures' reads hold the write lock outside a request: let the uploader in
     uploader = threading.Thread(target=keep_uploading)
     uploader.start()
     try:
-        while len(answers) < 3:
-            threading.Event().wait(0.02)
+        wait_until = time.monotonic() + 60  # bounded: a stuck uploader fails the test instead of hanging it
+        while len(answers) < 3 and time.monotonic() < wait_until:
+            time.sleep(0.02)
         archive = tmp_path / "live.tar"
         result = cli(app, "export", str(archive))
         uploaded_during_export = len(answers)
-        while len(answers) < uploaded_during_export + 3 and uploader.is_alive():
-            threading.Event().wait(0.02)  # uploads carry on after the snapshot too
+        while len(answers) < uploaded_during_export + 3 and uploader.is_alive() and time.monotonic() < wait_until:
+            time.sleep(0.02)  # uploads carry on after the snapshot too
     finally:
         stop.set()
         uploader.join()

@@ -8,6 +8,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -28,10 +29,10 @@ _DUMMY_HASH = generate_password_hash("docmgr-timing-equaliser")
 
 def require_role(actor: User | None, *roles: Role | str) -> User:
     if actor is None:
-        raise Unauthorized("Please log in.", code="not_authenticated")
+        raise Unauthorized(gettext("Please log in."), code="not_authenticated")
     allowed = {r.value if isinstance(r, Role) else r for r in roles}
     if actor.role not in allowed:
-        raise Forbidden("Your role does not allow this action.", code="forbidden_role")
+        raise Forbidden(gettext("Your role does not allow this action."), code="forbidden_role")
     return actor
 
 
@@ -58,16 +59,16 @@ def create_organization(
         require_role(actor, Role.ADMIN)
     name = (name or "").strip()
     if not name:
-        raise Invalid("The organisation needs a name.", field="name")
+        raise Invalid(gettext("The organisation needs a name."), field="name")
     if len(name) > 300:
-        raise Invalid("The name is longer than 300 characters.", field="name")
+        raise Invalid(gettext("The name is longer than 300 characters."), field="name")
     country = (country or "").strip().upper()
     if country not in COUNTRIES:
-        raise Invalid("Country must be IT or RU.", field="country")
+        raise Invalid(gettext("Country must be IT or RU."), field="country")
     if kind not in {k.value for k in OrganizationKind}:
-        raise Invalid("Kind must be firm, institution or ministry.", field="kind")
+        raise Invalid(gettext("Kind must be firm, institution or ministry."), field="kind")
     if _organization_named(session, name) is not None:
-        raise Invalid(f"An organisation named {name!r} already exists.", field="name", code="duplicate")
+        raise Invalid(gettext("An organisation named '%(name)s' already exists.", name=name), field="name", code="duplicate")
     org = Organization(
         name=name, country=country, kind=kind, name_alt=(name_alt or "").strip() or None,
         address=address, address_alt=address_alt,
@@ -81,7 +82,7 @@ def create_organization(
 def get_organization(session: Session, org_id: int) -> Organization:
     org = session.get(Organization, org_id)
     if org is None:
-        raise NotFound("No such organisation.")
+        raise NotFound(gettext("No such organisation."))
     return org
 
 
@@ -98,7 +99,7 @@ def _organization_named(session: Session, name: str) -> Organization | None:
 def find_organization(session: Session, name: str) -> Organization:
     org = _organization_named(session, name)
     if org is None:
-        raise NotFound(f"No organisation named {name!r}.", field="org")
+        raise NotFound(gettext("No organisation named '%(name)s'.", name=name), field="org")
     return org
 
 
@@ -120,15 +121,15 @@ def create_user(
         require_role(actor, Role.ADMIN)
     email = (email or "").strip().lower()
     if not _EMAIL.match(email):
-        raise Invalid("Give a valid e-mail address.", field="email")
+        raise Invalid(gettext("Give a valid e-mail address."), field="email")
     if session.scalar(select(User.id).where(User.email == email)):
-        raise Invalid(f"A user with e-mail {email} already exists.", field="email", code="duplicate")
+        raise Invalid(gettext("A user with e-mail %(email)s already exists.", email=email), field="email", code="duplicate")
     if role not in {r.value for r in Role}:
-        raise Invalid("Role must be admin, legal, firm or ministry.", field="role")
+        raise Invalid(gettext("Role must be admin, legal, firm or ministry."), field="role")
     if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise Invalid(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.", field="password")
+        raise Invalid(gettext("The password needs at least %(num)s characters.", num=MIN_PASSWORD_LENGTH), field="password")
     if role == Role.FIRM.value and organization is None:
-        raise Invalid("A firm user belongs to an organisation: give one.", field="org")
+        raise Invalid(gettext("A firm user belongs to an organisation: give one."), field="org")
     user = User(
         email=email, name=(name or "").strip(), role=role, organization=organization,
         password_hash=generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"]),
@@ -143,9 +144,9 @@ def set_user_active(session: Session, actor: User, user_id: int, is_active: bool
     require_role(actor, Role.ADMIN)
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound("No such user.")
+        raise NotFound(gettext("No such user."))
     if user.id == actor.id and not is_active:
-        raise Invalid("You cannot deactivate your own account.", field="is_active")
+        raise Invalid(gettext("You cannot deactivate your own account."), field="is_active")
     user.is_active_account = is_active
     if not is_active:
         revoke_all_tokens(session, actor, user)
@@ -183,7 +184,7 @@ def authenticate(session: Session, email: str, password: str, remote_addr: str) 
     remote_addr = remote_addr or "unknown"
     if _recent_failures(session, email, remote_addr) >= current_app.config["LOGIN_MAX_FAILURES"]:
         log_security_event("login_throttled", user=email, ip=remote_addr)
-        raise RateLimited("Too many failed logins; wait 15 minutes and try again.", code="too_many_attempts")
+        raise RateLimited(gettext("Too many failed logins; wait 15 minutes and try again."), code="too_many_attempts")
     user = session.scalar(select(User).where(User.email == email))
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
     if not ok or user is None or not user.is_active:
@@ -229,7 +230,7 @@ def revoke_token(session: Session, actor: User, token_id: int) -> ApiToken:
     """Users revoke their own tokens; admins revoke anyone's. Others' tokens answer 404."""
     row = session.get(ApiToken, token_id)
     if row is None or (row.user_id != actor.id and not actor.is_admin):
-        raise NotFound("No such token.")
+        raise NotFound(gettext("No such token."))
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         record(session, actor, "token.revoked", row, user_id=row.user_id)

@@ -75,12 +75,19 @@ MAX_IMAGE_FRAMES: Final = 50  # pages of a multi-page TIFF (OCR reads at most 50
 _SNIFF_BYTES: Final = 64 * 1024
 _CHUNK: Final = 1024 * 1024
 
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention
+    """Marks a user-facing message for extraction into the catalogs (pybabel's default ``N_`` keyword) without
+    translating it here (this module stays free of Flask); the upload service translates it with ``gettext``."""
+    return message
+
+
 _MESSAGES: Final[dict[str, str]] = {
-    "unsupported_file_type": "This file type is not supported; upload a PDF, DOCX, ODT, plain-text, PNG, JPEG or TIFF file.",
-    "empty_file": "The file is empty.",
-    "encrypted_file": "The file is password-protected; remove the password and upload it again.",
-    "malformed_file": "The file is damaged or not a valid document and cannot be read.",
-    "too_complex": "The file is too large or too complex to process.",
+    "unsupported_file_type": N_("This file type is not supported; upload a PDF, DOCX, ODT, plain-text, PNG, JPEG or TIFF file."),
+    "empty_file": N_("The file is empty."),
+    "encrypted_file": N_("The file is password-protected; remove the password and upload it again."),
+    "malformed_file": N_("The file is damaged or not a valid document and cannot be read."),
+    "too_complex": N_("The file is too large or too complex to process."),
 }
 
 
@@ -89,7 +96,7 @@ class ExtractionError(Exception):
 
     def __init__(self, code: str, message: str | None = None) -> None:
         self.code = code
-        self.message = message or _MESSAGES.get(code, "The file cannot be processed.")
+        self.message = message or _MESSAGES.get(code, N_("The file cannot be processed."))
         super().__init__(f"{code}: {self.message}")
 
 
@@ -104,8 +111,8 @@ class Extracted:
 _OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_PACKAGE: Final = "EncryptedPackage".encode("utf-16-le")
 _ZIP_MAGICS: Final = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
-_EXECUTABLE: Final = "Executable programs and scripts are not accepted."
-_IMAGE: Final = "GIF images are not accepted; upload scans as PDF, PNG, JPEG or TIFF."
+_EXECUTABLE: Final = N_("Executable programs and scripts are not accepted.")
+_IMAGE: Final = N_("GIF images are not accepted; upload scans as PDF, PNG, JPEG or TIFF.")
 # Scans are accepted as images; checked before _REJECT_MAGICS. (BigTIFF and WebP are not.)
 _IMAGE_MAGICS: Final[tuple[tuple[bytes, str], ...]] = (
     (b"\x89PNG\r\n\x1a\n", "png"),
@@ -121,15 +128,15 @@ _REJECT_MAGICS: Final[tuple[tuple[bytes, str], ...]] = (
     (b"\xcf\xfa\xed\xfe", _EXECUTABLE),
     (b"\xca\xfe\xba\xbe", _EXECUTABLE),  # Mach-O universal binary / Java class
     (b"#!", _EXECUTABLE),
-    (b"\x89PNG", "The file format was not recognised."),  # a PNG signature cut short
+    (b"\x89PNG", N_("The file format was not recognised.")),  # a PNG signature cut short
     (b"GIF87a", _IMAGE),
     (b"GIF89a", _IMAGE),
-    (b"RIFF", "The file format was not recognised."),  # WebP, WAV, AVI
-    (b"{\\rtf", "RTF documents are not accepted; save the file as DOCX, ODT or PDF."),
-    (b"%!", "PostScript files are not accepted; convert the file to PDF."),
-    (b"\x1f\x8b", "Compressed archives are not accepted."),
-    (b"7z\xbc\xaf\x27\x1c", "Compressed archives are not accepted."),
-    (b"Rar!", "Compressed archives are not accepted."),
+    (b"RIFF", N_("The file format was not recognised.")),  # WebP, WAV, AVI
+    (b"{\\rtf", N_("RTF documents are not accepted; save the file as DOCX, ODT or PDF.")),
+    (b"%!", N_("PostScript files are not accepted; convert the file to PDF.")),
+    (b"\x1f\x8b", N_("Compressed archives are not accepted.")),
+    (b"7z\xbc\xaf\x27\x1c", N_("Compressed archives are not accepted.")),
+    (b"Rar!", N_("Compressed archives are not accepted.")),
 )
 _ODT_MIME: Final = SUPPORTED["odt"]
 _DOCX_MAIN_CT: Final = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
@@ -153,6 +160,7 @@ _MARKUP_START = re.compile(
     re.IGNORECASE,
 )
 _MARKUP_ANYWHERE = re.compile(r"<(?:html|head|body|svg|script|iframe|object|embed)[\s/>]", re.IGNORECASE)
+_MARKUP_BEFORE_PDF = re.compile(rb"<\s*[!?a-zA-Z/]")  # any tag or declaration ahead of "%PDF-"
 _TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x19\x1c-\x1f\x7f]")  # C0 controls no text file needs
 
 
@@ -178,21 +186,25 @@ def sniff(path: Path) -> str:
             raise ExtractionError("unsupported_file_type", message)
     if head.startswith(b"MZ") and b"\x00" in head[:64]:  # DOS/Windows PE; "MZ" alone could start a text
         raise ExtractionError("unsupported_file_type", _EXECUTABLE)
-    if b"%PDF-" in head[:1024]:
+    pdf_at = head.find(b"%PDF-", 0, 1024)
+    if pdf_at >= 0:
+        # Readers accept junk before the header; a browser sniffing the same bytes sees "<html>…" (a polyglot).
+        if _MARKUP_BEFORE_PDF.search(head[:pdf_at]):  # security: tests/security/test_uploads.py
+            raise ExtractionError("unsupported_file_type", N_("HTML, XML and SVG files are not accepted."))
         return "pdf"
     if head.startswith(_OLE_MAGIC):
         if _file_contains(path, _ENCRYPTED_PACKAGE):
             raise ExtractionError("encrypted_file")
         raise ExtractionError(
-            "unsupported_file_type", "Legacy Office files (.doc, .xls, .ppt) are not accepted; save as DOCX or PDF."
+            "unsupported_file_type", N_("Legacy Office files (.doc, .xls, .ppt) are not accepted; save as DOCX or PDF.")
         )
     if head.startswith(_ZIP_MAGICS):
         return _sniff_zip(path)
     text = _decode_text(head, complete=len(head) < _SNIFF_BYTES)
     if text is None:
-        raise ExtractionError("unsupported_file_type", "The file format was not recognised.")
+        raise ExtractionError("unsupported_file_type", N_("The file format was not recognised."))
     if _looks_like_markup(text):
-        raise ExtractionError("unsupported_file_type", "HTML, XML and SVG files are not accepted.")
+        raise ExtractionError("unsupported_file_type", N_("HTML, XML and SVG files are not accepted."))
     return "txt"
 
 
@@ -204,14 +216,14 @@ def _sniff_zip(path: Path) -> str:
             if _docx_main_content_type(zf) == _DOCX_MAIN_CT:
                 return "docx"
             raise ExtractionError(  # .docm, .dotx ...
-                "unsupported_file_type", "Macro-enabled Word files and templates are not accepted; save as DOCX."
+                "unsupported_file_type", N_("Macro-enabled Word files and templates are not accepted; save as DOCX.")
             )
         if infos and infos[0].filename == "mimetype" and infos[0].file_size < 256:
             if _read_member(zf, "mimetype").strip() == _ODT_MIME.encode():
                 return "odt"
         if "META-INF/manifest.xml" in names and _odf_manifest_media_type(zf) == _ODT_MIME:
             return "odt"
-    raise ExtractionError("unsupported_file_type", "The archive is not a DOCX or ODT document.")
+    raise ExtractionError("unsupported_file_type", N_("The archive is not a DOCX or ODT document."))
 
 
 def _docx_main_content_type(zf: zipfile.ZipFile) -> str | None:
@@ -764,7 +776,7 @@ def _extract_txt(path: Path, max_chars: int) -> Extracted:
     complete = len(data) <= limit
     text = _decode_text(data[:limit], complete=complete)
     if text is None:
-        raise ExtractionError("malformed_file", "The file is not valid text in a supported encoding.")
+        raise ExtractionError("malformed_file", N_("The file is not valid text in a supported encoding."))
     return Extracted(text=text, page_count=None)
 
 

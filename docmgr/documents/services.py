@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -67,7 +68,7 @@ def get_document(session: Session, actor: User, document_id: int) -> Document:
     """The document, or 404 alike for 'missing' and 'not yours' so titles never leak."""
     document = session.get(Document, document_id)
     if document is None or not can_read(actor, document):
-        raise NotFound("No such document.", code="document_not_found")
+        raise NotFound(gettext("No such document."), code="document_not_found")
     return document
 
 
@@ -75,7 +76,7 @@ def get_file(session: Session, actor: User, document_id: int, file_id: int) -> D
     document = get_document(session, actor, document_id)
     file = session.get(DocumentFile, file_id)
     if file is None or file.document_id != document.id:
-        raise NotFound("No such file.", code="file_not_found")
+        raise NotFound(gettext("No such file."), code="file_not_found")
     return file
 
 
@@ -83,7 +84,7 @@ def _require_can_change(actor: User, document: Document) -> None:
     require_writer(actor)
     if actor.role == Role.FIRM.value and document.organization_id != actor.organization_id:
         # Shared with the firm (an agreement it is party to) but not its own: it reads, not writes.
-        raise Forbidden("Only the owning organisation or legal staff can change this document.")
+        raise Forbidden(gettext("Only the owning organisation or legal staff can change this document."))
 
 
 # --- uploads -----------------------------------------------------------------------------------
@@ -109,7 +110,9 @@ class _CheckedUpload:
     size: int
 
 
-_UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f/\\]")
+# Controls, NULs and separators; also (security) Unicode bidi overrides/isolates and zero-width marks, which
+# make "invoice\u202etxt.exe" display as "invoiceexe.txt".
+_UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f/\\\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def display_filename(raw: str | None) -> str:
@@ -134,8 +137,8 @@ def _spool(upload: Upload, max_bytes: int, tmp_dir: Path) -> tuple[Path, int]:
                 size += len(chunk)
                 if size > max_bytes:
                     raise TooLarge(
-                        f"{display_filename(upload.filename)} is larger than the limit of "
-                        f"{current_app.config['MAX_UPLOAD_MB']:g} MB.",
+                        gettext("%(name)s is larger than the limit of %(mb)s MB.", name=display_filename(upload.filename),
+                                mb=f"{current_app.config['MAX_UPLOAD_MB']:g}"),
                         field="file",
                     )
                 out.write(chunk)
@@ -149,23 +152,24 @@ def _check_upload(upload: Upload, fallback_language: str, tmp_dir: Path) -> _Che
     """Everything that can refuse a file happens here, before anything is stored."""
     name = display_filename(upload.filename)
     if upload.language not in (None, "", *LANGUAGES):
-        raise Invalid(f"Language must be one of {', '.join(LANGUAGES)}.", field="language")
+        raise Invalid(gettext("Language must be one of %(choices)s.", choices=", ".join(LANGUAGES)), field="language")
     path, size = _spool(upload, current_app.config["MAX_UPLOAD_BYTES"], tmp_dir)
     try:
         if size == 0:
-            raise Invalid(f"{name} is empty.", field="file", code="empty_file")
+            raise Invalid(gettext("%(name)s is empty.", name=name), field="file", code="empty_file")
         try:
             kind = extraction.sniff(path)
             extracted = sandbox.extract_limited(path, kind)  # limited child process (hardening)
         except extraction.ExtractionError as error:
             if error.code == "unsupported_file_type":
                 raise UnsupportedType(
-                    f"{name}: only PDF, DOCX, ODT, plain-text files and PNG, JPEG or TIFF scans are accepted. {error.message}",
+                    gettext("%(name)s: only PDF, DOCX, ODT, plain-text files and PNG, JPEG or TIFF scans are accepted. %(reason)s",
+                            name=name, reason=gettext(error.message)),
                     field="file",
                 ) from None
             if error.code == "empty_file":
-                raise Invalid(f"{name} is empty.", field="file", code="empty_file") from None
-            raise Invalid(f"{name}: {error.message}", field="file", code=error.code) from None
+                raise Invalid(gettext("%(name)s is empty.", name=name), field="file", code="empty_file") from None
+            raise Invalid(f"{name}: {gettext(error.message)}", field="file", code=error.code) from None
         detected = extraction.detect_language(extracted.text)
         language = upload.language or detected or fallback_language
         return _CheckedUpload(path, name, kind, language, detected, extracted, size)
@@ -241,11 +245,12 @@ def parse_sectors(raw: str | Iterable[str] | None) -> list[str]:
     is_collection = isinstance(raw, Iterable) and not isinstance(raw, (str, bytes, dict))
     items = raw.split(",") if isinstance(raw, str) else list(raw) if is_collection else None
     if items is None or not all(isinstance(item, str) for item in items):
-        raise Invalid("Sectors must be a comma-separated string or a list of strings.", field="sectors")
+        raise Invalid(gettext("Sectors must be a comma-separated string or a list of strings."), field="sectors")
     sectors = sorted({s.strip().lower() for s in items if s and s.strip()})
     for sector in sectors:
         if sector not in SECTORS:
-            raise Invalid(f"Unknown sector {sector!r}; choose from {', '.join(SECTORS)}.", field="sectors")
+            raise Invalid(gettext("Unknown sector '%(sector)s'; choose from %(choices)s.", sector=sector, choices=", ".join(SECTORS)),
+                          field="sectors")
     return sectors
 
 
@@ -255,26 +260,26 @@ def _validated_fields(
 ) -> tuple[str, str, Organization, TaskForceSession | None]:
     title_it, title_ru = (title_it or "").strip(), (title_ru or "").strip()
     if not title_it and not title_ru:
-        raise Invalid("Give a title in Italian or in Russian (or both).", field="title_it", code="missing_field")
+        raise Invalid(gettext("Give a title in Italian or in Russian (or both)."), field="title_it", code="missing_field")
     for name, value in (("title_it", title_it), ("title_ru", title_ru)):
         if len(value) > 500:
-            raise Invalid("Titles are limited to 500 characters.", field=name)
+            raise Invalid(gettext("Titles are limited to 500 characters."), field=name)
     if kind not in KINDS:
-        raise Invalid(f"Kind must be one of {', '.join(KINDS)}.", field="kind")
+        raise Invalid(gettext("Kind must be one of %(choices)s.", choices=", ".join(KINDS)), field="kind")
     if actor.role == Role.FIRM.value:
         if organization_id not in (None, actor.organization_id):
-            raise Invalid("Firm users upload for their own organisation only.", field="organization_id")
+            raise Invalid(gettext("Firm users upload for their own organisation only."), field="organization_id")
         organization_id = actor.organization_id
     if organization_id is None:
-        raise Invalid("Choose the organisation the document belongs to.", field="organization_id", code="missing_field")
+        raise Invalid(gettext("Choose the organisation the document belongs to."), field="organization_id", code="missing_field")
     org = session.get(Organization, organization_id)
     if org is None:
-        raise Invalid("No such organisation.", field="organization_id")
+        raise Invalid(gettext("No such organisation."), field="organization_id")
     forum_session = None
     if session_id is not None:
         forum_session = session.get(TaskForceSession, session_id)
         if forum_session is None:
-            raise Invalid("No such task-force session.", field="session_id")
+            raise Invalid(gettext("No such task-force session."), field="session_id")
     return title_it, title_ru, org, forum_session
 
 
@@ -303,7 +308,7 @@ def create_document(
         organization_id=organization_id, session_id=session_id,
     )
     if not uploads:
-        raise Invalid("Attach at least one file.", field="file", code="missing_field")
+        raise Invalid(gettext("Attach at least one file."), field="file", code="missing_field")
     checked = _check_all(uploads, _title_language(title_it, title_ru))
     try:
         document = Document(
@@ -393,11 +398,11 @@ class DocumentFilters:
 
     def validate(self) -> DocumentFilters:
         if self.kind and self.kind not in KINDS:
-            raise Invalid(f"Kind must be one of {', '.join(KINDS)}.", field="kind")
+            raise Invalid(gettext("Kind must be one of %(choices)s.", choices=", ".join(KINDS)), field="kind")
         if self.sector and self.sector not in SECTORS:
-            raise Invalid(f"Sector must be one of {', '.join(SECTORS)}.", field="sector")
+            raise Invalid(gettext("Sector must be one of %(choices)s.", choices=", ".join(SECTORS)), field="sector")
         if self.language and self.language not in LANGUAGES:
-            raise Invalid(f"Language must be one of {', '.join(LANGUAGES)}.", field="language")
+            raise Invalid(gettext("Language must be one of %(choices)s.", choices=", ".join(LANGUAGES)), field="language")
         return self
 
 
@@ -445,17 +450,17 @@ def create_task_force_session(
         require_role(actor, Role.ADMIN)
     name, place, country = (name or "").strip(), (place or "").strip(), (country or "").strip().upper()
     if not name:
-        raise Invalid("The session needs a name.", field="name")
+        raise Invalid(gettext("The session needs a name."), field="name")
     if not place:
-        raise Invalid("The session needs a place.", field="place")
+        raise Invalid(gettext("The session needs a place."), field="place")
     if country not in ("IT", "RU"):
-        raise Invalid("Country must be IT or RU.", field="country")
+        raise Invalid(gettext("Country must be IT or RU."), field="country")
     if not isinstance(starts_on, date) or not isinstance(ends_on, date):
-        raise Invalid("Give the start and end dates.", field="starts_on")
+        raise Invalid(gettext("Give the start and end dates."), field="starts_on")
     if ends_on < starts_on:
-        raise Invalid("The session cannot end before it starts.", field="ends_on")
+        raise Invalid(gettext("The session cannot end before it starts."), field="ends_on")
     if session.scalar(select(TaskForceSession.id).where(TaskForceSession.name == name)):
-        raise Invalid(f"A session named {name!r} already exists.", field="name", code="duplicate")
+        raise Invalid(gettext("A session named '%(name)s' already exists.", name=name), field="name", code="duplicate")
     forum_session = TaskForceSession(name=name, place=place, country=country, starts_on=starts_on, ends_on=ends_on)
     session.add(forum_session)
     session.flush()

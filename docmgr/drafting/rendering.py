@@ -175,8 +175,30 @@ def split_scripts(primary: str | None, alternative: str | None) -> tuple[str, st
 # --- the sandbox --------------------------------------------------------------------------------
 
 
+MAX_REPEAT = 100_000  # the longest string or list a template may build with "*" (Jinja's own MAX_RANGE)
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """Security (tests/security/test_templates_fetches.py): ``{{ 'x' * 10**9 }}`` or ``{{ 9**9**9 }}`` in a
+    body would spend gigabytes or minutes of one worker before any other check runs."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
+        from jinja2.exceptions import SecurityError
+
+        if operator == "*":
+            for sequence, count in ((left, right), (right, left)):
+                if isinstance(sequence, (str, list, tuple)) and isinstance(count, int):
+                    if len(sequence) * max(count, 0) > MAX_REPEAT:
+                        raise SecurityError(f"a repeated text or list longer than {MAX_REPEAT} items")
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 100:
+            raise SecurityError("an exponent above 100")
+        return super().call_binop(context, operator, left, right)
+
+
 def _make_environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+    env = _BoundedSandbox(
         autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False
     )
     env.filters["date"] = format_date

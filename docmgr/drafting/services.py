@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -91,7 +92,7 @@ def get_agreement(session: Session, actor: User, agreement_id: int) -> Agreement
     """The agreement, or the same 404 for 'missing' and 'not yours', so nothing leaks."""
     agreement = session.get(Agreement, agreement_id)
     if agreement is None or not can_read_agreement(actor, agreement):
-        raise NotFound("No such agreement.", code="agreement_not_found")
+        raise NotFound(gettext("No such agreement."), code="agreement_not_found")
     return agreement
 
 
@@ -99,7 +100,7 @@ def require_editable(agreement: Agreement) -> None:
     """Text, parties and signatories change only while the agreement is a draft."""
     if agreement.status != AgreementStatus.DRAFT.value:
         raise Conflict(
-            f"The agreement is '{agreement.status}'; it can be changed only while it is a draft.",
+            gettext("The agreement is '%(status)s'; it can be changed only while it is a draft.", status=agreement.status),
             code="not_editable",
         )
 
@@ -112,7 +113,10 @@ def get_draft(session: Session, actor: User, agreement_id: int, version: int) ->
     agreement = get_agreement(session, actor, agreement_id)
     draft = session.scalar(select(Draft).where(Draft.agreement_id == agreement.id, Draft.version == version))
     if draft is None:
-        raise NotFound(f"Agreement {agreement.id} has no draft version {version}.", code="draft_not_found")
+        raise NotFound(
+            gettext("Agreement %(id)s has no draft version %(version)s.", id=agreement.id, version=version),
+            code="draft_not_found",
+        )
     return draft
 
 
@@ -148,7 +152,7 @@ def list_templates(session: Session, *, key: str | None = None, all_versions: bo
 def latest_template(session: Session, key: str, *, field: str = "template") -> Template:
     template = session.scalar(select(Template).where(Template.key == key).order_by(Template.version.desc()).limit(1))
     if template is None:
-        raise Invalid(f"'{field}': no template named {key!r}.", field=field, code="unknown_template")
+        raise Invalid(gettext("'%(field)s': no template named '%(key)s'.", field=field, key=key), field=field, code="unknown_template")
     return template
 
 
@@ -158,7 +162,9 @@ def get_template(session: Session, key: str, version: int | None = None) -> Temp
     else:
         template = session.scalar(select(Template).where(Template.key == key, Template.version == version))
     if template is None:
-        raise NotFound("No such template version." if version else "No such template.", code="template_not_found")
+        raise NotFound(
+            gettext("No such template version.") if version else gettext("No such template."), code="template_not_found"
+        )
     return template
 
 
@@ -171,17 +177,17 @@ def _checked_template_content(
     *, name: Any, name_ru: Any, fields: Any, body: Any
 ) -> tuple[str, str, list[rendering.FieldSpec], str]:
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise Invalid("The template needs a name of 1 to 200 characters.", field="name")
+        raise Invalid(gettext("The template needs a name of 1 to 200 characters."), field="name")
     if not isinstance(name_ru, str) or len(name_ru) > 200:
-        raise Invalid("'name_ru' must be a text of at most 200 characters.", field="name_ru")
+        raise Invalid(gettext("'%(field)s' must be a text of at most %(num)s characters.", field="name_ru", num=200), field="name_ru")
     try:
         specs = rendering.parse_field_declarations(fields)
     except rendering.FieldDeclarationError as error:
         raise Invalid(error.message, field=error.path) from None
     if not isinstance(body, str) or not body.strip():
-        raise Invalid("The template body is empty.", field="body", code="missing_field")
+        raise Invalid(gettext("The template body is empty."), field="body", code="missing_field")
     if len(body) > MAX_BODY:
-        raise Invalid(f"The template body is longer than {MAX_BODY} characters.", field="body")
+        raise Invalid(gettext("The template body is longer than %(num)s characters.", num=MAX_BODY), field="body")
     try:
         rendering.validate_template(body, specs)
     except rendering.TemplateError as error:
@@ -216,10 +222,10 @@ def create_template(
     """A new template key (version 1). Its body must compile and render with sample values."""
     require_drafter(actor)
     if not isinstance(key, str) or not TEMPLATE_KEY.match(key):
-        raise Invalid("The key is 2 to 80 lower-case letters, digits, '-' or '_', starting with a letter.", field="key")
+        raise Invalid(gettext("The key is 2 to 80 lower-case letters, digits, '-' or '_', starting with a letter."), field="key")
     if session.scalar(select(Template.id).where(Template.key == key).limit(1)):
         raise Conflict(
-            f"A template {key!r} exists; add a version with POST /templates/{key}/versions.",
+            gettext("A template '%(key)s' exists already; add a new version of it instead.", key=key),
             code="template_exists", field="key",
         )
     name, name_ru, specs, body = _checked_template_content(
@@ -309,34 +315,34 @@ def _check_value(spec: rendering.FieldSpec, value: Any, path: str, party_ids: se
     """One field's value, checked against its declared type; returns the JSON form we store."""
     if spec.type in ("text", "long_text"):
         if not isinstance(value, str):
-            raise Invalid(f"'{path}' must be a text.", field=path)
+            raise Invalid(gettext("'%(field)s' must be a text.", field=path), field=path)
         limit = MAX_TEXT if spec.type == "text" else MAX_LONG_TEXT
         if len(value) > limit:
-            raise Invalid(f"'{path}' is longer than {limit} characters.", field=path)
+            raise Invalid(gettext("'%(field)s' is longer than %(num)s characters.", field=path, num=limit), field=path)
         return value.strip()
     if spec.type == "date":
         if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-            raise Invalid(f"'{path}' must be a date as YYYY-MM-DD.", field=path)
+            raise Invalid(gettext("'%(field)s' must be a date as YYYY-MM-DD.", field=path), field=path)
         try:
             return date.fromisoformat(value.strip()).isoformat()
         except ValueError:
-            raise Invalid(f"'{path}' is not a valid date.", field=path) from None
+            raise Invalid(gettext("'%(field)s' is not a valid date.", field=path), field=path) from None
     if spec.type == "number":
         if not rendering.is_finite_number(value):
-            raise Invalid(f"'{path}' must be a number.", field=path)
+            raise Invalid(gettext("'%(field)s' must be a number.", field=path), field=path)
         return value
     if spec.type == "organization":
         if not isinstance(value, int) or isinstance(value, bool):
-            raise Invalid(f"'{path}' must be the id of one of the parties.", field=path)
+            raise Invalid(gettext("'%(field)s' must be the id of one of the parties.", field=path), field=path)
         if value not in party_ids:
-            raise Invalid(f"'{path}' must be one of the parties of the agreement.", field=path)
+            raise Invalid(gettext("'%(field)s' must be one of the parties of the agreement.", field=path), field=path)
         return value
     if spec.type == "list":
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise Invalid(f"'{path}' must be a list of texts.", field=path)
+            raise Invalid(gettext("'%(field)s' must be a list of texts.", field=path), field=path)
         items = [item.strip() for item in value if item.strip()]
         if len(items) > MAX_LIST_ITEMS or any(len(item) > MAX_TEXT for item in items):
-            raise Invalid(f"'{path}' has too many or too long items.", field=path)
+            raise Invalid(gettext("'%(field)s' has too many or too long items.", field=path), field=path)
         return items
     raise Invalid(f"'{path}' has an unknown type.", field=path)  # unreachable: declarations are checked
 
@@ -344,13 +350,14 @@ def _check_value(spec: rendering.FieldSpec, value: Any, path: str, party_ids: se
 def check_field_values(specs: list[rendering.FieldSpec], values: Any, party_ids: set[int]) -> dict[str, Any]:
     """Every given value, checked; empty values are dropped (missing is allowed while drafting)."""
     if not isinstance(values, dict):
-        raise Invalid("'fields' must be an object of field names and values.", field="fields")
+        raise Invalid(gettext("'fields' must be an object of field names and values."), field="fields")
     by_name = {spec.name: spec for spec in specs}
     checked: dict[str, Any] = {}
     for name in values:
         if name not in by_name:
             raise Invalid(
-                f"Unknown field 'fields.{name}': the template declares {', '.join(sorted(by_name)) or 'no fields'}.",
+                gettext("Unknown field 'fields.%(name)s': the template declares %(names)s.", name=name,
+                        names=", ".join(sorted(by_name)) or gettext("no fields")),
                 field=f"fields.{name}", code="unknown_field",
             )
     for name, value in values.items():
@@ -371,27 +378,30 @@ def _load_parties(session: Session, organization_ids: Any) -> list[Organization]
     if not isinstance(organization_ids, list) or not all(
         isinstance(i, int) and not isinstance(i, bool) for i in organization_ids
     ):
-        raise Invalid("'organization_ids' must be a list of organisation ids.", field="organization_ids")
+        raise Invalid(gettext("'%(field)s' must be a list of organisation ids.", field="organization_ids"), field="organization_ids")
     unique_ids = list(dict.fromkeys(organization_ids))
     if len(unique_ids) < 2:
-        raise Invalid("'organization_ids': an agreement needs at least two different parties.", field="organization_ids")
+        raise Invalid(gettext("'%(field)s': an agreement needs at least two different parties.", field="organization_ids"), field="organization_ids")
     organizations = list(session.scalars(select(Organization).where(Organization.id.in_(unique_ids))))
     found = {o.id for o in organizations}
     for org_id in unique_ids:
         if org_id not in found:
-            raise Invalid(f"'organization_ids': no organisation with id {org_id}.", field="organization_ids")
+            raise Invalid(gettext("'%(field)s': no organisation with id %(id)s.", field="organization_ids", id=org_id), field="organization_ids")
     order = {org_id: index for index, org_id in enumerate(unique_ids)}
     return sorted(organizations, key=lambda o: order[o.id])
 
 
 def _load_proposals(session: Session, actor: User, proposal_ids: Any) -> list[Document]:
     if not isinstance(proposal_ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in proposal_ids):
-        raise Invalid("'proposal_ids' must be a list of document ids.", field="proposal_ids")
+        raise Invalid(gettext("'%(field)s' must be a list of document ids.", field="proposal_ids"), field="proposal_ids")
     proposals = []
     for document_id in dict.fromkeys(proposal_ids):
         document = session.get(Document, document_id)
         if document is None or not can_read_document(actor, document):
-            raise Invalid(f"'proposal_ids': no proposal with id {document_id} that you can see.", field="proposal_ids")
+            raise Invalid(
+                gettext("'%(field)s': no proposal with id %(id)s that you can see.", field="proposal_ids", id=document_id),
+                field="proposal_ids",
+            )
         proposals.append(document)
     return proposals
 
@@ -400,10 +410,10 @@ def _load_forum_session(session: Session, session_id: Any) -> TaskForceSession |
     if session_id is None:
         return None
     if not isinstance(session_id, int) or isinstance(session_id, bool):
-        raise Invalid("'session_id' must be a whole number or null.", field="session_id")
+        raise Invalid(gettext("'%(field)s' must be a whole number or null.", field="session_id"), field="session_id")
     forum_session = session.get(TaskForceSession, session_id)
     if forum_session is None:
-        raise Invalid(f"'session_id': no task-force session with id {session_id}.", field="session_id")
+        raise Invalid(gettext("'%(field)s': no task-force session with id %(id)s.", field="session_id", id=session_id), field="session_id")
     return forum_session
 
 
@@ -411,11 +421,11 @@ def _parse_due_at(value: Any, path: str) -> datetime | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str):
-        raise Invalid(f"'{path}' must be an ISO date or date-time.", field=path)
+        raise Invalid(gettext("'%(field)s' must be an ISO date or date-time.", field=path), field=path)
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise Invalid(f"'{path}' must be an ISO date or date-time (YYYY-MM-DD).", field=path) from None
+        raise Invalid(gettext("'%(field)s' must be an ISO date or date-time (YYYY-MM-DD).", field=path), field=path) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -424,12 +434,12 @@ SIGNATORY_FIELDS = {"id", "name", "name_alt", "title", "organization_id", "email
 
 def _checked_signatories(raw: Any, party_ids: set[int]) -> list[dict[str, Any]]:
     if not isinstance(raw, list):
-        raise Invalid("'signatories' must be a list.", field="signatories")
+        raise Invalid(gettext("'%(field)s' must be a list.", field="signatories"), field="signatories")
     checked = []
     for index, item in enumerate(raw):
         path = f"signatories[{index}]"
         if not isinstance(item, dict):
-            raise Invalid(f"'{path}' must be an object.", field=path)
+            raise Invalid(gettext("'%(field)s' must be an object.", field=path), field=path)
         unknown = sorted(set(item) - SIGNATORY_FIELDS)
         if unknown:
             raise Invalid(f"Unknown field: {path}.{unknown[0]}.", field=f"{path}.{unknown[0]}", code="unknown_field")
@@ -437,16 +447,19 @@ def _checked_signatories(raw: Any, party_ids: set[int]) -> list[dict[str, Any]]:
         for key, limit in (("name", 200), ("name_alt", 200), ("title", 200), ("email", 320)):
             value = item.get(key) or ""
             if not isinstance(value, str) or len(value) > limit:
-                raise Invalid(f"'{path}.{key}' must be a text of at most {limit} characters.", field=f"{path}.{key}")
+                raise Invalid(
+                    gettext("'%(field)s' must be a text of at most %(num)s characters.", field=f"{path}.{key}", num=limit),
+                    field=f"{path}.{key}",
+                )
             values[key] = value.strip()
         if not values["name"]:
-            raise Invalid(f"'{path}.name' is required.", field=f"{path}.name", code="missing_field")
+            raise Invalid(gettext("'%(field)s' is required.", field=f"{path}.name"), field=f"{path}.name", code="missing_field")
         if values["email"] and not _EMAIL.match(values["email"]):
-            raise Invalid(f"'{path}.email' is not a valid e-mail address.", field=f"{path}.email")
+            raise Invalid(gettext("'%(field)s' is not a valid e-mail address.", field=f"{path}.email"), field=f"{path}.email")
         org_id = item.get("organization_id")
         if not isinstance(org_id, int) or isinstance(org_id, bool) or org_id not in party_ids:
             raise Invalid(
-                f"'{path}.organization_id' must be one of the parties of the agreement.",
+                gettext("'%(field)s' must be one of the parties of the agreement.", field=f"{path}.organization_id"),
                 field=f"{path}.organization_id",
             )
         values["organization_id"] = org_id
@@ -468,7 +481,9 @@ def _apply_signatories(agreement: Agreement, checked: list[dict[str, Any]]) -> N
         if signatory_id is not None:
             signatory = existing.get(signatory_id)
             if signatory is None:
-                raise Invalid(f"No signatory {signatory_id} on this agreement.", field=f"signatories[{index}].id")
+                raise Invalid(
+                    gettext("No signatory %(id)s on this agreement.", id=signatory_id), field=f"signatories[{index}].id"
+                )
             for key, value in values.items():
                 setattr(signatory, key, value)
         else:
@@ -509,7 +524,7 @@ def create_agreement(
 ) -> Agreement:
     require_drafter(actor)
     if not isinstance(template_key, str) or not template_key:
-        raise Invalid("Give the template's key in 'template'.", field="template", code="missing_field")
+        raise Invalid(gettext("Give the template's key in '%(field)s'.", field="template"), field="template", code="missing_field")
     template = latest_template(session, template_key)
     specs = template_fields(template)
     parties = _load_parties(session, organization_ids if organization_ids is not None else [])
@@ -522,10 +537,10 @@ def create_agreement(
     values = {**prefill_from_proposals(specs, proposals), **values}
     checked_signatories = _checked_signatories(signatories if signatories is not None else [], party_ids)
     if title is not None and not isinstance(title, str):
-        raise Invalid("'title' must be a text.", field="title")
+        raise Invalid(gettext("'%(field)s' must be a text.", field="title"), field="title")
     title = (title or "").strip() or f"{template.name} — {' / '.join(o.name for o in parties)}"
     if len(title) > 500:
-        raise Invalid("The title is longer than 500 characters.", field="title")
+        raise Invalid(gettext("The title is longer than 500 characters."), field="title")
     agreement = Agreement(
         title=title, template=template, status=AgreementStatus.DRAFT.value,
         fields_json=json.dumps(values, ensure_ascii=False, sort_keys=True), session=forum_session,
@@ -567,7 +582,7 @@ def update_agreement(
     values = agreement_fields(agreement)
     if fields is not UNCHANGED:
         if not isinstance(fields, dict):
-            raise Invalid("'fields' must be an object of field names and values.", field="fields")
+            raise Invalid(gettext("'fields' must be an object of field names and values."), field="fields")
         updates = check_field_values(specs, fields, party_ids)
         for name, value in fields.items():
             if value is None or value == "" or value == []:
@@ -576,7 +591,10 @@ def update_agreement(
     # Values that pointed at a party must still point at one after the parties changed.
     for spec in specs:
         if spec.type == "organization" and values.get(spec.name) is not None and values[spec.name] not in party_ids:
-            raise Invalid(f"'fields.{spec.name}' must be one of the parties of the agreement.", field=f"fields.{spec.name}")
+            raise Invalid(
+                gettext("'%(field)s' must be one of the parties of the agreement.", field=f"fields.{spec.name}"),
+                field=f"fields.{spec.name}",
+            )
     new_fields_json = json.dumps(values, ensure_ascii=False, sort_keys=True)
     if new_fields_json != agreement.fields_json:
         agreement.fields_json = new_fields_json
@@ -590,12 +608,13 @@ def update_agreement(
         for index, signatory in enumerate(agreement.signatories):
             if signatory.organization_id not in party_ids:
                 raise Invalid(
-                    f"Signatory {signatory.name!r} belongs to an organisation that is no longer a party.",
+                    gettext("Signatory '%(name)s' belongs to an organisation that is no longer a party.",
+                            name=signatory.name),
                     field=f"signatories[{index}].organization_id",
                 )
     if title is not UNCHANGED:
         if not isinstance(title, str) or not title.strip() or len(title) > 500:
-            raise Invalid("The title must be a text of 1 to 500 characters.", field="title")
+            raise Invalid(gettext("The title must be a text of 1 to 500 characters."), field="title")
         if title.strip() != agreement.title:
             agreement.title = title.strip()
             changed.append("title")
@@ -633,7 +652,7 @@ def list_agreements(
     query = visible_agreements(actor)
     if filters.status:
         if filters.status not in STATUSES:
-            raise Invalid(f"Status must be one of {', '.join(STATUSES)}.", field="status")
+            raise Invalid(gettext("Status must be one of %(choices)s.", choices=", ".join(STATUSES)), field="status")
         query = query.where(Agreement.status == filters.status)
     if filters.session_id:
         query = query.where(Agreement.session_id == filters.session_id)
@@ -717,7 +736,7 @@ def render_draft(session: Session, actor: User, agreement_id: int) -> Draft:
     if missing:
         names = ", ".join(f"fields.{spec.name}" for spec in missing)
         raise Invalid(
-            f"Fill the required field(s) before rendering: {names}.", field=f"fields.{missing[0].name}",
+            gettext("Fill the required fields before rendering: %(names)s.", names=names), field=f"fields.{missing[0].name}",
             code="missing_field", missing=[f"fields.{spec.name}" for spec in missing],
         )
     snapshot = render_snapshot(agreement)

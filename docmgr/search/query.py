@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from itertools import islice
 
+from flask_babel import gettext
 from whoosh import query as wq
 from whoosh.fields import TEXT
 from whoosh.qparser import (
@@ -41,10 +42,11 @@ MIN_WILDCARD_PREFIX = 3
 MAX_EXPANSIONS_PER_WILDCARD = 200
 MAX_EXPANSIONS_TOTAL = 600
 
-# Plain words search these, with these weights on top of the fields' own boosts.
-DEFAULT_FIELDS = ("title_it", "title_ru", "text_it", "text_ru", "meta", "names")
+# Plain words search these: the combined field (titles, texts and meta of both languages, see
+# docmgr.search.engine.build_schema) and the cross-script names.
+DEFAULT_FIELDS = ("body", "names")
 # Fields a user may name. `title:` and `text:` are pseudo-fields fanned out to both languages.
-USER_FIELDS = {"title_it", "title_ru", "text_it", "text_ru", "meta", "names", "org", "kind",
+USER_FIELDS = {"body", "title_it", "title_ru", "text_it", "text_ru", "meta", "names", "org", "kind",
                "sector", "lang", "session_id", "year", "organization_id"}
 NO_POSITIONS = {"names", "org"}  # skeleton fields: phrases become AND, wildcards are skipped
 PSEUDO_FIELDS = {"title": ("title_it", "title_ru"), "text": ("text_it", "text_ru")}
@@ -83,11 +85,12 @@ class QueryBuilder:
         if not text:
             return wq.Every()
         if len(text) > MAX_QUERY_CHARS:
-            raise Invalid(f"The search is too long: at most {MAX_QUERY_CHARS} characters.", field="q",
+            raise Invalid(gettext("The search is too long: at most %(num)s characters.", num=MAX_QUERY_CHARS), field="q",
                           code="query_too_long")
         words = re.findall(r"\w+", text)
         if len(words) > MAX_TERMS:
-            raise Invalid(f"The search has too many words: at most {MAX_TERMS}.", field="q", code="too_many_terms")
+            raise Invalid(gettext("The search has too many words: at most %(num)s.", num=MAX_TERMS), field="q",
+                          code="too_many_terms")
         if not words:
             return wq.NullQuery
         parsed = None
@@ -119,7 +122,7 @@ class QueryBuilder:
         if isinstance(query, wq.Term) and query.fieldname in ("kind", "sector", "lang", "session_id", "year"):
             return wq.Term(query.fieldname, fold(str(query.text).lower()), boost=query.boost)
         if isinstance(query, (wq.FuzzyTerm, wq.TermRange, wq.NumericRange, wq.Regex)):
-            raise Invalid("This kind of search is not supported; use words, phrases, OR and -word.", field="q",
+            raise Invalid(gettext("This kind of search is not supported; use words, phrases, OR and -word."), field="q",
                           code="unsupported_query")
         return query.apply(self._rewrite) if query.is_leaf() is False else query
 
@@ -144,7 +147,7 @@ class QueryBuilder:
         literal = re.split(r"[*?]", pattern, maxsplit=1)[0] if isinstance(query, wq.Wildcard) else pattern
         if len(literal) < MIN_WILDCARD_PREFIX:
             raise Invalid(
-                f"A wildcard needs at least {MIN_WILDCARD_PREFIX} letters before * or ?.", field="q",
+                gettext("A wildcard needs at least %(num)s letters before * or ?.", num=MIN_WILDCARD_PREFIX), field="q",
                 code="wildcard_too_broad",
             )
         fieldname = PSEUDO_FIELDS.get(query.fieldname, (query.fieldname,))
@@ -189,7 +192,7 @@ def bound_expansions(query: wq.Query, reader) -> wq.Query:
             btexts = list(islice(node._btexts(reader), MAX_EXPANSIONS_PER_WILDCARD + 1))
             budget[0] -= len(btexts)
             if len(btexts) > MAX_EXPANSIONS_PER_WILDCARD or budget[0] < 0:
-                raise Invalid(f"'{node.text}' matches too many words; type more letters before the *.",
+                raise Invalid(gettext("'%(word)s' matches too many words; type more letters before the *.", word=node.text),
                               field="q", code="wildcard_too_broad")
             terms = [wq.Term(node.fieldname, fieldobj.from_bytes(b)) for b in btexts]
             return wq.Or(terms) if terms else wq.NullQuery

@@ -37,13 +37,14 @@ from datetime import time as dtime
 from typing import Any
 
 from flask import Flask, current_app, g, has_app_context
+from flask_babel import gettext
 from sqlalchemy import create_engine, delete, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 from whoosh import query as wq
 from whoosh.query.qcore import QueryError
 
-from docmgr.search.engine import EngineHit, IndexBatch, IndexEntry, LockError, WhooshEngine
+from docmgr.search.engine import SCHEMA_VERSION, EngineHit, IndexBatch, IndexEntry, LockError, WhooshEngine
 from docmgr.search.models import IndexTask
 from docmgr.search.query import QueryBuilder, bound_expansions
 
@@ -125,6 +126,7 @@ def entry_stamp(entry: IndexEntry) -> str:
     """A fingerprint of everything indexed for an entry: ``check`` compares it with the index's."""
     data = asdict(entry)
     data.pop("stamp", None)
+    data["schema_version"] = SCHEMA_VERSION  # an index built with another schema is stale as a whole
     created = entry.created_at
     if created.tzinfo is not None:
         created = created.astimezone(UTC)
@@ -466,13 +468,13 @@ class SearchFilters:
         from docmgr.errors import Invalid
 
         if self.kind and self.kind not in KINDS:
-            raise Invalid(f"Kind must be one of {', '.join(KINDS)}.", field="kind")
+            raise Invalid(gettext("Kind must be one of %(choices)s.", choices=", ".join(KINDS)), field="kind")
         if self.sector and self.sector not in SECTORS:
-            raise Invalid(f"Sector must be one of {', '.join(SECTORS)}.", field="sector")
+            raise Invalid(gettext("Sector must be one of %(choices)s.", choices=", ".join(SECTORS)), field="sector")
         if self.language and self.language not in LANGUAGES:
-            raise Invalid(f"Language must be one of {', '.join(LANGUAGES)}.", field="language")
+            raise Invalid(gettext("Language must be one of %(choices)s.", choices=", ".join(LANGUAGES)), field="language")
         if self.date_from and self.date_to and self.date_to < self.date_from:
-            raise Invalid("'date_to' cannot be before 'date_from'.", field="date_to")
+            raise Invalid(gettext("'date_to' cannot be before 'date_from'."), field="date_to")
         return self
 
 
@@ -485,7 +487,7 @@ def parse_date(value: str | None, field_name: str) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except (ValueError, AttributeError):
-        raise Invalid(f"'{field_name}' must be a date as YYYY-MM-DD.", field=field_name) from None
+        raise Invalid(gettext("'%(field)s' must be a date as YYYY-MM-DD.", field=field_name), field=field_name) from None
 
 
 SORTS = ("relevance", "date")
@@ -547,7 +549,7 @@ def search(
 
     filters.validate()
     if sort not in SORTS:
-        raise Invalid(f"Sort must be one of {', '.join(SORTS)}.", field="sort")
+        raise Invalid(gettext("Sort must be one of %(choices)s.", choices=", ".join(SORTS)), field="sort")
     state = _state()
     query = state.queries.parse(q)
     if permission_filter(actor) is wq.NullQuery or query is wq.NullQuery:

@@ -75,7 +75,18 @@ def stem(word: str) -> str:
 
 
 def _folded_stopwords(lang: str) -> frozenset[str]:
+    if lang == BODY:  # both languages' lists: they cannot clash, one is Latin and the other Cyrillic
+        return _folded_stopwords("it") | _folded_stopwords("ru")
     return frozenset(fold(word.lower()) for word in stopwords_for_language(lang))
+
+
+# The combined field's "language": stemming goes by script anyway, so one field analysed with both
+# languages' stop words carries titles, texts and labels of both languages (see ``body_value``).
+BODY = "body"
+SEGMENT = "\x1e"  # separates the parts of a body value; phrases never match across two parts
+BOOSTED = "\x1f"  # a part starting with this is a title: its words weigh TITLE_BOOST each
+TITLE_BOOST = 3.0
+SEGMENT_GAP = 100  # positions left between two parts
 
 
 class FoldFilter(Filter):
@@ -177,8 +188,55 @@ class LanguageTokenizer(Tokenizer):
             yield token
 
 
+class BodyTokenizer(LanguageTokenizer):
+    """The analysis of the combined ``body`` field: :class:`LanguageTokenizer` with both stop-word
+    lists, over a value made by :func:`body_value` — parts separated by ``SEGMENT`` (positions jump
+    by ``SEGMENT_GAP`` between parts, so a phrase cannot span a title and a text), title parts
+    marked with ``BOOSTED`` (their tokens carry ``TITLE_BOOST``, which Whoosh adds up into the
+    term weight, as a field boost would). A value without markers (a query) is one plain part."""
+
+    def __init__(self, lang: str = BODY):
+        super().__init__(BODY)
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True, start_pos=0,
+                 start_char=0, tokenize=True, mode="", **kwargs):
+        if not tokenize or (SEGMENT not in value and BOOSTED not in value):
+            yield from super().__call__(value, positions, chars, keeporiginal, removestops, start_pos, start_char,
+                                        tokenize, mode, **kwargs)
+            return
+        pos, char = start_pos, start_char
+        for part in value.split(SEGMENT):
+            boost = 1.0
+            if part.startswith(BOOSTED):
+                boost, part = TITLE_BOOST, part[1:]
+                char += 1
+            last = pos - 1
+            for token in super().__call__(part, positions, chars, keeporiginal, removestops, pos, char, True, mode,
+                                          **kwargs):
+                token.boost = boost
+                if positions:
+                    last = max(last, token.pos)
+                yield token
+            pos, char = last + 1 + SEGMENT_GAP, char + len(part) + 1
+
+
+def body_value(titles: list[str], texts: list[str]) -> str:
+    """The value of the ``body`` field: boosted titles, then texts and labels, as separate parts."""
+    parts = [BOOSTED + fold_marks(t) for t in titles if t] + [fold_marks(t) for t in texts if t]
+    return SEGMENT.join(parts)
+
+
+def fold_marks(text: str) -> str:
+    """``text`` without the control characters ``body_value`` uses as markers."""
+    if SEGMENT in text or BOOSTED in text:
+        return text.replace(SEGMENT, " ").replace(BOOSTED, " ")
+    return text
+
+
 def language_analyzer(lang: str):
-    """The analyzer of one language's fields ('it' or 'ru')."""
+    """The analyzer of one language's fields ('it' or 'ru'), or of the combined field (``BODY``)."""
+    if lang == BODY:
+        return CompositeAnalyzer(BodyTokenizer())
     return CompositeAnalyzer(LanguageTokenizer(lang))
 
 

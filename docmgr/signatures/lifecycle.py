@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from docmgr.accounts.models import User
@@ -79,7 +81,7 @@ class Transition:
 
 def has_rendered_draft(ctx: TransitionContext) -> Refusal | None:
     if latest_draft(ctx.agreement) is None:
-        return Refusal("Render a draft first: there is no rendered draft to review or sign.")
+        return Refusal(gettext("Render a draft first: there is no rendered draft to review or sign."))
     return None
 
 
@@ -87,23 +89,23 @@ def parties_and_signatories_complete(ctx: TransitionContext) -> Refusal | None:
     agreement = ctx.agreement
     party_ids = agreement.party_ids
     if len(party_ids) < 2:
-        return Refusal("An agreement needs at least two parties.")
+        return Refusal(gettext("An agreement needs at least two parties."))
     if not agreement.signatories:
-        return Refusal("Add the signatories first.")
+        return Refusal(gettext("Add the signatories first."))
     strangers = [s.name for s in agreement.signatories if s.organization_id not in party_ids]
     if strangers:
-        return Refusal(f"Signatory {strangers[0]} does not belong to a party of the agreement.")
+        return Refusal(gettext("Signatory %(name)s does not belong to a party of the agreement.", name=strangers[0]))
     signing_orgs = {s.organization_id for s in agreement.signatories}
     unsigned = [org.name for org in agreement.parties if org.id not in signing_orgs]
     if unsigned:
-        return Refusal(f"Party {unsigned[0]} has no signatory.")
+        return Refusal(gettext("Party %(name)s has no signatory.", name=unsigned[0]))
     return None
 
 
 def four_eyes(ctx: TransitionContext) -> Refusal | None:
     if ctx.actor is not None and ctx.actor.id == ctx.agreement.created_by_id:
         return Refusal(
-            "Four-eyes rule: the author of the agreement cannot approve it; another legal officer must.",
+            gettext("Four-eyes rule: the author of the agreement cannot approve it; another legal officer must."),
             code="four_eyes_required",
         )
     return None
@@ -112,7 +114,9 @@ def four_eyes(ctx: TransitionContext) -> Refusal | None:
 def frozen_pdf_stored(ctx: TransitionContext) -> Refusal | None:
     draft = latest_draft(ctx.agreement)
     if draft is not None and not current_store().exists(draft.pdf_sha256):
-        return Refusal(f"The PDF of draft {draft.version} is missing from the file store; render the draft again.")
+        return Refusal(gettext(
+            "The PDF of draft %(version)s is missing from the file store; render the draft again.", version=draft.version
+        ))
     return None
 
 
@@ -122,26 +126,26 @@ def some_signatory_overdue(ctx: TransitionContext) -> Refusal | None:
         s.status == SignatoryStatus.PENDING.value and s.due_at is not None and s.due_at < now
         for s in ctx.agreement.signatories
     ):
-        return Refusal("No pending signature is overdue: an agreement expires only once a due date has passed.")
+        return Refusal(gettext("No pending signature is overdue: an agreement expires only once a due date has passed."))
     return None
 
 
 def all_signed(ctx: TransitionContext) -> Refusal | None:
     if not all(s.status == SignatoryStatus.SIGNED.value for s in ctx.agreement.signatories):
-        return Refusal("Not every signatory has signed yet.")
+        return Refusal(gettext("Not every signatory has signed yet."))
     return None
 
 
 def some_signed_some_pending(ctx: TransitionContext) -> Refusal | None:
     statuses = {s.status for s in ctx.agreement.signatories}
     if SignatoryStatus.SIGNED.value not in statuses or SignatoryStatus.PENDING.value not in statuses:
-        return Refusal("Partially signed means some, but not all, signatories have signed.")
+        return Refusal(gettext("Partially signed means some, but not all, signatories have signed."))
     return None
 
 
 def someone_declined(ctx: TransitionContext) -> Refusal | None:
     if not any(s.status == SignatoryStatus.DECLINED.value for s in ctx.agreement.signatories):
-        return Refusal("No signatory has declined.")
+        return Refusal(gettext("No signatory has declined."))
     return None
 
 
@@ -193,13 +197,13 @@ def _build_table() -> dict[tuple[str, str], Transition]:
         Transition(S.APPROVED.value, S.OUT_FOR_SIGNATURE.value,
                    (has_rendered_draft, parties_and_signatories_complete, frozen_pdf_stored), freeze_final_draft),
     ]
-    signed_note = "it is reached automatically when signatures are recorded"
+    signed_note = _l("it is reached automatically when signatures are recorded")
     for source in sorted(SIGNING_STATUSES):
         rules += [
             Transition(source, S.EXECUTED.value, (all_signed,), automatic=True,
-                       automatic_reason="it is reached automatically when every signatory has signed"),
+                       automatic_reason=_l("it is reached automatically when every signatory has signed")),
             Transition(source, S.DECLINED.value, (someone_declined,), automatic=True,
-                       automatic_reason="it is reached automatically when a signatory declines"),
+                       automatic_reason=_l("it is reached automatically when a signatory declines")),
             Transition(source, S.EXPIRED.value, (some_signatory_overdue,)),
         ]
     rules.append(Transition(S.OUT_FOR_SIGNATURE.value, S.PARTIALLY_SIGNED.value, (some_signed_some_pending,),
@@ -219,12 +223,12 @@ def check_transition(ctx: TransitionContext, target: str) -> tuple[Transition | 
     rule = TRANSITIONS.get((source, target))
     if rule is None:
         if source == target:
-            return None, Refusal(f"The agreement is already {target}.")
+            return None, Refusal(gettext("The agreement is already %(status)s.", status=target))
         if source in FINAL_STATUSES:
-            return None, Refusal(f"The agreement is {source}, a final status: it cannot change any more.")
-        return None, Refusal(f"An agreement cannot go from {source} to {target}.")
+            return None, Refusal(gettext("The agreement is %(status)s, a final status: it cannot change any more.", status=source))
+        return None, Refusal(gettext("An agreement cannot go from %(source)s to %(target)s.", source=source, target=target))
     if rule.automatic and not ctx.automatic:
-        return rule, Refusal(f"{target} cannot be requested: {rule.automatic_reason}.")
+        return rule, Refusal(gettext("%(status)s cannot be requested: %(reason)s.", status=target, reason=rule.automatic_reason))
     for guard in rule.guards:
         refusal = guard(ctx)
         if refusal is not None:

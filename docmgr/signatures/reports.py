@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session, selectinload
 
@@ -45,7 +46,7 @@ def _check_session(session: Session, session_id: int | None) -> TaskForceSession
         return None
     forum_session = session.get(TaskForceSession, session_id)
     if forum_session is None:
-        raise Invalid("No such task-force session.", field="session_id")
+        raise Invalid(gettext("No such task-force session."), field="session_id")
     return forum_session
 
 

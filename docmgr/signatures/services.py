@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
 from flask import current_app, render_template
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -50,7 +51,7 @@ def get_signatory(session: Session, actor: User, agreement_id: int, signatory_id
     agreement = get_agreement(session, actor, agreement_id)
     signatory = session.get(Signatory, signatory_id)
     if signatory is None or signatory.agreement_id != agreement.id:
-        raise NotFound("No such signatory on this agreement.", code="signatory_not_found")
+        raise NotFound(gettext("No such signatory on this agreement."), code="signatory_not_found")
     return signatory
 
 
@@ -91,12 +92,12 @@ def transition(
     if to not in lifecycle.STATUSES:
         raise Invalid(f"'to' must be one of {', '.join(lifecycle.STATUSES)}.", field="to")
     if reason is not None and len(reason) > 2000:
-        raise Invalid("The reason is limited to 2000 characters.", field="reason")
+        raise Invalid(gettext("The reason is limited to 2000 characters."), field="reason")
     if due_at is not None:
         if to != AgreementStatus.OUT_FOR_SIGNATURE.value:
-            raise Invalid("'due_at' is only accepted when sending out for signature.", field="due_at")
+            raise Invalid(gettext("'due_at' is only accepted when sending out for signature."), field="due_at")
         if due_at <= utcnow():
-            raise Invalid("'due_at' must be in the future.", field="due_at")
+            raise Invalid(gettext("'due_at' must be in the future."), field="due_at")
     ctx = TransitionContext(session, actor, agreement, reason=(reason or "").strip() or None, due_at=due_at)
     lifecycle.apply_transition(ctx, to)
     session.flush()
@@ -134,7 +135,7 @@ def _require_can_sign_for(actor: User, signatory: Signatory) -> None:
     if actor.role == Role.FIRM.value:
         if actor.organization_id != signatory.organization_id:
             raise Forbidden(
-                "Firm users record signatures and declines for their own organisation's signatories only.",
+                gettext("Firm users record signatures and declines for their own organisation's signatories only."),
                 code="not_your_signatory",
             )
         return
@@ -144,11 +145,16 @@ def _require_can_sign_for(actor: User, signatory: Signatory) -> None:
 def _require_signing_open(agreement: Agreement, signatory: Signatory) -> None:
     if agreement.status not in SIGNING_STATUSES:
         raise Conflict(
-            f"The agreement is {agreement.status}; signatures are accepted only while it is out for signature.",
+            gettext("The agreement is %(status)s; signatures are accepted only while it is out for signature.",
+                    status=agreement.status),
             code="not_out_for_signature",
         )
     if signatory.status != SignatoryStatus.PENDING.value:
-        raise Conflict(f"{signatory.name} has already {signatory.status}.", code=f"signatory_{signatory.status}")
+        raise Conflict(
+            gettext("%(name)s has already signed.", name=signatory.name) if signatory.status == SignatoryStatus.SIGNED.value
+            else gettext("%(name)s has already declined.", name=signatory.name),
+            code=f"signatory_{signatory.status}",
+        )
 
 
 def parse_signed_at(raw: str | None, agreement: Agreement) -> datetime:
@@ -159,16 +165,18 @@ def parse_signed_at(raw: str | None, agreement: Agreement) -> datetime:
     try:
         value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
     except (ValueError, AttributeError):
-        raise Invalid("'signed_at' must be an ISO 8601 date and time, e.g. 2014-04-16T10:30:00Z.", field="signed_at") from None
+        raise Invalid(gettext("'signed_at' must be an ISO 8601 date and time, e.g. 2014-04-16T10:30:00Z."), field="signed_at") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
     if value > now + CLOCK_SKEW:
-        raise Invalid("'signed_at' cannot be in the future.", field="signed_at")
+        raise Invalid(gettext("'signed_at' cannot be in the future."), field="signed_at")
     sent = agreement.sent_for_signature_at
     if sent is not None and value < sent - CLOCK_SKEW:
         raise Invalid(
-            f"'signed_at' cannot be before the agreement went out for signature ({sent.isoformat()}).", field="signed_at"
+            gettext("'signed_at' cannot be before the agreement went out for signature (%(sent)s).",
+                    sent=sent.isoformat()),
+            field="signed_at",
         )
     return value
 
@@ -178,7 +186,9 @@ def _read_limited(stream: BinaryIO, filename: str) -> bytes:
     data = stream.read(limit + 1)
     if len(data) > limit:
         raise TooLarge(
-            f"{filename} is larger than the limit of {current_app.config['MAX_UPLOAD_MB']:g} MB.", field="file"
+            gettext("%(name)s is larger than the limit of %(mb)s MB.", name=filename,
+                    mb=f"{current_app.config['MAX_UPLOAD_MB']:g}"),
+            field="file",
         )
     return data
 
@@ -216,21 +226,21 @@ def record_signature(
     _require_can_sign_for(actor, signatory)
     _require_signing_open(agreement, signatory)
     if method in (None, ""):
-        raise Invalid("'method' is required: wet_ink or digital.", field="method", code="missing_field")
+        raise Invalid(gettext("'method' is required: wet_ink or digital."), field="method", code="missing_field")
     if method not in METHODS:
-        raise Invalid("'method' must be wet_ink or digital.", field="method")
+        raise Invalid(gettext("'method' must be wet_ink or digital."), field="method")
     when = parse_signed_at(signed_at, agreement)
     name = display_filename(filename)
     if stream is None:
-        raise Invalid("Attach the signed copy as 'file'.", field="file", code="missing_field")
+        raise Invalid(gettext("Attach the signed copy as 'file'."), field="file", code="missing_field")
     data = _read_limited(stream, name)
     if not data:
-        raise Invalid(f"{name} is empty.", field="file", code="empty_file")
+        raise Invalid(gettext("%(name)s is empty.", name=name), field="file", code="empty_file")
     file_type = verification.sniff(data[:2048])
     if file_type is None:
-        raise UnsupportedType(f"{name}: the signed copy must be a PDF, PNG or JPEG file.", field="file")
+        raise UnsupportedType(gettext("%(name)s: the signed copy must be a PDF, PNG or JPEG file.", name=name), field="file")
     if method == "digital" and file_type != verification.PDF:
-        raise UnsupportedType(f"{name}: a digital signature is uploaded as the signed PDF.", field="file")
+        raise UnsupportedType(gettext("%(name)s: a digital signature is uploaded as the signed PDF.", name=name), field="file")
 
     if method == "wet_ink":
         problem = verification.check_scan(data, file_type)
@@ -298,9 +308,9 @@ def decline(session: Session, actor: User, agreement_id: int, signatory_id: int,
     _require_signing_open(agreement, signatory)
     reason = (reason or "").strip() if isinstance(reason, str) else reason
     if not reason:
-        raise Invalid("Say why the signatory declines ('reason').", field="reason", code="missing_field")
+        raise Invalid(gettext("Say why the signatory declines ('reason')."), field="reason", code="missing_field")
     if not isinstance(reason, str) or len(reason) > 2000:
-        raise Invalid("'reason' must be text of at most 2000 characters.", field="reason")
+        raise Invalid(gettext("'reason' must be text of at most 2000 characters."), field="reason")
     signatory.status = SignatoryStatus.DECLINED.value
     signatory.decline_reason = reason
     record(session, actor, "signature.declined", signatory, agreement_id=agreement.id, reason=reason)
@@ -336,6 +346,9 @@ def _frozen_with_scans(frozen: bytes, scans: list[tuple[bytes, str]]) -> bytes:
     return out.getvalue()
 
 
+SCAN_EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg", "image/tiff": "tif"}
+
+
 def executed_files(session: Session, agreement: Agreement) -> list[tuple[str, bytes]]:
     """(file name, bytes) of the executed copy, the main file last.
 
@@ -369,6 +382,12 @@ def executed_files(session: Session, agreement: Agreement) -> list[tuple[str, by
             )
         }
         scans = [(store.read(s.signed_file_sha256), content_types.get(s.signed_file_sha256, "application/pdf")) for s in wet_ink]
+        # Each scan is also kept as a file of its own: a scan has no text layer, so it is queued for
+        # OCR and the signed pages become searchable (inside the merged PDF the draft's text layer
+        # would hide that the scan pages have none).
+        for signatory, (data, content_type) in zip(wet_ink, scans):
+            extension = SCAN_EXTENSIONS.get(content_type, "pdf")
+            files.append((f"{stem}-scan-signatory-{signatory.id}.{extension}", data))
         merged = (f"{stem}-executed-wet-ink.pdf", _frozen_with_scans(store.read(agreement.frozen_pdf_sha256), scans))
         if main is None:
             main = merged
@@ -445,7 +464,7 @@ th { background: #eee; }
 def certificate_blob(session: Session, actor: User, agreement_id: int) -> tuple[Agreement, str]:
     agreement = get_agreement(session, actor, agreement_id)
     if not agreement.certificate_sha256:
-        raise NotFound("The completion certificate exists once every signatory has signed.", code="certificate_not_found")
+        raise NotFound(gettext("The completion certificate exists once every signatory has signed."), code="certificate_not_found")
     return agreement, agreement.certificate_sha256
 
 
@@ -466,5 +485,5 @@ def get_submission(
     signatory = get_signatory(session, actor, agreement_id, signatory_id)
     submission = session.get(SignatureSubmission, submission_id)
     if submission is None or submission.signatory_id != signatory.id:
-        raise NotFound("No such submission.", code="submission_not_found")
+        raise NotFound(gettext("No such submission."), code="submission_not_found")
     return submission

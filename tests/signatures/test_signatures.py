@@ -147,8 +147,14 @@ def test_wet_ink_scans_execute_the_agreement(app, client, cast, out, token_for):
     agreement = second.get_json()["agreement"]
     assert agreement["status"] == "executed"
     document = client.get(f"/api/v1/documents/{agreement['executed_document_id']}", headers=headers).get_json()
-    assert len(document["files"]) == 1
-    content = client.get(f"/api/v1/documents/{document['id']}/files/{document['files'][0]['id']}/content", headers=headers)
+    # The two scans as files of their own (queued for OCR, so the signed pages become searchable),
+    # then the merged executed copy as the newest file.
+    assert len(document["files"]) == 3
+    assert sorted(f["content_type"] for f in document["files"][:2]) == ["application/pdf", "image/png"]
+    assert document["files"][-1]["filename"].endswith("-executed-wet-ink.pdf")
+    png_scan_file = next(f for f in document["files"] if f["content_type"] == "image/png")
+    assert png_scan_file["text_status"] == "ocr_pending"
+    content = client.get(f"/api/v1/documents/{document['id']}/files/{document['files'][-1]['id']}/content", headers=headers)
     merged = PdfReader(io.BytesIO(content.data))
     frozen_pages = len(PdfReader(io.BytesIO(frozen_pdf(app, out))).pages)
     assert len(merged.pages) == frozen_pages + 1 + 1  # the frozen PDF, the PNG page, the scanned PDF's page
