@@ -98,22 +98,29 @@ _HTTP_CODES = {
 
 def register_error_handlers(app: Flask) -> None:
     from docmgr.extensions import db
+    from docmgr.storage import discard_uncommitted
+
+    def rollback() -> None:
+        """Remove the request's new blobs *before* giving up the write lock: once it is released,
+        another request may store the same bytes and commit a row that points at them."""
+        discard_uncommitted()
+        db.session.rollback()
 
     @app.errorhandler(DocmgrError)
     def handle_docmgr_error(error: DocmgrError):
-        db.session.rollback()
+        rollback()
         _log_refusal(error)  # hardening: security events
         return _answer(error.status, error.code, error.message, error.to_dict())
 
     @app.errorhandler(CSRFError)
     def handle_csrf(error: CSRFError):
-        db.session.rollback()
+        rollback()
         _log_security_event("csrf_failed", reason=error.description)  # hardening: security events
         return _answer(400, "csrf_failed", str(_l("The form expired or was not sent from this site; reload and try again.")))
 
     @app.errorhandler(HTTPException)
     def handle_http(error: HTTPException):
-        db.session.rollback()
+        rollback()
         code, message = _HTTP_CODES.get(error.code or 500, ("http_error", error.description))
         if error.code == 413:
             limit = app.config["MAX_UPLOAD_MB"]
@@ -123,7 +130,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
-        db.session.rollback()
+        rollback()
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         code, message = _HTTP_CODES[500]
         return _answer(500, code, str(message))

@@ -97,4 +97,7 @@ def log_security_event(event: str, *, user: str | None = None, ip: str | None = 
         line = json.dumps(security_event(event, user=user, ip=ip, **details), ensure_ascii=False, default=str)
     except Exception:
         line = json.dumps({"event": event, "details": {"note": "event could not be serialised"}})
+    # logging.config.fileConfig/dictConfig (Alembic's env.py runs one) disables every logger that
+    # exists at that moment; security events must not be silenced by someone else's logging set-up.
+    logger.disabled = False
     logger.warning(line)

@@ -18,6 +18,12 @@ PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last: Playwright's sync API keeps an asyncio loop running in the main thread
+    for the rest of the session, and pyHanko (signature verification) calls asyncio.run() itself."""
+    items[:] = sorted(items, key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "app_config(**overrides): extra create_app settings for this test's app, e.g. MAX_UPLOAD_MB=1"

@@ -18,8 +18,10 @@ import difflib
 import html as html_lib
 import io
 import json
+import marshal
 import math
 import re
+import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,6 +34,8 @@ from babel.numbers import format_decimal as babel_format_decimal
 from jinja2 import StrictUndefined, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
+
+from docmgr.limits import ChildLimits, run_in_limited_child
 
 FIELD_TYPES = ("text", "long_text", "date", "number", "organization", "list")
 LANGS = ("it", "ru")
@@ -218,6 +222,14 @@ def compile_body(body: str):
         raise TemplateError(f"Syntax error: {error.message}", error.lineno) from None
 
 
+@lru_cache(maxsize=64)
+def _marshalled_body(body: str) -> bytes:
+    """The compiled body as marshalled code (what Jinja's bytecode cache stores), for the render child:
+    it rebuilds the template from it in well under a millisecond instead of compiling it again."""
+    compile_body(body)  # syntax errors as TemplateError, with their line
+    return marshal.dumps(_ENV.compile(body))
+
+
 def _template_line(error: BaseException) -> int | None:
     """The template line an exception was raised from: Jinja rewrites tracebacks so that frames of
     template code carry the template's own line numbers under the file name ``<template>``."""
@@ -228,8 +240,7 @@ def _template_line(error: BaseException) -> int | None:
     return line
 
 
-def render_body(body: str, context: dict[str, Any]) -> str:
-    template = compile_body(body)
+def _run_template(template: Any, context: dict[str, Any]) -> str:
     try:
         return template.render(context)
     except TemplateError:
@@ -240,11 +251,85 @@ def render_body(body: str, context: dict[str, Any]) -> str:
         kind = type(error).__name__
         if kind == "SecurityError":
             message = f"Not allowed in templates: {error}"
+        elif isinstance(error, MemoryError):
+            message = "The template needed more memory than allowed to render; check its loops."
         elif kind == "UndefinedError":
             message = f"Undefined value: {error}"
         else:
             message = f"{kind}: {error}"
         raise TemplateError(message, _template_line(error)) from None
+
+
+# A body is a few pages of agreement: 100 times that is not a contract but a loop gone wrong, and the
+# parent would spend seconds parsing it into clauses.
+MAX_RENDERED_CHARS = 5_000_000
+
+
+@dataclass(frozen=True)
+class RenderLimits(ChildLimits):
+    """What rendering one template body may spend, in a child process (see :mod:`docmgr.limits`).
+
+    ``memory_bytes`` is the child's whole address space; it starts from the small fork server, not from
+    the web worker, so 1 GiB leaves several hundred megabytes for the template itself.
+    """
+
+    timeout_seconds: float = 10.0
+    memory_bytes: int = 1024 * 1024 * 1024
+    cpu_seconds: int = 10
+
+    @classmethod
+    def for_timeout(cls, timeout_seconds: float) -> RenderLimits:
+        """A wall-clock limit, with a CPU limit to match (RLIMIT_CPU counts whole seconds)."""
+        return cls(timeout_seconds=float(timeout_seconds), cpu_seconds=max(1, math.ceil(timeout_seconds)))
+
+
+DEFAULT_RENDER_LIMITS = RenderLimits()
+
+
+def _render_child(code: bytes, context: dict[str, Any], max_chars: int) -> tuple:
+    """Runs in the limited child: ("ok", text) or ("error", message, line) (a TemplateError as data;
+    exceptions do not survive the trip back with their attributes)."""
+    try:
+        template = _ENV.template_class.from_code(_ENV, marshal.loads(code), _ENV.make_globals(None), None)
+        text = _run_template(template, context)
+    except TemplateError as error:
+        return ("error", error.message, error.line)
+    except MemoryError:  # raised outside the template's own code (Jinja's output join, marshal)
+        return ("error", "The template needed more memory than allowed to render; check its loops.", None)
+    if len(text) > max_chars:
+        return ("error", f"The template produced more than {max_chars:,} characters; check its loops.", None)
+    return ("ok", text)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def render_body(body: str, context: dict[str, Any], limits: RenderLimits | None = DEFAULT_RENDER_LIMITS) -> str:
+    """Render a body with its context (plain, picklable data: see :func:`build_context`).
+
+    Under ``limits`` (the default) the template code runs in a child process with a wall-clock, CPU and
+    memory limit: a body such as two nested ``range(100000)`` loops would otherwise hold the worker
+    for hours. A child that runs out of time or dies gives a :class:`TemplateError`. ``limits=None``
+    renders in this process, without limits (trusted bodies only).
+    """
+    if limits is None:
+        return _run_template(compile_body(body), context)
+    code = _marshalled_body(body)
+    started = time.monotonic()
+    message = run_in_limited_child(_render_child, (code, context, MAX_RENDERED_CHARS), limits, name="docmgr-render")
+    if message is None:
+        if time.monotonic() - started < limits.timeout_seconds * 0.9:
+            raise TemplateError(
+                "The template used more memory or processor time than allowed to render; check its loops."
+            )
+        raise TemplateError(
+            f"The template took longer than {_seconds(limits.timeout_seconds)} seconds to render; check its loops."
+        )
+    if message[0] == "ok":
+        return message[1]
+    _, error_message, line = message
+    raise TemplateError(error_message, line)
 
 
 # --- parsing the rendered body into clauses -----------------------------------------------------
@@ -703,10 +788,12 @@ def _signature_clauses(signatories: list[dict[str, Any]], parties: list[dict[str
 
 
 def render_agreement(body: str, specs: list[FieldSpec], snapshot: dict[str, Any], *,
-                     placeholders: bool = False) -> RenderedAgreement:
-    """The pure render: template body + data → clauses in both languages (raises TemplateError)."""
+                     placeholders: bool = False,
+                     limits: RenderLimits | None = DEFAULT_RENDER_LIMITS) -> RenderedAgreement:
+    """The pure render: template body + data → clauses in both languages (raises TemplateError).
+    The template code runs under ``limits`` (see :func:`render_body`)."""
     context = build_context(specs, snapshot, placeholders=placeholders)
-    template_clauses = parse_clauses(render_body(body, context))
+    template_clauses = parse_clauses(render_body(body, context, limits))
     titles = [c for c in template_clauses if c.kind == "title"]
     others = [c for c in template_clauses if c.kind != "title"]
     clauses = [*titles, _parties_clause(snapshot["parties"]), *others,
@@ -714,13 +801,15 @@ def render_agreement(body: str, specs: list[FieldSpec], snapshot: dict[str, Any]
     return RenderedAgreement(snapshot.get("title", ""), clauses, snapshot["parties"], snapshot["signatories"])
 
 
-def validate_template(body: str, specs: list[FieldSpec]) -> None:
-    """Compile and render with sample values, with and without the optional fields."""
+def validate_template(body: str, specs: list[FieldSpec],
+                      limits: RenderLimits | None = DEFAULT_RENDER_LIMITS) -> None:
+    """Compile and render with sample values, with and without the optional fields (each render
+    under ``limits``)."""
     if not body or not body.strip():
         raise TemplateError("The template body is empty.", 1)
     compile_body(body)
-    render_agreement(body, specs, sample_snapshot(specs, with_optional=True))
-    render_agreement(body, specs, sample_snapshot(specs, with_optional=False))
+    render_agreement(body, specs, sample_snapshot(specs, with_optional=True), limits=limits)
+    render_agreement(body, specs, sample_snapshot(specs, with_optional=False), limits=limits)
 
 
 # --- HTML: the preview fragment and the PDF ------------------------------------------------------
@@ -855,9 +944,9 @@ def build_docx(rendered: RenderedAgreement) -> bytes:
     page numbers in the footer."""
     import docx
     from docx.enum.table import WD_TABLE_ALIGNMENT
-    from docx.table import _Cell
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Mm, Pt
+    from docx.table import _Cell
 
     document = docx.Document()
     document.core_properties.title = f"{rendered.heading_it} / {rendered.heading_ru}"[:250]

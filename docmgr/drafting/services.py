@@ -168,6 +168,14 @@ def get_template(session: Session, key: str, version: int | None = None) -> Temp
     return template
 
 
+def render_limits() -> rendering.RenderLimits:
+    """The limits of one template render, from ``TEMPLATE_RENDER_TIMEOUT_SECONDS`` (default 10)."""
+    from flask import current_app
+
+    timeout = current_app.config.get("TEMPLATE_RENDER_TIMEOUT_SECONDS", rendering.RenderLimits.timeout_seconds)
+    return rendering.RenderLimits.for_timeout(float(timeout))
+
+
 def _template_error(error: rendering.TemplateError) -> Invalid:
     details = {"line": error.line} if error.line else {}
     return Invalid(str(error), field="body", code="template_error", **details)
@@ -189,7 +197,7 @@ def _checked_template_content(
     if len(body) > MAX_BODY:
         raise Invalid(gettext("The template body is longer than %(num)s characters.", num=MAX_BODY), field="body")
     try:
-        rendering.validate_template(body, specs)
+        rendering.validate_template(body, specs, render_limits())
     except rendering.TemplateError as error:
         raise _template_error(error) from None
     return name.strip(), name_ru.strip(), specs, body
@@ -703,7 +711,8 @@ def render_snapshot(agreement: Agreement, *, today: date | None = None) -> dict[
 def _render(agreement: Agreement, snapshot: dict[str, Any], *, placeholders: bool = False) -> rendering.RenderedAgreement:
     try:
         return rendering.render_agreement(
-            agreement.template.body, template_fields(agreement.template), snapshot, placeholders=placeholders
+            agreement.template.body, template_fields(agreement.template), snapshot, placeholders=placeholders,
+            limits=render_limits(),
         )
     except rendering.TemplateError as error:
         raise Invalid(

@@ -385,7 +385,7 @@ def executed_files(session: Session, agreement: Agreement) -> list[tuple[str, by
         # Each scan is also kept as a file of its own: a scan has no text layer, so it is queued for
         # OCR and the signed pages become searchable (inside the merged PDF the draft's text layer
         # would hide that the scan pages have none).
-        for signatory, (data, content_type) in zip(wet_ink, scans):
+        for signatory, (data, content_type) in zip(wet_ink, scans, strict=True):
             extension = SCAN_EXTENSIONS.get(content_type, "pdf")
             files.append((f"{stem}-scan-signatory-{signatory.id}.{extension}", data))
         merged = (f"{stem}-executed-wet-ink.pdf", _frozen_with_scans(store.read(agreement.frozen_pdf_sha256), scans))

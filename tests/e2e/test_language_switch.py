@@ -39,7 +39,7 @@ def switch_language_and_back(session, known_label: tuple[str, str]) -> list[str]
     untranslated = []
     for lang in ("ru", "it", "en"):
         page.locator(f"header .langs a[lang={lang}]").click()
-        page.wait_for_function("lang => document.documentElement.lang === lang", arg=lang)
+        page.wait_for_function("lang => document.documentElement !== null && document.documentElement.lang === lang", arg=lang)
         current = page.url.split(session.server.url, 1)[1]
         assert current.split("?")[0] == path.split("?")[0], "the language link must stay on the same page"
         assert page.locator(f"header .langs a[lang={lang}]").get_attribute("aria-current") == "true"

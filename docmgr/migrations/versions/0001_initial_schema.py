@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 07:39:17.646862
+Create Date: 2026-11-25 08:02:37.842890
 
 """
 from alembic import op

@@ -1,0 +1,81 @@
+"""The engine's own top-N scoring ranks and scores exactly as Whoosh's BM25F collector would."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from docmgr.search.engine import IndexEntry, WhooshEngine
+from docmgr.search.query import QueryBuilder, bound_expansions
+from docmgr.search.text import BODY, analyze, body_value, language_analyzer
+from tests.conftest import CORPUS
+
+
+def _sentences(name: str) -> list[str]:
+    text = (CORPUS / "text" / name).read_text(encoding="utf-8")
+    return [line.strip() for line in text.split(".") if len(line.split()) >= 4]
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    rng = random.Random(7)
+    it, ru = _sentences("PUD_it.txt"), _sentences("PUD_ru.txt")
+    engine = WhooshEngine(tmp_path_factory.mktemp("index"))
+
+    def entries(first: int, count: int):
+        for i in range(first, first + count):
+            yield IndexEntry(
+                uid=f"document:{i}", object_key=f"document:{i}", doctype="document", object_id=i, document_id=i,
+                created_at=datetime(2020, 1, 1, tzinfo=UTC), title_it=" ".join(rng.choice(it).split()[:6]),
+                title_ru=" ".join(rng.choice(ru).split()[:6]),
+                files=[{"id": i, "language": "it", "text": ". ".join(rng.sample(it, 8))},
+                       {"id": -i, "language": "ru", "text": ". ".join(rng.sample(ru, 8))}],
+                kind="proposal", organization_id=1, organization_names=["Кузнецов и Партнеры"],
+                reader_org_ids=[1], stamp=str(i),
+            )
+
+    with engine.drain_lock(blocking=True):
+        engine.rebuild(entries(1, 300))
+        with engine.writer() as batch:  # a second segment, and deletions in the first
+            for entry in entries(290, 40):
+                batch.put(entry)
+    return engine
+
+
+QUERIES = ["accordo", "governo presidente", "году", "страны правительство", "accordo OR году", "stato -governo",
+           "title:presidente", "text:году", "kuznetsov", "(stato OR paese) anni", "presid*"]
+
+
+@pytest.mark.parametrize("text", QUERIES)
+def test_fast_top_equals_whoosh(engine, text):
+    builder = QueryBuilder(engine.schema)
+    searcher = engine.searcher()
+    assert len(searcher.leaf_searchers()) > 1
+    query = bound_expansions(builder.parse(text), searcher.reader()).normalize()
+    matched = engine.docset(searcher, query)
+    assert matched, text
+    assert matched == set(searcher.docs_for_query(query))  # deleted documents left out
+    fast = engine._fast_top(searcher, query, matched, 20)
+    assert fast is not None
+    expected = searcher.search(query, limit=20)
+    assert [round(h.score, 5) for h in fast] == [round(h.score, 5) for h in expected]
+    assert {h.docnum for h in fast} == {h.docnum for h in expected} or len({round(h.score, 5) for h in fast}) < 20
+
+
+def test_phrases_are_left_to_whoosh(engine):
+    searcher = engine.searcher()
+    query = QueryBuilder(engine.schema).parse('"governo italiano"').normalize()
+    assert engine._fast_top(searcher, query, {0, 1}, 10) is None
+
+
+def test_body_weighs_titles_and_keeps_phrases_inside_one_part():
+    analyzer = language_analyzer(BODY)
+    value = body_value(["Accordo quadro"], ["parigi è lontana", "Соглашение о ёлках"])
+    tokens = [(t.text, t.pos, t.boost) for t in analyzer(value, positions=True, mode="index")]
+    assert tokens[:2] == [("accord", 0, 3.0), ("quadr", 1, 3.0)]
+    assert tokens[2][0] == "parig" and tokens[2][1] > 1 + 50 and tokens[2][2] == 1.0
+    assert [t[0] for t in tokens[-2:]] == analyze(language_analyzer("ru"), "Соглашение ёлках")
+    assert analyze(analyzer, "accordo di Parigi") == ["accord", "parig"]  # both languages' stop words
+    assert analyze(analyzer, "договор и соглашение") == analyze(language_analyzer("ru"), "договор и соглашение")
