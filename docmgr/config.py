@@ -91,6 +91,9 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "EXTRACTION_MEMORY_MB": int(env.get("DOCMGR_EXTRACTION_MEMORY_MB", "1024")),
         "EXTRACTION_CPU_SECONDS": int(env.get("DOCMGR_EXTRACTION_CPU_SECONDS", "30")),
         # Hardening (docmgr.security_log): JSON lines of security events go to this file, else to stderr.
+        # Agreement template bodies render in a limited child process (docmgr.limits): a template whose loops
+        # run longer than this is refused with its author told why.
+        "TEMPLATE_RENDER_TIMEOUT_SECONDS": float(env.get("DOCMGR_TEMPLATE_RENDER_TIMEOUT_SECONDS", "10")),
         "SECURITY_LOG_PATH": env.get("DOCMGR_SECURITY_LOG_PATH") or None,
     }
     config.update(overrides)

@@ -426,8 +426,8 @@ class WhooshEngine:
                 docs = frozenset(searcher.docs_for_query(wq.Term(fieldname, text)))
             cache[key] = docs
             if len(cache) > self.TERM_CACHE_SIZE:
+                cache.move_to_end("__searcher__")  # the marker is not the oldest entry
                 cache.popitem(last=False)
-                cache.move_to_end("__searcher__", last=False)
         else:
             cache.move_to_end(key)
         return docs
@@ -642,8 +642,8 @@ class WhooshEngine:
                     matcher.next()
         cache[key] = found
         if len(cache) > self.POSTINGS_CACHE_SIZE:
+            cache.move_to_end("__searcher__")  # the marker is not the oldest entry
             cache.popitem(last=False)
-            cache.move_to_end("__searcher__", last=False)
         return found
 
     def _length_norms(self, searcher: Searcher, fieldname: str, b: float, k1: float) -> list[float]:
