@@ -50,7 +50,7 @@ from sqlalchemy.pool import NullPool
 
 from docmgr.errors import Conflict, Invalid
 from docmgr.extensions import db
-from docmgr.storage import CHUNK, current_store
+from docmgr.storage import CHUNK, current_store, fsync_dir
 
 FORMAT = "docmgr-backup"
 FORMAT_VERSION = 1
@@ -335,20 +335,12 @@ def export_backup(path: Path | str, echo: Echo = _quiet) -> ExportResult:
             raw_out.flush()
             os.fsync(raw_out.fileno())
     os.replace(tmp_path, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     from docmgr.security_log import log_security_event
 
     log_security_event("backup_exported", archive=str(path), files=len(files), problems=len(problems))
     echo(f"archive: {path} ({path.stat().st_size} bytes, {len(files)} file(s))")
     return ExportResult(path=path, manifest=manifest, problems=problems)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- reading and verifying an archive ----------------------------------------------------------

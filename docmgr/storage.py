@@ -83,7 +83,7 @@ class FileStore:
             try:
                 os.link(tmp_name, target)
                 os.chmod(target, 0o444)
-                _fsync_dir(target.parent)
+                fsync_dir(target.parent)
                 is_new = True
             except FileExistsError:
                 is_new = False
@@ -114,7 +114,8 @@ class FileStore:
                 yield path.name
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or link inside ``path`` durable (the directory entry itself is fsynced)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -28,6 +28,17 @@ KIND_LABELS = {
 LANGUAGE_LABELS = {"it": _l("Italian"), "ru": _l("Russian"), "bi": _l("Bilingual")}
 ROLE_LABELS = {"admin": _l("Administrator"), "legal": _l("Legal staff"), "firm": _l("Firm"), "ministry": _l("Ministry")}
 COUNTRY_LABELS = {"IT": _l("Italy"), "RU": _l("Russia")}
+AGREEMENT_STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "in_review": _l("In review"),
+    "approved": _l("Approved"),
+    "out_for_signature": _l("Out for signature"),
+    "partially_signed": _l("Partially signed"),
+    "executed": _l("Executed"),
+    "withdrawn": _l("Withdrawn"),
+    "declined": _l("Declined"),
+    "expired": _l("Expired"),
+}
 _SIZE_UNITS = {"B": _l("%(size)s B"), "KB": _l("%(size)s KB"), "MB": _l("%(size)s MB"), "GB": _l("%(size)s GB")}
 ORGANIZATION_KIND_LABELS = {"firm": _l("Firm"), "institution": _l("Institution"), "ministry": _l("Ministry")}  # i18n
 
@@ -52,6 +63,20 @@ def local_date(value: date | datetime | None) -> str:
     return format_date(value, "medium") if value else ""
 
 
+def form_int(value: str | None, field: str) -> int | None:
+    """A whole number from a form or query value ('' is None); anything else is a 422 naming the field."""
+    from flask_babel import gettext
+
+    from docmgr.errors import Invalid
+
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise Invalid(gettext("Choose a value from the list."), field=field) from None
+
+
 def form_error(error: DocmgrError) -> dict[str, Any]:
     """What a form template needs to show an error beside the right field."""
     return {"field": error.field, "message": error.message, "code": error.code}
@@ -70,6 +95,7 @@ def register_template_helpers(app: Flask) -> None:
             "LANGUAGE_LABELS": LANGUAGE_LABELS,
             "ROLE_LABELS": ROLE_LABELS,
             "COUNTRY_LABELS": COUNTRY_LABELS,
+            "AGREEMENT_STATUS_LABELS": AGREEMENT_STATUS_LABELS,
             "ORGANIZATION_KIND_LABELS": ORGANIZATION_KIND_LABELS,
             "current_locale": str(get_locale() or "en"),
             "interface_languages": app.config["LANGUAGES"],

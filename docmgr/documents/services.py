@@ -397,13 +397,18 @@ class DocumentFilters:
     q: str | None = None  # a plain title filter for the browse page (full-text search lives in search/)
 
     def validate(self) -> DocumentFilters:
-        if self.kind and self.kind not in KINDS:
-            raise Invalid(gettext("Kind must be one of %(choices)s.", choices=", ".join(KINDS)), field="kind")
-        if self.sector and self.sector not in SECTORS:
-            raise Invalid(gettext("Sector must be one of %(choices)s.", choices=", ".join(SECTORS)), field="sector")
-        if self.language and self.language not in LANGUAGES:
-            raise Invalid(gettext("Language must be one of %(choices)s.", choices=", ".join(LANGUAGES)), field="language")
+        check_filter_values(kind=self.kind, sector=self.sector, language=self.language)
         return self
+
+
+def check_filter_values(*, kind: str | None, sector: str | None, language: str | None) -> None:
+    """The filters that browsing and search share: a value outside its list is a 422 naming the field."""
+    if kind and kind not in KINDS:
+        raise Invalid(gettext("Kind must be one of %(choices)s.", choices=", ".join(KINDS)), field="kind")
+    if sector and sector not in SECTORS:
+        raise Invalid(gettext("Sector must be one of %(choices)s.", choices=", ".join(SECTORS)), field="sector")
+    if language and language not in LANGUAGES:
+        raise Invalid(gettext("Language must be one of %(choices)s.", choices=", ".join(LANGUAGES)), field="language")
 
 
 def list_documents(

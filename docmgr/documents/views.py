@@ -11,18 +11,11 @@ from docmgr.documents.api import download_response
 from docmgr.documents.models import LANGUAGES, SECTORS
 from docmgr.errors import DocmgrError, Invalid
 from docmgr.extensions import db
-from docmgr.web import form_error
+from docmgr.web import form_error, form_int
 
 bp = Blueprint("documents", __name__)
 
 
-def _int_or_none(value: str | None, field: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise Invalid(_("Choose a value from the list."), field=field) from None
 
 
 @bp.get("/")
@@ -35,8 +28,8 @@ def index():
     try:
         filters = services.DocumentFilters(
             kind=request.args.get("kind") or None, sector=request.args.get("sector") or None,
-            organization_id=_int_or_none(request.args.get("organization_id"), "organization_id"),
-            session_id=_int_or_none(request.args.get("session_id"), "session_id"),
+            organization_id=form_int(request.args.get("organization_id"), "organization_id"),
+            session_id=form_int(request.args.get("session_id"), "session_id"),
             language=request.args.get("language") or None, q=request.args.get("q") or None,
         )
         documents, total = services.list_documents(db.session, actor, filters, page, per_page)
@@ -68,8 +61,8 @@ def new():
             document = services.create_document(
                 db.session, actor, title_it=request.form.get("title_it", ""), title_ru=request.form.get("title_ru", ""),
                 kind=request.form.get("kind", "proposal"), sectors=services.parse_sectors(request.form.getlist("sectors")),
-                organization_id=_int_or_none(request.form.get("organization_id"), "organization_id"),
-                session_id=_int_or_none(request.form.get("session_id"), "session_id"), uploads=uploads,
+                organization_id=form_int(request.form.get("organization_id"), "organization_id"),
+                session_id=form_int(request.form.get("session_id"), "session_id"), uploads=uploads,
             )
             db.session.commit()
             flash(_("The document was uploaded."), "success")

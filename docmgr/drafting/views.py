@@ -15,7 +15,7 @@ from docmgr.drafting import rendering, services
 from docmgr.drafting.api import draft_download
 from docmgr.errors import DocmgrError, Invalid
 from docmgr.extensions import db
-from docmgr.web import form_error
+from docmgr.web import form_error, form_int
 
 bp = Blueprint("drafting", __name__)
 
@@ -27,17 +27,10 @@ def _actor():
     return current_user._get_current_object()
 
 
-def _int_or_none(value: str | None, field: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise Invalid(_("Choose a value from the list."), field=field) from None
 
 
 def _int_list(form: MultiDict, name: str) -> list[int]:
-    return [v for v in (_int_or_none(raw, name) for raw in form.getlist(name)) if v is not None]
+    return [v for v in (form_int(raw, name) for raw in form.getlist(name)) if v is not None]
 
 
 def _number_from_form(raw: str) -> Any:
@@ -65,7 +58,7 @@ def fields_from_form(specs: list[rendering.FieldSpec], form: MultiDict) -> dict[
         elif spec.type == "number":
             values[spec.name] = _number_from_form(raw.strip())
         elif spec.type == "organization":
-            values[spec.name] = _int_or_none(raw, f"fields.{spec.name}")
+            values[spec.name] = form_int(raw, f"fields.{spec.name}")
         else:
             values[spec.name] = raw
     return values
@@ -80,9 +73,9 @@ def signatories_from_form(form: MultiDict) -> list[dict[str, Any]]:
         if not row["name"]:
             continue
         rows.append({
-            "id": _int_or_none(row["id"], f"signatories[{len(rows)}].id"),
+            "id": form_int(row["id"], f"signatories[{len(rows)}].id"),
             "name": row["name"], "name_alt": row["name_alt"], "title": row["title"], "email": row["email"],
-            "organization_id": _int_or_none(row["organization_id"], f"signatories[{len(rows)}].organization_id"),
+            "organization_id": form_int(row["organization_id"], f"signatories[{len(rows)}].organization_id"),
             "due_at": row["due_at"] or None,
         })
     return rows
@@ -128,7 +121,7 @@ def agreements():
     try:
         filters = services.AgreementFilters(
             status=request.args.get("status") or None,
-            session_id=_int_or_none(request.args.get("session_id"), "session_id"),
+            session_id=form_int(request.args.get("session_id"), "session_id"),
         )
         items, total = services.list_agreements(db.session, actor, filters, page, per_page)
     except DocmgrError as exc:
@@ -151,7 +144,7 @@ def new_agreement():
                 db.session, actor, template_key=request.form.get("template", ""),
                 title=request.form.get("title", ""), organization_ids=_int_list(request.form, "organization_ids"),
                 proposal_ids=_int_list(request.form, "proposal_ids"),
-                session_id=_int_or_none(request.form.get("session_id"), "session_id"),
+                session_id=form_int(request.form.get("session_id"), "session_id"),
             )
             db.session.commit()
             flash(_("The agreement was created. Fill in its fields and signatories."), "success")
@@ -193,7 +186,7 @@ def edit(agreement_id: int):
                 fields=fields_from_form(specs, request.form), signatories=signatories_from_form(request.form),
                 organization_ids=_int_list(request.form, "organization_ids"),
                 proposal_ids=_int_list(request.form, "proposal_ids"),
-                session_id=_int_or_none(request.form.get("session_id"), "session_id"),
+                session_id=form_int(request.form.get("session_id"), "session_id"),
             )
             db.session.commit()
             flash(_("The agreement was saved."), "success")
@@ -364,17 +357,6 @@ def template_new_version(key: str):
     return render_template("drafting/template_form.html", template=current, form=form, error=error), status
 
 
-STATUS_LABELS = {
-    "draft": _l("Draft"),
-    "in_review": _l("In review"),
-    "approved": _l("Approved"),
-    "out_for_signature": _l("Out for signature"),
-    "partially_signed": _l("Partially signed"),
-    "executed": _l("Executed"),
-    "withdrawn": _l("Withdrawn"),
-    "declined": _l("Declined"),
-    "expired": _l("Expired"),
-}
 FIELD_TYPE_LABELS = {
     "text": _l("Text"), "long_text": _l("Long text"), "date": _l("Date"), "number": _l("Number"),
     "organization": _l("Organisation"), "list": _l("List"),
@@ -385,6 +367,6 @@ SIGNATORY_STATUS_LABELS = {"pending": _l("Pending"), "signed": _l("Signed"), "de
 @bp.app_context_processor
 def _drafting_labels() -> dict[str, Any]:
     return {
-        "AGREEMENT_STATUS_LABELS": STATUS_LABELS, "FIELD_TYPE_LABELS": FIELD_TYPE_LABELS,
+        "FIELD_TYPE_LABELS": FIELD_TYPE_LABELS,
         "SIGNATORY_STATUS_LABELS": SIGNATORY_STATUS_LABELS,
     }

@@ -463,16 +463,10 @@ class SearchFilters:
     date_to: date | None = None
 
     def validate(self) -> SearchFilters:
-        from docmgr.documents.models import LANGUAGES, SECTORS
-        from docmgr.documents.services import KINDS
+        from docmgr.documents.services import check_filter_values
         from docmgr.errors import Invalid
 
-        if self.kind and self.kind not in KINDS:
-            raise Invalid(gettext("Kind must be one of %(choices)s.", choices=", ".join(KINDS)), field="kind")
-        if self.sector and self.sector not in SECTORS:
-            raise Invalid(gettext("Sector must be one of %(choices)s.", choices=", ".join(SECTORS)), field="sector")
-        if self.language and self.language not in LANGUAGES:
-            raise Invalid(gettext("Language must be one of %(choices)s.", choices=", ".join(LANGUAGES)), field="language")
+        check_filter_values(kind=self.kind, sector=self.sector, language=self.language)
         if self.date_from and self.date_to and self.date_to < self.date_from:
             raise Invalid(gettext("'date_to' cannot be before 'date_from'."), field="date_to")
         return self

@@ -15,21 +15,10 @@ from docmgr.errors import DocmgrError, Invalid
 from docmgr.extensions import db
 from docmgr.signatures import reports, services
 from docmgr.signatures.api import pdf_download
-from docmgr.web import form_error
+from docmgr.web import AGREEMENT_STATUS_LABELS, form_error
 
 bp = Blueprint("signatures", __name__)
 
-STATUS_LABELS = {
-    "draft": _l("Draft"),
-    "in_review": _l("In review"),
-    "approved": _l("Approved"),
-    "out_for_signature": _l("Out for signature"),
-    "partially_signed": _l("Partially signed"),
-    "executed": _l("Executed"),
-    "withdrawn": _l("Withdrawn"),
-    "declined": _l("Declined"),
-    "expired": _l("Expired"),
-}
 TRANSITION_LABELS = {
     "in_review": _l("Submit for review"),
     "draft": _l("Back to draft for changes"),
@@ -68,7 +57,7 @@ def panel_context(agreement: Agreement) -> dict:
 @bp.app_context_processor
 def _template_helpers() -> dict:
     return {
-        "signature_panel": panel_context, "now_utc": utcnow, "LIFECYCLE_STATUS_LABELS": STATUS_LABELS,
+        "signature_panel": panel_context, "now_utc": utcnow, "LIFECYCLE_STATUS_LABELS": AGREEMENT_STATUS_LABELS,
         "TRANSITION_LABELS": TRANSITION_LABELS, "SIGNATORY_LABELS": SIGNATORY_LABELS, "METHOD_LABELS": METHOD_LABELS,
     }
 
@@ -121,7 +110,7 @@ def transition(agreement_id: int):
         db.session.commit()
     except DocmgrError as exc:
         return _after_failure(agreement_id, exc)
-    flash(_("The agreement is now: %(status)s.", status=STATUS_LABELS.get(agreement.status, agreement.status)), "success")
+    flash(_("The agreement is now: %(status)s.", status=AGREEMENT_STATUS_LABELS.get(agreement.status, agreement.status)), "success")
     return _back_to_agreement(agreement_id)
 
 
