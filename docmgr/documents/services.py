@@ -60,6 +60,15 @@ def visible_documents(actor: User) -> Select:
     return query if clause is None else query.where(clause)
 
 
+def documents_by_ids(session: Session, actor: User, ids: Iterable[int]) -> dict[int, Document]:
+    """The documents among ``ids`` that ``actor`` may read, with their files (e.g. for search hits)."""
+    wanted = sorted({i for i in ids if i is not None})
+    if not wanted:
+        return {}
+    query = visible_documents(actor).where(Document.id.in_(wanted)).options(selectinload(Document.files))
+    return {document.id: document for document in session.scalars(query)}
+
+
 def can_read(actor: User, document: Document) -> bool:
     return actor.sees_everything or actor.organization_id in document.reader_organization_ids
 

@@ -8,7 +8,7 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
 from docmgr.documents.models import LANGUAGES, SECTORS
-from docmgr.documents.services import KINDS, list_organizations, list_task_force_sessions
+from docmgr.documents.services import KINDS, documents_by_ids, list_organizations, list_task_force_sessions
 from docmgr.errors import DocmgrError
 from docmgr.extensions import db
 from docmgr.search import services
@@ -33,8 +33,10 @@ def search_page():
         )
     except DocmgrError as exc:
         error = form_error(exc)
+    hit_documents = documents_by_ids(db.session, actor, (hit.document_id for hit in result.hits)) if result else {}
     return render_template(
         "search/search.html", result=result, error=error, page=page, per_page=PER_PAGE, args=request.args,
+        hit_documents=hit_documents,
         kinds=KINDS, sectors=SECTORS, languages=LANGUAGES, sessions=list_task_force_sessions(db.session),
         organizations=list_organizations(db.session) if actor.sees_everything else [],
     ), (error and 422) or 200

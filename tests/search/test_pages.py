@@ -66,3 +66,18 @@ def test_document_page_shows_similar_proposals_the_user_may_see(make_org, make_u
     html = client.get(f"/documents/{mine.id}").get_data(as_text=True)
     assert "Similar proposals" in html
     assert "Turbine per centrali (Gamma)" in html and "Turbine per centrali (Beta)" not in html
+
+
+def test_search_hits_show_a_first_page_thumbnail_of_visible_documents(make_user, make_document, login):
+    from docmgr.pdf import html_to_pdf
+
+    legal = make_user("legal")
+    firm = make_user("firm")
+    pdf = html_to_pdf("<p>Proposta di cogenerazione per il distretto tessile.</p>")
+    with_pdf = make_document(firm, title_it="Cogenerazione", files=[("cogenerazione.pdf", pdf, "it")])
+    with_text = make_document(firm, title_it="Cogenerazione testo", files=[txt("Cogenerazione nel distretto.", language="it")])
+    html = login(legal).get("/search?q=cogenerazione").get_data(as_text=True)
+    pdf_file, text_file = with_pdf.files[0], with_text.files[0]
+    assert f"/documents/{with_pdf.id}/files/{pdf_file.id}/thumbnail.png" in html
+    assert f"/documents/{with_text.id}/files/{text_file.id}/thumbnail.png" not in html  # text: a labelled placeholder
+    assert html.count('class="hit-thumb"') == 2
