@@ -31,10 +31,12 @@ def init_command() -> None:
     """Create or upgrade the schema and the data folders; safe to run again."""
     from docmgr.maintenance import initialize
 
-    initialize()
+    reindexed = initialize()
     click.echo(f"database: {current_app.config['SQLALCHEMY_DATABASE_URI']}")
     click.echo(f"storage:  {current_app.config['STORAGE_DIR']}")
     click.echo(f"index:    {current_app.config['INDEX_DIR']}")
+    if reindexed is not None:
+        click.echo(f"index:    built by an older version, rebuilt ({reindexed} entries)")
 
 
 @docmgr_cli.command("create-org")

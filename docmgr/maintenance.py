@@ -11,8 +11,9 @@ from docmgr.extensions import db
 from docmgr.storage import current_store
 
 
-def initialize() -> None:
-    """Create the data folders and bring the schema to the newest migration."""
+def initialize() -> int | None:
+    """Create the data folders, bring the schema to the newest migration and rebuild a search
+    index built by an older version. Returns how many entries were reindexed (None: none needed)."""
     from flask_migrate import upgrade
 
     current_store().ensure()
@@ -22,6 +23,9 @@ def initialize() -> None:
 
     sync_templates(db.session)
     db.session.commit()
+    from docmgr.search.services import reindex_if_outdated
+
+    return reindex_if_outdated()
 
 
 def referenced_blobs() -> list[tuple[str, str]]:

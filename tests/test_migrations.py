@@ -8,6 +8,7 @@ from sqlalchemy import inspect
 
 from docmgr import create_app
 from docmgr.extensions import db
+from docmgr.search.services import get_engine
 
 
 def _fresh_app(tmp_path):
@@ -27,6 +28,15 @@ def test_init_creates_the_schema_of_the_models_and_is_safe_to_rerun(tmp_path):
     assert first.exit_code == 0, first.output
     second = runner.invoke(args=["docmgr", "init"])
     assert second.exit_code == 0, second.output
+    assert "rebuilt" not in second.output
+    with app.app_context():
+        engine = get_engine()
+        with engine.drain_lock(blocking=True):
+            live = engine.ensure()
+    (live / "schema-version").write_text("0\n")  # an index built by an older version…
+    third = runner.invoke(args=["docmgr", "init"])
+    assert third.exit_code == 0, third.output
+    assert "built by an older version, rebuilt (0 entries)" in third.output  # …is rebuilt by init
     with app.app_context():
         with db.engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection, opts={"render_as_batch": True}), db.metadata)

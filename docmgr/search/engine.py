@@ -23,7 +23,7 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,15 +37,24 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.highlight import Fragment, PinpointFragmenter
 from whoosh.index import LockError
+from whoosh.query.spans import SpanFirst
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
-from docmgr.search.text import BODY, body_value, language_analyzer, name_analyzer, proper_names
+from docmgr.search.text import (
+    BODY,
+    HEAD_POSITION,
+    LanguageTokenizer,
+    body_value,
+    language_analyzer,
+    name_analyzer,
+    proper_names,
+)
 
-__all__ = ["EngineHit", "EngineResult", "IndexEntry", "LockError", "WhooshEngine", "build_schema"]
+__all__ = ["EngineHit", "EngineResult", "InText", "IndexEntry", "LockError", "WhooshEngine", "build_schema"]
 
-TEXT_FIELDS = ("text_it", "text_ru")
+TEXT_LANGUAGES = ("it", "ru")
 TITLE_FIELDS = ("title_it", "title_ru")
 FACET_FIELDS = {"kind": "kind", "sector": "sector", "language": "lang", "organization": "organization_id",
                 "session": "session_id", "year": "year"}
@@ -54,7 +63,8 @@ HIGHLIGHT_CHARLIMIT = 200_000
 
 # Changes whenever the schema or the analysis changes: it is part of every entry's stamp, so
 # `docmgr check` reports an index built by an older version as stale (fix: `docmgr reindex`).
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
+VERSION_FILE = "schema-version"  # in each generation: the SCHEMA_VERSION that built it
 
 
 def build_schema() -> Schema:
@@ -65,14 +75,14 @@ def build_schema() -> Schema:
         doctype=ID(stored=True),
         title_it=TEXT(analyzer=it, stored=True, field_boost=3.0),
         title_ru=TEXT(analyzer=ru, stored=True, field_boost=3.0),
-        text_it=TEXT(analyzer=it, chars=True),  # chars: highlights without re-analysing the text
-        text_ru=TEXT(analyzer=ru, chars=True),
         # Organisation, session and file names, kind and sector labels in both languages. One field
         # is enough: stemming goes by script (see docmgr.search.text), only stop words differ.
         meta=TEXT(analyzer=it),
-        # What plain words are scored on: titles (weighing 3x), texts and meta of both languages in one
-        # field, so each word costs one posting list instead of five. The fields above stay for field
-        # filters (`title:`, `text:`), highlights and similar documents.
+        # What plain words are scored on, and the only field holding the files' texts: texts of both
+        # languages, then titles (weighing 3x) and meta, so each word costs one posting list instead
+        # of five, and each text word is indexed once (a posting is most of what a rebuild costs).
+        # `text:` is this field below HEAD_POSITION (see InText); highlights re-analyse the stored
+        # text of the ten hits shown.
         body=TEXT(analyzer=language_analyzer(BODY)),
         names=TEXT(analyzer=names, phrase=False, field_boost=1.5),  # cross-script skeletons of names
         org=TEXT(analyzer=names, phrase=False),  # organisation names only: the `org:` filter
@@ -185,8 +195,8 @@ def entry_fields(entry: IndexEntry) -> dict[str, Any]:
         created = created.astimezone(UTC).replace(tzinfo=None)
     fields: dict[str, Any] = {
         "uid": entry.uid, "object_key": entry.object_key, "doctype": entry.doctype,
-        "title_it": entry.title_it, "title_ru": entry.title_ru, "text_it": text_it, "text_ru": text_ru,
-        "meta": meta, "body": body_value([entry.title_it, entry.title_ru], [text_it, text_ru, meta]),
+        "title_it": entry.title_it, "title_ru": entry.title_ru,
+        "meta": meta, "body": body_value([text_it, text_ru], [entry.title_it, entry.title_ru], [meta]),
         "names": " ".join(names), "org": " ".join(entry.organization_names),
         "kind": entry.kind, "sector": ",".join(entry.sectors), "lang": ",".join(entry.languages),
         "readers": ",".join(str(i) for i in sorted(set(entry.reader_org_ids))),
@@ -259,6 +269,7 @@ class WhooshEngine:
         path = self.root / stamp
         path.mkdir()
         whoosh_index.create_in(str(path), self.schema)
+        (path / VERSION_FILE).write_text(SCHEMA_VERSION + "\n", encoding="utf-8")
         return path
 
     def _swap_to(self, generation: Path) -> None:
@@ -280,6 +291,17 @@ class WhooshEngine:
             kept += 1
             if kept >= keep:
                 shutil.rmtree(path, ignore_errors=True)
+
+    def is_outdated(self) -> bool:
+        """Whether the live generation was built with an older schema or analysis (generations
+        from before the version file count as older): `docmgr init` rebuilds it then."""
+        current = self.current_dir()
+        if current is None or not current.is_dir():
+            return False
+        try:
+            return (current / VERSION_FILE).read_text(encoding="utf-8").strip() != SCHEMA_VERSION
+        except FileNotFoundError:
+            return True
 
     def ensure(self) -> Path:
         """The live generation, created empty if there is none yet (call with the drain lock held)."""
@@ -449,7 +471,7 @@ class WhooshEngine:
     def _all_docs(self, searcher: Searcher) -> frozenset[int]:
         return self._term_set_like(searcher, "__all__", lambda: frozenset(searcher.reader().all_doc_ids()))
 
-    def _term_set_like(self, searcher: Searcher, key: str, compute) -> frozenset[int]:
+    def _term_set_like(self, searcher: Searcher, key: Hashable, compute) -> frozenset[int]:
         cache: OrderedDict = self._local.__dict__.setdefault("term_cache", OrderedDict())
         if cache.get("__searcher__") is not searcher:
             cache.clear()
@@ -470,6 +492,8 @@ class WhooshEngine:
             return set(self._term_set(searcher, query.fieldname, query.text))
         if isinstance(query, wq.Every):
             return set(self._all_docs(searcher))
+        if isinstance(query, InText):  # positions are read: remembered, as a word's documents are
+            return set(self._term_set_like(searcher, query, lambda: frozenset(searcher.docs_for_query(query))))
         if isinstance(query, (wq.Or, wq.DisjunctionMax)) and not getattr(query, "minmatch", 0):
             result: set[int] = set()
             for child in query.subqueries:
@@ -564,6 +588,8 @@ class WhooshEngine:
         the first part of ``AndNot``, nothing for ``Not``; None when a part is not covered."""
         if isinstance(node, wq.Term):
             scores = self._term_scores(searcher, node.fieldname, node.text, matched)
+        elif isinstance(node, InText):  # the inner word's score, where it occurs in the text
+            scores = self._scores(searcher, node.q, matched & self.docset(searcher, node))
         elif isinstance(node, wq.Not) or node is wq.NullQuery or isinstance(node, wq.NullQuery.__class__):
             return {}
         elif isinstance(node, wq.AndNot):
@@ -688,7 +714,7 @@ class WhooshEngine:
             score=round(float(hit.score or 0.0), 4),
         )
         if with_highlights:
-            self._highlight(searcher, query, hit, stored, payload, result)
+            self._highlight(query, stored, payload, result)
         return result
 
     # --- highlighting ------------------------------------------------------------------------------
@@ -696,8 +722,8 @@ class WhooshEngine:
     @staticmethod
     def _query_terms(query: wq.Query, fieldname: str) -> set[str]:
         """The words the query looks for in one field (positive parts only; negated ones are not
-        highlighted). Words looked for in ``body`` count for every title and text field: the
-        analysis is the same but for stop words."""
+        highlighted). Words looked for in ``body`` count for the title fields too: the analysis is
+        the same but for stop words."""
         terms: set[str] = set()
         fieldnames = {fieldname, BODY}
 
@@ -721,42 +747,31 @@ class WhooshEngine:
         walk(query)
         return terms
 
-    def _highlight(self, searcher: Searcher, query, hit, stored, payload, result: EngineHit) -> None:
+    def _highlight(self, query: wq.Query, stored: dict[str, Any], payload: dict[str, Any], result: EngineHit) -> None:
         """Up to three snippets from the best-matching text field, mapped back to the file they
         come from; the highlighted title when only the title matched."""
         fragmenter = PinpointFragmenter(maxchars=220, surround=70, autotrim=True, charlimit=HIGHLIGHT_CHARLIMIT)
         best: tuple[int, str, list[Fragment]] | None = None
-        for fieldname in TEXT_FIELDS:
-            terms = self._query_terms(query, fieldname)
-            text = payload.get(fieldname, "")
-            if not terms or not text:
-                continue
-            matches = []
-            reader = searcher.reader()
-            for term in terms:
-                btext = self.schema[fieldname].to_bytes(term)
-                if (fieldname, btext) not in reader:
-                    continue
-                postings = reader.postings(fieldname, btext)
-                postings.skip_to(hit.docnum)
-                if postings.is_active() and postings.id() == hit.docnum:
-                    for _pos, startchar, endchar in postings.value_as("characters"):
-                        if endchar <= HIGHLIGHT_CHARLIMIT:
-                            matches.append(_Match(startchar, endchar, term))
+        terms = self._query_terms(query, BODY)
+        for language in TEXT_LANGUAGES if terms else ():
+            text = payload.get("text_" + language, "")
+            # The words are found again in the stored text (the index keeps no character offsets:
+            # they would double what a rebuild writes), as the body field analysed them.
+            matches = [_Match(start, end, form)
+                       for start, end, form in _HIGHLIGHT_TOKENIZER.find(text[:HIGHLIGHT_CHARLIMIT], terms)]
             if not matches:
                 continue
-            matches.sort(key=lambda m: m.startchar)
             fragments = list(fragmenter.fragment_matches(text, matches))
             fragments.sort(key=lambda f: (-len({m.text for m in f.matches}), -len(f.matches), f.startchar))
             chosen = sorted(fragments[:3], key=lambda f: f.startchar)
             weight = len({m.text for m in matches})
             if best is None or weight > best[0]:
-                best = (weight, fieldname, chosen)
+                best = (weight, language, chosen)
         if best is not None:
-            _weight, fieldname, fragments = best
+            _weight, language, fragments = best
             result.highlights = [_MarkFormatter.format(f) for f in fragments]
-            result.snippet_language = fieldname[-2:]
-            offsets = payload.get("offsets_" + fieldname[-2:], [])
+            result.snippet_language = language
+            offsets = payload.get("offsets_" + language, [])
             start = fragments[0].matches[0].startchar if fragments and fragments[0].matches else 0
             for file_id, begin, end in offsets:
                 if begin <= start < end:
@@ -792,12 +807,14 @@ class WhooshEngine:
         stored = searcher.stored_fields(docnum)
         payload = _payload(stored)
         subqueries: list[wq.Query] = []
-        for fieldname, source in (("text_it", payload.get("text_it", "")), ("text_ru", payload.get("text_ru", "")),
-                                  ("title_it", stored.get("title_it", "")), ("title_ru", stored.get("title_ru", ""))):
+        # Key terms of each language's text and of the titles separately, so that both languages
+        # are represented whatever their share of the document (Italian–Russian matchmaking).
+        for source in (payload.get("text_it", ""), payload.get("text_ru", ""),
+                       " ".join([stored.get("title_it", ""), stored.get("title_ru", "")]).strip()):
             if not source:
                 continue
-            for term, weight in searcher.key_terms_from_text(fieldname, source[:20_000], numterms=numterms):
-                subqueries.append(wq.Term(fieldname, term, boost=float(weight)))
+            for term, weight in searcher.key_terms_from_text(BODY, source[:20_000], numterms=numterms):
+                subqueries.append(wq.Term(BODY, term, boost=float(weight)))
         if not subqueries:
             return []
         results = searcher.search(wq.Or(subqueries), filter=filter_query, mask=wq.Term("uid", uid), limit=top)
@@ -818,6 +835,35 @@ def _field_lengths(reader, fieldname: str) -> list[int]:
         return [reader.doc_field_length(d, fieldname, 1) or 1 for d in range(count)]
     lengths = [_BYTE_TO_LENGTH[byte] or 1 for byte in raw]
     return lengths + [1] * (count - len(lengths))
+
+
+_HIGHLIGHT_TOKENIZER = LanguageTokenizer(BODY)
+
+
+class InText(SpanFirst):
+    """``q`` (a word or a span query on ``body``) where it occurs in the files' texts, not in the
+    titles and labels: its positions below ``HEAD_POSITION`` (see docmgr.search.text)."""
+
+    def __init__(self, q: wq.Query):
+        super().__init__(q, limit=HEAD_POSITION - 1)
+
+    def children(self):
+        return iter([self.q])
+
+    def estimate_size(self, ixreader) -> int:
+        return self.q.estimate_size(ixreader)
+
+    def estimate_min_size(self, ixreader) -> int:
+        return 0  # every occurrence may be in a title
+
+    def apply(self, fn) -> wq.Query:
+        """Wildcard expansion turns the word into ``Or`` of words: keep each one inside."""
+        inner = fn(self.q)
+        if inner is wq.NullQuery or isinstance(inner, wq.NullQuery.__class__):
+            return wq.NullQuery
+        if isinstance(inner, wq.Or):
+            return wq.Or([InText(child) for child in inner.subqueries], boost=inner.boost)
+        return InText(inner)
 
 
 class _Hit:

@@ -2,9 +2,9 @@
 
 Syntax: words (all must match), ``"exact phrase"``, ``OR``, ``-exclude`` (or ``NOT``), parentheses,
 trailing wildcards (``accord*``), and field filters: ``kind:``, ``sector:``, ``lang:``, ``org:``,
-``title:``, ``text:``, ``session:``, ``year:``. Every plain word is looked up in both languages'
-fields, each analysed with its own analyzer (the user does not say which language they type in),
-and in the cross-script names field.
+``title:``, ``text:``, ``session:``, ``year:``. Every plain word is looked up in the combined field
+of both languages (stemmed by its script: the user does not say which language they type in) and
+in the cross-script names field; ``text:`` is the same field restricted to the files' texts.
 
 What the parser cannot make sense of falls back to plain words. What would be expensive is refused
 with a 422 naming ``q``: very long queries, too many terms, short-prefix or leading wildcards, and
@@ -31,9 +31,11 @@ from whoosh.qparser import (
 )
 from whoosh.qparser.plugins import FieldsPlugin, WildcardPlugin
 from whoosh.qparser.syntax import AndGroup
+from whoosh.query.spans import SpanNear2
 
 from docmgr.errors import Invalid
-from docmgr.search.text import analyze, fold, language_analyzer, plain_analyzer
+from docmgr.search.engine import InText
+from docmgr.search.text import BODY, analyze, fold, language_analyzer, plain_analyzer
 
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 40
@@ -46,14 +48,14 @@ MAX_EXPANSIONS_TOTAL = 600
 # docmgr.search.engine.build_schema) and the cross-script names.
 DEFAULT_FIELDS = ("body", "names")
 # Fields a user may name. `title:` and `text:` are pseudo-fields fanned out to both languages.
-USER_FIELDS = {"body", "title_it", "title_ru", "text_it", "text_ru", "meta", "names", "org", "kind",
-               "sector", "lang", "session_id", "year", "organization_id"}
+USER_FIELDS = {"body", "title_it", "title_ru", "meta", "names", "org", "kind", "sector", "lang", "session_id",
+               "year", "organization_id"}
 NO_POSITIONS = {"names", "org"}  # skeleton fields: phrases become AND, wildcards are skipped
-PSEUDO_FIELDS = {"title": ("title_it", "title_ru"), "text": ("text_it", "text_ru")}
+PSEUDO_FIELDS = {"title": ("title_it", "title_ru"), "text": (BODY,)}  # `text:` is InText(body)
 ALIASES = {"lang": ["language", "lingua", "язык"], "sector": ["sectors", "settore"], "session_id": ["session"],
            "org": ["organization", "organisation", "organizzazione"], "kind": ["tipo"]}
 
-_ANALYZERS = {"it": language_analyzer("it"), "ru": language_analyzer("ru")}
+_ANALYZERS = {"title_it": language_analyzer("it"), "title_ru": language_analyzer("ru"), BODY: language_analyzer(BODY)}
 
 
 def _parse_schema(index_schema):
@@ -128,16 +130,21 @@ class QueryBuilder:
 
     def _fan_out(self, query: wq.Query) -> wq.Query:
         alternatives = []
+        in_text = query.fieldname == "text"
         for fieldname in PSEUDO_FIELDS[query.fieldname]:
-            analyzer = _ANALYZERS[fieldname[-2:]]
+            analyzer = _ANALYZERS[fieldname]
             if isinstance(query, wq.Phrase):
                 words = [w for word in query.words for w in analyze(analyzer, word)]
-                if len(words) > 1:
+                if len(words) > 1 and in_text:  # positions are what InText checks: a span query
+                    alternatives.append(SpanNear2([wq.Term(fieldname, w) for w in words], slop=query.slop))
+                elif len(words) > 1:
                     alternatives.append(wq.Phrase(fieldname, words, slop=query.slop))
                 elif words:
                     alternatives.append(wq.Term(fieldname, words[0]))
             else:
                 alternatives += [wq.Term(fieldname, w) for w in analyze(analyzer, str(query.text))]
+        if in_text:
+            alternatives = [InText(alternative) for alternative in alternatives]
         return wq.Or(alternatives) if alternatives else wq.NullQuery
 
     def _wildcard(self, query: wq.Query) -> wq.Query:
@@ -152,6 +159,8 @@ class QueryBuilder:
             )
         fieldname = PSEUDO_FIELDS.get(query.fieldname, (query.fieldname,))
         variants = [type(query)(name, pattern) for name in fieldname]
+        if query.fieldname == "text":
+            variants = [InText(variant) for variant in variants]
         return variants[0] if len(variants) == 1 else wq.Or(variants)
 
 

@@ -699,6 +699,14 @@ def reindex(app: Flask | None = None, *, procs: int = 1, limitmb: int = 256) -> 
     return count
 
 
+def reindex_if_outdated(app: Flask | None = None) -> int | None:
+    """`reindex` when the live index was built by an older version of the schema or analysis
+    (called by `docmgr init`, so an upgrade needs no extra step). Returns the count, or None."""
+    if not _state(app).engine.is_outdated():
+        return None
+    return reindex(app)
+
+
 def _register_check() -> None:
     from docmgr.maintenance import CHECKS
 

@@ -85,8 +85,14 @@ def _folded_stopwords(lang: str) -> frozenset[str]:
 BODY = "body"
 SEGMENT = "\x1e"  # separates the parts of a body value; phrases never match across two parts
 BOOSTED = "\x1f"  # a part starting with this is a title: its words weigh TITLE_BOOST each
+LABEL = "\x1d"  # a part starting with this is a label (organisation, session, file names)
 TITLE_BOOST = 3.0
 SEGMENT_GAP = 100  # positions left between two parts
+# Titles and labels sit at positions from HEAD_POSITION on, the files' texts below it: that is how
+# the `text:` filter tells a word of the text from a word of the title in the one combined field
+# (a span query on positions, see docmgr.search.engine.InText). No extracted text comes near
+# a billion words.
+HEAD_POSITION = 1 << 30
 
 
 class FoldFilter(Filter):
@@ -155,6 +161,31 @@ class LanguageTokenizer(Tokenizer):
         self._cache[raw] = result
         return result
 
+    def find(self, value: str, forms: set[str]) -> list[tuple[int, int, str]]:
+        """(start, end, form) of the words of ``value`` whose index form is in ``forms``: what
+        highlighting needs, without building a token per word.
+
+        Stemming a word seen for the first time is the slow part (Snowball is pure Python), so
+        words that cannot stem to one of ``forms`` are skipped unstemmed: a stem is a prefix of
+        the folded word but for its last letter (Italian ``-enza`` stems as ``-ente``: differenza →
+        different) or, in Cyrillic, its last two (the Russian stemmer may leave half a transliterated
+        ``ю``/``я`` at the end: воюющих → вои^). A word that does not start with some form so cut
+        cannot match, unless it mixes scripts (the Russian stemmer turns its Latin letters Cyrillic)."""
+        cache, form = self._cache, self._form
+        prefixes = tuple({f[:-2] if _CYRILLIC.search(f) else f[:-1] for f in forms})
+        found = []
+        for match in self.expression.finditer(value):
+            raw = match.group(0)
+            cached = cache.get(raw)
+            if cached is None:
+                folded = _folded_single_script(raw)
+                if folded is not None and not folded.startswith(prefixes):
+                    continue
+                cached = form(raw)
+            if cached[0] in forms and not cached[1]:
+                found.append((match.start(), match.end(), cached[0]))
+        return found
+
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True, start_pos=0,
                  start_char=0, tokenize=True, mode="", **kwargs):
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
@@ -188,28 +219,41 @@ class LanguageTokenizer(Tokenizer):
             yield token
 
 
+@lru_cache(maxsize=200_000)
+def _folded_single_script(raw: str) -> str | None:
+    """``fold(raw.lower())``, or None for a word mixing Latin and Cyrillic letters."""
+    folded = fold(raw.lower())
+    if not folded.isascii() and _LATIN.search(folded) and _CYRILLIC.search(folded):
+        return None
+    return folded
+
+
 class BodyTokenizer(LanguageTokenizer):
     """The analysis of the combined ``body`` field: :class:`LanguageTokenizer` with both stop-word
     lists, over a value made by :func:`body_value` — parts separated by ``SEGMENT`` (positions jump
-    by ``SEGMENT_GAP`` between parts, so a phrase cannot span a title and a text), title parts
-    marked with ``BOOSTED`` (their tokens carry ``TITLE_BOOST``, which Whoosh adds up into the
-    term weight, as a field boost would). A value without markers (a query) is one plain part."""
+    by ``SEGMENT_GAP`` between parts, so a phrase cannot span two parts). Texts come first; the
+    first title (``BOOSTED``) or label (``LABEL``) part starts at ``HEAD_POSITION``. Title tokens
+    carry ``TITLE_BOOST``, which Whoosh adds up into the term weight, as a field boost would.
+    A value without markers (a query, a text to highlight) is one plain part."""
 
     def __init__(self, lang: str = BODY):
         super().__init__(BODY)
 
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True, start_pos=0,
                  start_char=0, tokenize=True, mode="", **kwargs):
-        if not tokenize or (SEGMENT not in value and BOOSTED not in value):
+        if not tokenize or (SEGMENT not in value and BOOSTED not in value and LABEL not in value):
             yield from super().__call__(value, positions, chars, keeporiginal, removestops, start_pos, start_char,
                                         tokenize, mode, **kwargs)
             return
         pos, char = start_pos, start_char
         for part in value.split(SEGMENT):
             boost = 1.0
-            if part.startswith(BOOSTED):
-                boost, part = TITLE_BOOST, part[1:]
+            if part[:1] in (BOOSTED, LABEL):
+                if part[0] == BOOSTED:
+                    boost = TITLE_BOOST
+                part = part[1:]
                 char += 1
+                pos = max(pos, start_pos + HEAD_POSITION)
             last = pos - 1
             for token in super().__call__(part, positions, chars, keeporiginal, removestops, pos, char, True, mode,
                                           **kwargs):
@@ -220,16 +264,17 @@ class BodyTokenizer(LanguageTokenizer):
             pos, char = last + 1 + SEGMENT_GAP, char + len(part) + 1
 
 
-def body_value(titles: list[str], texts: list[str]) -> str:
-    """The value of the ``body`` field: boosted titles, then texts and labels, as separate parts."""
-    parts = [BOOSTED + fold_marks(t) for t in titles if t] + [fold_marks(t) for t in texts if t]
+def body_value(texts: list[str], titles: list[str], labels: list[str]) -> str:
+    """The value of the ``body`` field: the texts, then boosted titles and labels, as separate parts."""
+    parts = [fold_marks(t) for t in texts if t]
+    parts += [BOOSTED + fold_marks(t) for t in titles if t] + [LABEL + fold_marks(t) for t in labels if t]
     return SEGMENT.join(parts)
 
 
 def fold_marks(text: str) -> str:
     """``text`` without the control characters ``body_value`` uses as markers."""
-    if SEGMENT in text or BOOSTED in text:
-        return text.replace(SEGMENT, " ").replace(BOOSTED, " ")
+    if SEGMENT in text or BOOSTED in text or LABEL in text:
+        return text.replace(SEGMENT, " ").replace(BOOSTED, " ").replace(LABEL, " ")
     return text
 
 

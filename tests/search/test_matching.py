@@ -128,6 +128,18 @@ def test_field_filters(legal, make_org, make_user, make_document, search):
         "title:accordi": [proposal.id],
         "title:соглашения": [russian.id],
         "accordo -kind:annex": [proposal.id],
+        # text: is the files' text only, not titles or labels (organisation names, sessions)
+        "text:accordi": sorted([proposal.id, annex.id]),
+        "text:quadro": [],
+        "title:quadro": [proposal.id],
+        "quadro": [proposal.id],  # plain words search titles too
+        "text:energia": [],
+        "text:энергия": [russian.id],
+        'text:"rete elettrica"': [proposal.id],
+        'text:"elettrica rete"': [],
+        "text:turbin*": [annex.id],
+        "text:allegat*": [],
+        "text:energia OR text:turbine": [annex.id],
     }
     for query, expected in cases.items():
         status, body = search(legal, query)

@@ -140,6 +140,24 @@ def test_reindex_cli_rebuilds_from_the_database_into_a_fresh_generation(app, mak
     assert old_searcher is None
 
 
+def test_an_index_built_by_an_older_version_is_rebuilt(app, make_user, make_document, search):
+    """What `docmgr init` runs after the migrations (tests/test_migrations.py runs init itself)."""
+    user, legal = make_user("firm"), make_user("legal")
+    document = make_document(user, title_it="Turbine", files=[txt("Caldaia a condensazione.", language="it")])
+    services.drain(app, blocking=True)
+    engine = services.get_engine(app)
+    assert ids(search(legal, "text:caldaia")[1]) == [document.id]
+    assert services.reindex_if_outdated(app) is None  # current: left alone
+    live = engine.current_dir()
+    (live / "schema-version").unlink()  # what an index from before the version file looks like
+    assert engine.is_outdated()
+    assert services.reindex_if_outdated(app) == 1
+    assert engine.current_dir() != live and not engine.is_outdated()
+    assert ids(search(legal, "text:caldaia")[1]) == [document.id]
+    assert ids(search(legal, "text:turbine")[1]) == []
+    assert ids(search(legal, "turbine")[1]) == [document.id]
+
+
 def test_check_reports_missing_stale_and_orphaned_entries(app, make_user, make_document):
     user = make_user("firm")
     kept, stale, missing = (make_document(user, files=[txt(f"Pompa di calore {i}.", language="it")]) for i in range(3))

@@ -9,7 +9,7 @@ import pytest
 
 from docmgr.search.engine import IndexEntry, WhooshEngine
 from docmgr.search.query import QueryBuilder, bound_expansions
-from docmgr.search.text import BODY, analyze, body_value, language_analyzer
+from docmgr.search.text import BODY, HEAD_POSITION, analyze, body_value, language_analyzer
 from tests.conftest import CORPUS
 
 
@@ -45,7 +45,8 @@ def engine(tmp_path_factory):
 
 
 QUERIES = ["accordo", "governo presidente", "году", "страны правительство", "accordo OR году", "stato -governo",
-           "title:presidente", "text:году", "kuznetsov", "(stato OR paese) anni", "presid*"]
+           "title:presidente", "text:году", "text:году OR accordo", "text:stat* governo", "kuznetsov",
+           "(stato OR paese) anni", "presid*"]
 
 
 @pytest.mark.parametrize("text", QUERIES)
@@ -70,12 +71,15 @@ def test_phrases_are_left_to_whoosh(engine):
     assert engine._fast_top(searcher, query, {0, 1}, 10) is None
 
 
-def test_body_weighs_titles_and_keeps_phrases_inside_one_part():
+def test_body_puts_texts_first_weighs_titles_and_keeps_phrases_inside_one_part():
     analyzer = language_analyzer(BODY)
-    value = body_value(["Accordo quadro"], ["parigi è lontana", "Соглашение о ёлках"])
+    value = body_value(["parigi è lontana", "Соглашение о ёлках"], ["Accordo quadro"], ["Sessione di Roma"])
     tokens = [(t.text, t.pos, t.boost) for t in analyzer(value, positions=True, mode="index")]
-    assert tokens[:2] == [("accord", 0, 3.0), ("quadr", 1, 3.0)]
-    assert tokens[2][0] == "parig" and tokens[2][1] > 1 + 50 and tokens[2][2] == 1.0
-    assert [t[0] for t in tokens[-2:]] == analyze(language_analyzer("ru"), "Соглашение ёлках")
+    assert tokens[:2] == [("parig", 0, 1.0), ("lontan", 1, 1.0)]
+    assert [t[0] for t in tokens[2:4]] == analyze(language_analyzer("ru"), "Соглашение ёлках")
+    assert tokens[2][1] > 1 + 50 and tokens[3][1] == tokens[2][1] + 1  # a gap between parts, none inside
+    assert tokens[3][1] < HEAD_POSITION
+    assert tokens[4:6] == [("accord", HEAD_POSITION, 3.0), ("quadr", HEAD_POSITION + 1, 3.0)]
+    assert [(t[0], t[2]) for t in tokens[6:]] == [("session", 1.0), ("rom", 1.0)]
+    assert tokens[6][1] > HEAD_POSITION + 1 + 50
     assert analyze(analyzer, "accordo di Parigi") == ["accord", "parig"]  # both languages' stop words
-    assert analyze(analyzer, "договор и соглашение") == analyze(language_analyzer("ru"), "договор и соглашение")

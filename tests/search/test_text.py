@@ -72,3 +72,26 @@ def test_name_skeletons_still_tell_different_names_apart():
 def test_proper_names_skip_sentence_starts():
     text = "Il dottor Rossi ha incontrato Kuznetsov. Poi Mario è andato a Torino. Встреча с Кузнецовым в Москве."
     assert proper_names(text) == ["Rossi", "Kuznetsov", "Mario", "Torino", "Кузнецовым", "Москве"]
+
+
+@pytest.mark.parametrize("name", ["PUD_it.txt", "PUD_ru.txt", "udhr_ita.txt", "udhr_rus.txt",
+                                  "task-force-torino-2013-it.txt"])
+def test_highlight_finder_equals_full_analysis_on_real_text(name):
+    """``find`` skips stemming words that cannot match: it must still find exactly what analysing
+    every word finds, also for stems that are not prefixes (presenza → present, воюющих → вои^)
+    and mixed-script words (the Russian stemmer turns their Latin letters Cyrillic)."""
+    import random
+
+    from docmgr.search.text import BODY, LanguageTokenizer
+
+    text = (CORPUS / "text" / name).read_text(encoding="utf-8") + " differenza воюющих pаботой Цзэсюй"
+    analyzer = language_analyzer(BODY)
+    tokens = [(t.startchar, t.endchar, t.text) for t in analyzer(text, chars=True, mode="index")]
+    vocabulary = sorted({form for _s, _e, form in tokens})
+    rng = random.Random(name)
+    tricky = [{"different"}, {"вои^"}, {"пабот"}, {"цзэси^"}]  # (the Latin p of pаботой turned Cyrillic)
+    samples = tricky + [set(rng.sample(vocabulary, rng.randint(1, 4))) for _ in range(40)]
+    for forms in samples:
+        expected = [token for token in tokens if token[2] in forms]
+        assert expected
+        assert LanguageTokenizer(BODY).find(text, forms) == expected, sorted(forms)  # a fresh (cold) cache
