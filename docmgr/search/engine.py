@@ -22,7 +22,7 @@ import shutil
 import threading
 import time
 import zlib
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -579,7 +579,14 @@ class WhooshEngine:
         scores = self._scores(searcher, query, matched)
         if scores is None:
             return None
-        ranked = heapq.nsmallest(limit, matched, key=lambda d: (-scores.get(d, 0.0), d))
+        candidates: Iterable[int] = matched
+        if len(scores) > limit:
+            # Only documents scoring at least the limit-th best score can rank: found on the bare
+            # scores (in C), then ordered by (score, docnum) among themselves.
+            cutoff = heapq.nlargest(limit, scores.values())[-1]
+            if cutoff > 0.0:
+                candidates = [docnum for docnum, score in scores.items() if score >= cutoff]
+        ranked = heapq.nsmallest(limit, candidates, key=lambda d: (-scores.get(d, 0.0), d))
         return [_Hit(searcher, docnum, scores.get(docnum, 0.0)) for docnum in ranked]
 
     def _scores(self, searcher: Searcher, node: wq.Query, matched: set[int]) -> dict[int, float] | None:
@@ -688,16 +695,45 @@ class WhooshEngine:
             cache[key] = norms
         return cache[key]
 
+    # Below this many matches facets are counted by set intersections, one per facet value; above
+    # it, by looking up each matching document's values (two hundred organisations make hundreds
+    # of intersections, where one pass over the matches does).
+    FACETS_BY_DOCUMENT_ABOVE = 2000
+
     def _facets(self, searcher: Searcher, matched: set[int]) -> dict[str, dict[str, int]]:
         facets: dict[str, dict[str, int]] = {}
         for name, fieldname in FACET_FIELDS.items():
-            counts = {}
-            for value, docs in self._term_docs(searcher, fieldname).items():
-                count = len(matched & docs) if len(docs) < len(matched) else len(docs & matched)
-                if count:
-                    counts[value] = count
+            if len(matched) > self.FACETS_BY_DOCUMENT_ABOVE:
+                counts = Counter()
+                for values, count in Counter(map(self._doc_values(searcher, fieldname).__getitem__, matched)).items():
+                    if isinstance(values, str):
+                        counts[values] += count
+                    elif values:
+                        for value in values:
+                            counts[value] += count
+            else:
+                counts = {}
+                for value, docs in self._term_docs(searcher, fieldname).items():
+                    count = len(matched & docs) if len(docs) < len(matched) else len(docs & matched)
+                    if count:
+                        counts[value] = count
             facets[name] = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
         return facets
+
+    def _doc_values(self, searcher: Searcher, fieldname: str) -> list[str | tuple[str, ...] | None]:
+        """docnum → the value of one facet field (a tuple when it has several, None when none),
+        cached while the searcher is unchanged. Counting strings, whose hash is cached, is what
+        makes one pass over the matches cheap."""
+        cache = self._local.facet_cache
+        key = ("by document", fieldname)
+        if key not in cache:
+            by_doc: list[Any] = [None] * searcher.doc_count_all()
+            for value, docs in self._term_docs(searcher, fieldname).items():
+                for docnum in docs:
+                    held = by_doc[docnum]
+                    by_doc[docnum] = value if held is None else (*((held,) if isinstance(held, str) else held), value)
+            cache[key] = by_doc
+        return cache[key]
 
     def _hit(self, searcher: Searcher, query: wq.Query, hit, with_highlights: bool) -> EngineHit:
         stored = hit.fields()

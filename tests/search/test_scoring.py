@@ -32,8 +32,10 @@ def engine(tmp_path_factory):
                 title_ru=" ".join(rng.choice(ru).split()[:6]),
                 files=[{"id": i, "language": "it", "text": ". ".join(rng.sample(it, 8))},
                        {"id": -i, "language": "ru", "text": ". ".join(rng.sample(ru, 8))}],
-                kind="proposal", organization_id=1, organization_names=["Кузнецов и Партнеры"],
-                reader_org_ids=[1], stamp=str(i),
+                kind=rng.choice(["proposal", "annex", "agreement"]), organization_id=rng.randint(1, 6),
+                organization_names=["Кузнецов и Партнеры"], reader_org_ids=[1], stamp=str(i),
+                sectors=rng.sample(["energy", "mechanics", "biotech"], rng.randint(0, 2)),
+                languages=rng.sample(["it", "ru"], rng.randint(1, 2)), session_id=rng.choice([None, 1, 2]),
             )
 
     with engine.drain_lock(blocking=True):
@@ -63,6 +65,21 @@ def test_fast_top_equals_whoosh(engine, text):
     expected = searcher.search(query, limit=20)
     assert [round(h.score, 5) for h in fast] == [round(h.score, 5) for h in expected]
     assert {h.docnum for h in fast} == {h.docnum for h in expected} or len({round(h.score, 5) for h in fast}) < 20
+
+
+@pytest.mark.parametrize("text", ["", "accordo", "году", "stato -governo", "kind:annex"])
+def test_facets_counted_per_document_equal_facets_by_intersection(engine, text, monkeypatch):
+    searcher = engine.searcher()
+    query = QueryBuilder(engine.schema).parse(text).normalize()
+    matched = engine.docset(searcher, query)
+    assert matched, text
+    monkeypatch.setattr(engine, "FACETS_BY_DOCUMENT_ABOVE", 10**9)
+    by_intersection = engine._facets(searcher, matched)
+    monkeypatch.setattr(engine, "FACETS_BY_DOCUMENT_ABOVE", 0)
+    by_document = engine._facets(searcher, matched)
+    assert by_document == by_intersection
+    assert len(by_document["organization"]) > 1 and len(by_document["sector"]) > 1  # several values, some multi
+    assert sum(by_document["kind"].values()) == len(matched)
 
 
 def test_phrases_are_left_to_whoosh(engine):
