@@ -727,12 +727,11 @@ class WhooshEngine:
         cache = self._local.facet_cache
         key = ("by document", fieldname)
         if key not in cache:
-            by_doc: list[Any] = [None] * searcher.doc_count_all()
+            by_doc: list[tuple[str, ...]] = [()] * searcher.doc_count_all()
             for value, docs in self._term_docs(searcher, fieldname).items():
                 for docnum in docs:
-                    held = by_doc[docnum]
-                    by_doc[docnum] = value if held is None else (*((held,) if isinstance(held, str) else held), value)
-            cache[key] = by_doc
+                    by_doc[docnum] += (value,)
+            cache[key] = [values[0] if len(values) == 1 else values or None for values in by_doc]
         return cache[key]
 
     def _hit(self, searcher: Searcher, query: wq.Query, hit, with_highlights: bool) -> EngineHit:

@@ -47,7 +47,7 @@ MAX_EXPANSIONS_TOTAL = 600
 # Plain words search these: the combined field (titles, texts and meta of both languages, see
 # docmgr.search.engine.build_schema) and the cross-script names.
 DEFAULT_FIELDS = ("body", "names")
-# Fields a user may name. `title:` and `text:` are pseudo-fields fanned out to both languages.
+# Fields a user may name. `title:` is fanned out to both languages' titles; `text:` is InText(body).
 USER_FIELDS = {"body", "title_it", "title_ru", "meta", "names", "org", "kind", "sector", "lang", "session_id",
                "year", "organization_id"}
 NO_POSITIONS = {"names", "org"}  # skeleton fields: phrases become AND, wildcards are skipped
