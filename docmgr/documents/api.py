@@ -118,7 +118,7 @@ def add_file(document_id: int):
 
 
 @bp.get("/documents/<int:document_id>/files/<int:file_id>/content")
-@documented({200: "application/octet-stream"})
+@documented({200: "*/*"})  # the sniffed type of the stored file
 def file_content(document_id: int, file_id: int):
     file = services.get_file(db.session, acting_user(), document_id, file_id)
     return download_response(file)

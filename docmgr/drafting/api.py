@@ -18,6 +18,7 @@ bp = Blueprint("drafting_api", __name__)
 AGREEMENT = ser.AgreementSchema()
 TEMPLATE_DETAIL = ser.TemplateDetailSchema()
 DRAFT = ser.DraftSchema()
+TEMPLATE_ERRORS = {422: ser.TemplateErrorSchema}
 
 
 def draft_download(draft: Draft, kind: str):
@@ -64,7 +65,7 @@ def get_template_version(key: str, version: int):
 
 
 @bp.post("/templates")
-@documented({201: ser.TemplateDetailSchema}, body=ser.TemplateRequest, errors=(409,))
+@documented({201: ser.TemplateDetailSchema}, body=ser.TemplateRequest, errors=(409,), error_schemas=TEMPLATE_ERRORS)
 def create_template():
     actor = acting_user()
     data = json_body(ser.TemplateRequest)
@@ -77,7 +78,7 @@ def create_template():
 
 
 @bp.post("/templates/<key>/versions")
-@documented({201: ser.TemplateDetailSchema}, body=ser.TemplateVersionRequest, errors=(409,))
+@documented({201: ser.TemplateDetailSchema}, body=ser.TemplateVersionRequest, errors=(409,), error_schemas=TEMPLATE_ERRORS)
 def create_template_version(key: str):
     actor = acting_user()
     data = json_body(ser.TemplateVersionRequest)
@@ -135,7 +136,7 @@ def update_agreement(agreement_id: int):
 
 
 @bp.post("/agreements/<int:agreement_id>/drafts")
-@documented({201: ser.DraftSchema}, body=ser.EmptyRequest, errors=(409,))
+@documented({201: ser.DraftSchema}, body=ser.EmptyRequest, errors=(409,), error_schemas=TEMPLATE_ERRORS)
 def render_draft(agreement_id: int):
     actor = acting_user()
     if request.get_data(cache=True).strip():

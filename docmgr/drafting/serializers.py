@@ -14,7 +14,7 @@ from sqlalchemy.orm import object_session
 
 from docmgr.drafting import services
 from docmgr.drafting.models import AgreementStatus, Draft, SignatoryStatus
-from docmgr.serializers import Input, IsoDateTime, Output, free_object, optional
+from docmgr.serializers import ErrorDetailSchema, ErrorSchema, Input, IsoDateTime, Output, free_object, optional
 
 STATUSES = [s.value for s in AgreementStatus]
 SIGNATORY_STATUSES = [s.value for s in SignatoryStatus]
@@ -154,7 +154,7 @@ class AgreementSchema(AgreementSummarySchema):
     signatories = fields.List(fields.Nested(SignatorySchema))
     drafts = fields.List(fields.Nested(DraftSchema))
     frozen_pdf_sha256 = fields.String(allow_none=True)
-    frozen_draft_version = fields.Integer(attribute="frozen_draft.version", allow_none=True)
+    frozen_draft_version = fields.Integer(allow_none=True)
     executed_at = IsoDateTime(allow_none=True)
     executed_document_id = fields.Integer(allow_none=True)
     certificate_sha256 = fields.String(allow_none=True)
@@ -164,6 +164,7 @@ class AgreementSchema(AgreementSummarySchema):
         "field_values": services.agreement_fields,
         "proposal_ids": lambda agreement: [p.id for p in agreement.proposals],
         "drafts": lambda agreement: sorted(agreement.drafts, key=lambda d: d.version),
+        "frozen_draft_version": lambda agreement: getattr(agreement.frozen_draft, "version", None),
     }
 
 
@@ -206,6 +207,18 @@ class DraftComparisonSchema(Output):
     changed_clauses = fields.Integer()
     clauses = fields.List(fields.Nested(ClauseChangeSchema))
     field_changes = fields.List(fields.Nested(FieldChangeSchema), attribute="fields", data_key="fields")
+
+
+class TemplateErrorDetailSchema(ErrorDetailSchema):
+    """A template that does not compile names its ``line``; a render refused for want of values names
+    every ``missing`` field."""
+
+    line = optional(fields.Integer())
+    missing = optional(fields.List(fields.String()))
+
+
+class TemplateErrorSchema(ErrorSchema):
+    error = fields.Nested(TemplateErrorDetailSchema)
 
 
 # --- requests ------------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ def _parse_due_at(raw) -> datetime | None:
 
 
 @bp.post("/agreements/<int:agreement_id>/transitions")
-@documented({200: ser.AgreementStateSchema}, body=ser.TransitionRequest, errors=(409,))
+@documented({200: ser.AgreementStateSchema}, body=ser.TransitionRequest, errors=(409,),
+            error_schemas={409: ser.TransitionRefusalSchema})
 def create_transition(agreement_id: int):
     actor = acting_user()
     data = json_body(ser.TransitionRequest)

@@ -89,6 +89,17 @@ class SignatureRefusalSchema(ErrorSchema):
     error = fields.Nested(SignatureRefusalDetailSchema)
 
 
+class TransitionRefusalDetailSchema(ErrorDetailSchema):
+    """A transition not allowed now names where the agreement stands and where it was asked to go."""
+
+    current_status = optional(fields.String(validate=OneOf(STATUSES)))
+    requested_status = optional(fields.String())
+
+
+class TransitionRefusalSchema(ErrorSchema):
+    error = fields.Nested(TransitionRefusalDetailSchema)
+
+
 class FiguresSchema(Output):
     """The task force's figures (whole period, or one session)."""
 
