@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from flask import url_for
-from marshmallow import fields
+from marshmallow import fields, missing
 from marshmallow.validate import OneOf
 from sqlalchemy.orm import object_session
 
@@ -27,7 +27,9 @@ class TemplateFieldSchema(Output):
     label_ru = fields.String()
     type = fields.String()
     required = fields.Boolean()
-    help = optional(fields.String())
+    help = optional(fields.String(metadata={"description": "present when the template gives one"}))
+
+    computed = {"help": lambda spec: spec.help or missing}
 
 
 class TemplateSchema(Output):
