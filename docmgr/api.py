@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flask import Blueprint, request
 from flask_login import current_user
+from marshmallow import Schema
 
 from docmgr.errors import BadRequest, Invalid, Unauthorized
 
@@ -53,11 +55,12 @@ def documented(
     return attach
 
 
-def _names(shape: Any) -> tuple[set[str], set[str]]:
-    """The field names a request schema (class or instance) allows, and those it requires."""
-    fields_ = shape._declared_fields if isinstance(shape, type) else shape.fields
-    allowed = {f.data_key or name for name, f in fields_.items()}
-    return allowed, {f.data_key or name for name, f in fields_.items() if f.required}
+@functools.cache
+def _names(shape: type[Schema]) -> tuple[frozenset[str], frozenset[str]]:
+    """The field names a request schema allows, and those it requires."""
+    fields_ = shape().fields
+    allowed = frozenset(f.data_key or name for name, f in fields_.items())
+    return allowed, frozenset(f.data_key or name for name, f in fields_.items() if f.required)
 
 
 def acting_user():
@@ -67,7 +70,7 @@ def acting_user():
     return current_user._get_current_object()
 
 
-def json_body(allowed: Any, required: set[str] = frozenset()) -> dict[str, Any]:
+def json_body(allowed: set[str] | type[Schema], required: set[str] = frozenset()) -> dict[str, Any]:
     """The request's JSON object; unknown fields are refused by name so typos never pass silently.
 
     ``allowed`` is a set of names or an Input schema (its fields are allowed, its ``required=True`` ones
@@ -99,7 +102,7 @@ def text_field(data: dict[str, Any], name: str, default: str | None = None) -> s
     return value
 
 
-def form_fields(allowed: Any) -> None:
+def form_fields(allowed: set[str] | type[Schema]) -> None:
     """Refuse unknown multipart/form fields by name (file parts are checked by the caller); ``allowed``
     is a set of names or an Input schema."""
     if not isinstance(allowed, (set, frozenset)):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import io
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -115,8 +116,6 @@ def test_the_spec_describes_exactly_the_api_routes(app, spec):
 
 
 def _example_url(rule: str) -> str:
-    import re
-
     return re.sub(r"<int:[a-z_]+>", "1", re.sub(r"<[a-z_]+>", "x", rule))
 
 
