@@ -8,10 +8,10 @@ from datetime import date
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
+from docmgr.accounts import serializers as ser
 from docmgr.accounts import services
 from docmgr.accounts.models import ApiToken, Organization, Role, User
-from docmgr.api import acting_user, iso, json_body, text_field
-from docmgr.documents.models import TaskForceSession
+from docmgr.api import acting_user, documented, json_body, text_field
 from docmgr.documents.services import create_task_force_session, list_organizations, list_task_force_sessions
 from docmgr.errors import Invalid, Unauthorized
 from docmgr.extensions import db
@@ -19,38 +19,16 @@ from docmgr.extensions import db
 bp = Blueprint("accounts_api", __name__)
 
 
-def user_json(user: User) -> dict:
-    return {
-        "id": user.id, "email": user.email, "name": user.name, "role": user.role,
-        "organization_id": user.organization_id, "is_active": user.is_active, "created_at": iso(user.created_at),
-    }
-
-
-def organization_json(org: Organization) -> dict:
-    return {
-        "id": org.id, "name": org.name, "name_alt": org.name_alt, "country": org.country, "kind": org.kind,
-        "address": org.address, "address_alt": org.address_alt,
-    }
-
-
-def session_json(forum_session: TaskForceSession) -> dict:
-    return {
-        "id": forum_session.id, "name": forum_session.name, "place": forum_session.place,
-        "country": forum_session.country, "starts_on": forum_session.starts_on.isoformat(),
-        "ends_on": forum_session.ends_on.isoformat(),
-    }
-
-
-def token_json(row: ApiToken) -> dict:
-    return {
-        "id": row.id, "created_at": iso(row.created_at), "expires_at": iso(row.expires_at),
-        "revoked_at": iso(row.revoked_at),
-    }
+USER = ser.UserSchema()
+USERS = ser.UserSchema(many=True)
+ORGANIZATION = ser.OrganizationSchema()
+SESSION = ser.TaskForceSessionSchema()
 
 
 @bp.post("/auth/token")
+@documented({201: ser.NewTokenSchema}, body=ser.TokenRequest, public=True)
 def create_token():
-    data = json_body({"email", "password"}, required={"email", "password"})
+    data = json_body(ser.TokenRequest)
     user = services.authenticate(
         db.session, text_field(data, "email"), text_field(data, "password"), request.remote_addr or ""
     )
@@ -59,10 +37,11 @@ def create_token():
         raise Unauthorized("Wrong e-mail or password.", code="invalid_credentials")
     token, row = services.issue_token(db.session, user)
     db.session.commit()
-    return jsonify({"token": token, "expires_at": iso(row.expires_at), "token_id": row.id}), 201
+    return jsonify(ser.NewTokenSchema().dump({"token": token, "expires_at": row.expires_at, "token_id": row.id})), 201
 
 
 @bp.delete("/auth/token")
+@documented({204: None})
 def revoke_current_token():
     """Revoke the token this request was made with."""
     user = acting_user()
@@ -79,13 +58,15 @@ def revoke_current_token():
 
 
 @bp.get("/auth/tokens")
+@documented({200: ser.TokenSchema(many=True)}, query=ser.TokenListQuery)
 def list_tokens():
     user = acting_user()
     user_id = request.args.get("user_id", type=int)
-    return jsonify([token_json(t) for t in services.list_tokens(db.session, user, user_id)])
+    return jsonify(ser.TokenSchema(many=True).dump(services.list_tokens(db.session, user, user_id)))
 
 
 @bp.delete("/auth/tokens/<int:token_id>")
+@documented({204: None})
 def revoke_token(token_id: int):
     services.revoke_token(db.session, acting_user(), token_id)
     db.session.commit()
@@ -93,20 +74,23 @@ def revoke_token(token_id: int):
 
 
 @bp.get("/me")
+@documented({200: ser.UserSchema})
 def me():
-    return jsonify(user_json(acting_user()))
+    return jsonify(USER.dump(acting_user()))
 
 
 @bp.get("/users")
+@documented({200: ser.UserSchema(many=True)})
 def list_users():
     services.require_role(acting_user(), Role.ADMIN)
-    return jsonify([user_json(u) for u in db.session.scalars(select(User).order_by(User.id))])
+    return jsonify(USERS.dump(db.session.scalars(select(User).order_by(User.id))))
 
 
 @bp.post("/users")
+@documented({201: ser.UserSchema}, body=ser.UserRequest, errors=(409,))
 def create_user():
     actor = acting_user()
-    data = json_body({"email", "password", "role", "organization_id", "name"}, required={"email", "password", "role"})
+    data = json_body(ser.UserRequest)
     org = None
     org_id = data.get("organization_id")
     if org_id is not None:
@@ -119,32 +103,35 @@ def create_user():
         role=text_field(data, "role"), organization=org, name=text_field(data, "name", ""),
     )
     db.session.commit()
-    return jsonify(user_json(user)), 201
+    return jsonify(USER.dump(user)), 201
 
 
 @bp.get("/organizations")
+@documented({200: ser.OrganizationSchema(many=True)})
 def organizations():
     acting_user()
-    return jsonify([organization_json(o) for o in list_organizations(db.session)])
+    return jsonify(ORGANIZATION.dump(list_organizations(db.session), many=True))
 
 
 @bp.post("/organizations")
+@documented({201: ser.OrganizationSchema}, body=ser.OrganizationRequest, errors=(409,))
 def create_organization():
     actor = acting_user()
-    data = json_body({"name", "name_alt", "country", "kind", "address", "address_alt"}, required={"name", "country"})
+    data = json_body(ser.OrganizationRequest)
     org = services.create_organization(
         db.session, actor, name=text_field(data, "name"), country=text_field(data, "country"),
         kind=text_field(data, "kind") or "firm", name_alt=text_field(data, "name_alt"),
         address=text_field(data, "address"), address_alt=text_field(data, "address_alt"),
     )
     db.session.commit()
-    return jsonify(organization_json(org)), 201
+    return jsonify(ORGANIZATION.dump(org)), 201
 
 
 @bp.get("/sessions")
+@documented({200: ser.TaskForceSessionSchema(many=True)})
 def sessions():
     acting_user()
-    return jsonify([session_json(s) for s in list_task_force_sessions(db.session)])
+    return jsonify(SESSION.dump(list_task_force_sessions(db.session), many=True))
 
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -161,13 +148,14 @@ def _date_field(data: dict, name: str) -> date:
 
 
 @bp.post("/sessions")
+@documented({201: ser.TaskForceSessionSchema}, body=ser.TaskForceSessionRequest, errors=(409,))
 def create_session():
     actor = acting_user()
-    data = json_body({"name", "place", "country", "starts_on", "ends_on"}, required={"name", "place", "country", "starts_on", "ends_on"})
+    data = json_body(ser.TaskForceSessionRequest)
     forum_session = create_task_force_session(
         db.session, actor, name=text_field(data, "name"), place=text_field(data, "place"),
         country=text_field(data, "country"),
         starts_on=_date_field(data, "starts_on"), ends_on=_date_field(data, "ends_on"),
     )
     db.session.commit()
-    return jsonify(session_json(forum_session)), 201
+    return jsonify(SESSION.dump(forum_session)), 201

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
-from docmgr.api import acting_user, int_arg
+from docmgr.api import acting_user, documented, int_arg
+from docmgr.audit import serializers as ser
 from docmgr.audit import services
 from docmgr.errors import Invalid
 from docmgr.extensions import db
@@ -20,15 +21,17 @@ def _agreement_visible_to(actor, agreement_id: int):
 
 
 @bp.get("/agreements/<int:agreement_id>/audit")
+@documented({200: ser.AgreementEventsSchema})
 def agreement_audit(agreement_id: int):
     """Every event about one agreement, oldest first: whoever may read the agreement may read this."""
     from docmgr.signatures.services import agreement_events
 
     agreement, events = agreement_events(db.session, acting_user(), agreement_id)
-    return jsonify({"agreement_id": agreement.id, "items": [services.event_dict(e) for e in events], "total": len(events)})
+    return jsonify(ser.AgreementEventsSchema().dump({"agreement": agreement, "events": events}))
 
 
 @bp.get("/audit/export")
+@documented({200: ("application/x-ndjson", "text/csv")}, query=ser.AuditExportQuery)
 def export():
     """All events (or one agreement's with ``agreement_id``) as JSON lines (default) or CSV."""
     actor = acting_user()
@@ -49,6 +52,7 @@ def export():
 
 
 @bp.get("/agreements/<int:agreement_id>/audit/export")
+@documented({200: ("application/x-ndjson", "text/csv")}, query=ser.ExportQuery)
 def export_agreement(agreement_id: int):
     """The per-agreement export under the agreement's own URL (same as /audit/export?agreement_id=)."""
     actor = acting_user()
@@ -65,7 +69,8 @@ def export_agreement(agreement_id: int):
 
 
 @bp.get("/audit/verify")
+@documented({200: ser.ChainReportSchema})
 def verify():
     """``{"ok", "events", "problems"}``: every edited, removed or reordered entry, named by id."""
     services.require_audit_reader(acting_user())
-    return jsonify(services.verify_chain(db.session).to_dict())
+    return jsonify(ser.ChainReportSchema().dump(services.verify_chain(db.session)))

@@ -5,37 +5,18 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request, send_file
 from werkzeug.datastructures import FileStorage
 
-from docmgr.api import acting_user, form_fields, int_arg, iso, json_body, page_args, text_field
+from docmgr.api import acting_user, documented, form_fields, int_arg, json_body, page_args, text_field
+from docmgr.documents import serializers as ser
 from docmgr.documents import services
-from docmgr.documents.models import Document, DocumentFile
+from docmgr.documents.models import DocumentFile
 from docmgr.errors import Invalid
 from docmgr.extensions import db
 from docmgr.storage import current_store
 
 bp = Blueprint("documents_api", __name__)
 
-UPLOAD_FIELDS = {"title_it", "title_ru", "kind", "sectors", "session_id", "organization_id", "language"}
-
-
-def file_json(file: DocumentFile) -> dict:
-    return {
-        "id": file.id, "filename": file.filename, "language": file.language, "sha256": file.sha256,
-        "size": file.size, "content_type": file.content_type, "version": file.version,
-        "created_at": iso(file.created_at), "page_count": file.page_count, "text_status": file.text_status,
-        "language_detected": file.language_detected,
-    }
-
-
-def document_json(document: Document, with_files: bool = True) -> dict:
-    data = {
-        "id": document.id, "title_it": document.title_it, "title_ru": document.title_ru, "kind": document.kind,
-        "sectors": document.sectors, "organization_id": document.organization_id,
-        "organization": document.organization.name, "session_id": document.session_id,
-        "languages": document.languages, "created_at": iso(document.created_at), "updated_at": iso(document.updated_at),
-    }
-    if with_files:
-        data["files"] = [file_json(f) for f in document.files]
-    return data
+DOCUMENT = ser.DocumentSchema()
+FILE = ser.DocumentFileSchema()
 
 
 def _optional_int(name: str) -> int | None:
@@ -68,11 +49,12 @@ def _check_file_parts() -> list[FileStorage]:
 
 
 @bp.post("/documents")
+@documented({201: ser.DocumentSchema}, form=ser.DocumentUploadForm, errors=(413, 415))
 def create_document():
     actor = acting_user()
     if not request.mimetype.startswith("multipart/form-data"):
         raise Invalid("Send the document as multipart/form-data with one or more 'file' parts.", field="file", code="missing_field")
-    form_fields(UPLOAD_FIELDS)
+    form_fields(ser.DocumentUploadForm)
     parts = _check_file_parts()
     document = services.create_document(
         db.session, actor,
@@ -82,10 +64,11 @@ def create_document():
         uploads=_uploads(parts),
     )
     db.session.commit()
-    return jsonify(document_json(document)), 201
+    return jsonify(DOCUMENT.dump(document)), 201
 
 
 @bp.get("/documents")
+@documented({200: ser.DocumentListSchema}, query=ser.DocumentListQuery)
 def list_documents():
     actor = acting_user()
     page, per_page = page_args()
@@ -95,18 +78,20 @@ def list_documents():
         language=request.args.get("language") or None,
     )
     items, total = services.list_documents(db.session, actor, filters, page, per_page)
-    return jsonify({"items": [document_json(d, with_files=False) for d in items], "total": total, "page": page, "per_page": per_page})
+    return jsonify(ser.DocumentListSchema().dump({"items": items, "total": total, "page": page, "per_page": per_page}))
 
 
 @bp.get("/documents/<int:document_id>")
+@documented({200: ser.DocumentSchema})
 def get_document(document_id: int):
-    return jsonify(document_json(services.get_document(db.session, acting_user(), document_id)))
+    return jsonify(DOCUMENT.dump(services.get_document(db.session, acting_user(), document_id)))
 
 
 @bp.patch("/documents/<int:document_id>")
+@documented({200: ser.DocumentSchema}, body=ser.DocumentUpdateRequest)
 def update_document(document_id: int):
     actor = acting_user()
-    data = json_body({"title_it", "title_ru", "kind", "sectors", "session_id"})
+    data = json_body(ser.DocumentUpdateRequest)
     session_id = data.get("session_id", "unchanged")
     if session_id not in ("unchanged", None) and (not isinstance(session_id, int) or isinstance(session_id, bool)):
         raise Invalid("'session_id' must be a whole number or null.", field="session_id")
@@ -116,22 +101,24 @@ def update_document(document_id: int):
         session_id=session_id,
     )
     db.session.commit()
-    return jsonify(document_json(document))
+    return jsonify(DOCUMENT.dump(document))
 
 
 @bp.post("/documents/<int:document_id>/files")
+@documented({201: ser.DocumentFileSchema}, form=ser.FileUploadForm, errors=(413, 415))
 def add_file(document_id: int):
     actor = acting_user()
-    form_fields({"language"})
+    form_fields(ser.FileUploadForm)
     parts = _check_file_parts()
     if len(parts) != 1:
         raise Invalid("Send exactly one 'file' part.", field="file", code="missing_field" if not parts else "invalid_field")
     file = services.add_file(db.session, actor, document_id, _uploads(parts)[0])
     db.session.commit()
-    return jsonify(file_json(file)), 201
+    return jsonify(FILE.dump(file)), 201
 
 
 @bp.get("/documents/<int:document_id>/files/<int:file_id>/content")
+@documented({200: "*/*"})  # the sniffed type of the stored file
 def file_content(document_id: int, file_id: int):
     file = services.get_file(db.session, acting_user(), document_id, file_id)
     return download_response(file)
@@ -152,31 +139,21 @@ def download_response(file: DocumentFile):
 
 
 @bp.get("/documents/<int:document_id>/files/<int:file_id>/pages")
+@documented({200: ser.PageSetSchema})
 def file_pages(document_id: int, file_id: int):
     """Page images of a file (none for DOCX/ODT/TXT: read its text instead), and where its OCR stands."""
-    from flask import url_for
-
     from docmgr.documents import previews
     from docmgr.documents.ocr import ocr_available
 
     pages = previews.page_set(db.session, acting_user(), document_id, file_id)
-    ids = {"document_id": document_id, "file_id": file_id}
-    return jsonify({
-        "pages": pages.pages,
-        "urls": [url_for("documents.page_image", page=n, **ids) for n in range(1, pages.pages + 1)],
-        "total_pages": pages.total_pages,
-        "truncated": pages.is_truncated,
-        "thumbnail_url": url_for("documents.thumbnail", **ids) if pages.pages else None,
-        "viewer_url": url_for("documents.viewer", **ids),
-        "text_status": pages.file.text_status,
-        "ocr_available": ocr_available(),
-    })
+    return jsonify(ser.PageSetSchema().dump({"page_set": pages, "ocr_available": ocr_available()}))
 
 
 @bp.get("/documents/ocr")
+@documented({200: ser.OcrOverviewSchema})
 def ocr_overview():
     """{"ocr_available"}; staff also get "reason" (why not) and "jobs" (counts by status)."""
     from docmgr.documents import ocr
 
-    return jsonify(ocr.ocr_overview(db.session, acting_user()))
+    return jsonify(ser.OcrOverviewSchema().dump(ocr.ocr_overview(db.session, acting_user())))
 

@@ -1,110 +1,24 @@
-"""/api/v1 endpoints of the drafting module: templates, agreements, draft versions.
-
-``agreement_json`` is the one serializer of an agreement; the signatures module answers with it too.
-"""
+"""/api/v1 endpoints of the drafting module: templates, agreements, draft versions (shapes in
+``docmgr.drafting.serializers``)."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from flask import Blueprint, jsonify, request, send_file
 
-from flask import Blueprint, jsonify, request, send_file, url_for
-
-from docmgr.api import acting_user, int_arg, iso, json_body, page_args
+from docmgr.api import acting_user, documented, int_arg, json_body, page_args
+from docmgr.drafting import serializers as ser
 from docmgr.drafting import services
-from docmgr.drafting.models import Agreement, Draft, Signatory, Template
+from docmgr.drafting.models import Draft
 from docmgr.errors import Invalid
 from docmgr.extensions import db
 from docmgr.storage import current_store
 
 bp = Blueprint("drafting_api", __name__)
 
-AGREEMENT_FIELDS = {"template", "title", "organization_ids", "proposal_ids", "fields", "signatories", "session_id"}
-AGREEMENT_PATCH_FIELDS = AGREEMENT_FIELDS - {"template"}
-TEMPLATE_FIELDS = {"key", "name", "name_ru", "fields", "body"}
-
-
-# --- serializers -------------------------------------------------------------------------------
-
-
-def template_json(template: Template, *, with_body: bool = False) -> dict[str, Any]:
-    data = {
-        "id": template.id, "key": template.key, "name": template.name, "name_ru": template.name_ru,
-        "version": template.version, "fields": [f.to_dict() for f in services.template_fields(template)],
-        "source_sha256": template.source_sha256, "created_at": iso(template.created_at),
-    }
-    if with_body:
-        data["body"] = template.body
-    return data
-
-
-def draft_json(draft: Draft) -> dict[str, Any]:
-    agreement_id, version = draft.agreement_id, draft.version
-    return {
-        "id": draft.id, "version": version,
-        "pdf_url": url_for("api.drafting_api.draft_pdf", agreement_id=agreement_id, version=version),
-        "docx_url": url_for("api.drafting_api.draft_docx", agreement_id=agreement_id, version=version),
-        "pdf_sha256": draft.pdf_sha256, "docx_sha256": draft.docx_sha256,
-        "pdf_size": draft.pdf_size, "docx_size": draft.docx_size,
-        "template_id": draft.template_id, "created_at": iso(draft.created_at),
-    }
-
-
-def signatory_json(signatory: Signatory) -> dict[str, Any]:
-    return {
-        "id": signatory.id, "name": signatory.name, "name_alt": signatory.name_alt, "title": signatory.title,
-        "organization_id": signatory.organization_id, "email": signatory.email, "status": signatory.status,
-        "signed_at": iso(signatory.signed_at), "method": signatory.method,
-        "verification": json.loads(signatory.verification_json) if signatory.verification_json else None,
-        "decline_reason": signatory.decline_reason, "due_at": iso(signatory.due_at),
-    }
-
-
-def agreement_json(agreement: Agreement, *, with_details: bool = True) -> dict[str, Any]:
-    """The agreement as the API shows it (GET /agreements/ID); lists use ``with_details=False``."""
-    template = agreement.template
-    data: dict[str, Any] = {
-        "id": agreement.id, "title": agreement.title, "status": agreement.status,
-        "template": {"id": template.id, "key": template.key, "version": template.version, "name": template.name},
-        "session_id": agreement.session_id,
-        "organization_ids": [o.id for o in agreement.parties],
-        "parties": [
-            {"id": o.id, "name": o.name, "name_alt": o.name_alt, "country": o.country} for o in agreement.parties
-        ],
-        "created_at": iso(agreement.created_at), "updated_at": iso(agreement.updated_at),
-    }
-    latest = services.latest_draft(agreement)
-    data["latest_draft_version"] = latest.version if latest else None
-    if not with_details:
-        data["signatories"] = [
-            {"id": s.id, "name": s.name, "organization_id": s.organization_id, "status": s.status}
-            for s in agreement.signatories
-        ]
-        return data
-    frozen = agreement.frozen_draft
-    data.update({
-        "fields": services.agreement_fields(agreement),
-        "proposal_ids": [p.id for p in agreement.proposals],
-        "signatories": [signatory_json(s) for s in agreement.signatories],
-        "drafts": [draft_json(d) for d in sorted(agreement.drafts, key=lambda d: d.version)],
-        "frozen_pdf_sha256": agreement.frozen_pdf_sha256,
-        "frozen_draft_version": frozen.version if frozen else None,
-        "executed_at": iso(agreement.executed_at),
-        "executed_document_id": agreement.executed_document_id,
-        "certificate_sha256": agreement.certificate_sha256,
-    })
-    return data
-
-
-def compare_json(comparison: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "agreement_id": comparison["agreement_id"],
-        "a": {"version": comparison["a"].version, "created_at": iso(comparison["a"].created_at)},
-        "b": {"version": comparison["b"].version, "created_at": iso(comparison["b"].created_at)},
-        "changed_clauses": comparison["changed_clauses"],
-        "clauses": comparison["clauses"],
-        "fields": comparison["fields"],
-    }
+AGREEMENT = ser.AgreementSchema()
+TEMPLATE_DETAIL = ser.TemplateDetailSchema()
+DRAFT = ser.DraftSchema()
+TEMPLATE_ERRORS = {422: ser.TemplateErrorSchema}
 
 
 def draft_download(draft: Draft, kind: str):
@@ -128,58 +42,58 @@ def draft_download(draft: Draft, kind: str):
 
 
 @bp.get("/templates")
+@documented({200: ser.TemplateSchema(many=True)}, query=ser.TemplateListQuery)
 def list_templates():
     acting_user()
     all_versions = request.args.get("all") in ("1", "true", "yes")
     templates = services.list_templates(db.session, key=request.args.get("key") or None, all_versions=all_versions)
-    return jsonify([template_json(t) for t in templates])
+    return jsonify(ser.TemplateSchema(many=True).dump(templates))
 
 
 @bp.get("/templates/<key>")
+@documented({200: ser.TemplateWithVersionsSchema})
 def get_template(key: str):
     acting_user()
-    template = services.get_template(db.session, key)
-    data = template_json(template, with_body=True)
-    data["versions"] = [
-        {"id": t.id, "version": t.version, "created_at": iso(t.created_at), "source_sha256": t.source_sha256}
-        for t in services.list_templates(db.session, key=key, all_versions=True)
-    ]
-    return jsonify(data)
+    return jsonify(ser.TemplateWithVersionsSchema().dump(services.get_template(db.session, key)))
 
 
 @bp.get("/templates/<key>/versions/<int:version>")
+@documented({200: ser.TemplateDetailSchema})
 def get_template_version(key: str, version: int):
     acting_user()
-    return jsonify(template_json(services.get_template(db.session, key, version), with_body=True))
+    return jsonify(TEMPLATE_DETAIL.dump(services.get_template(db.session, key, version)))
 
 
 @bp.post("/templates")
+@documented({201: ser.TemplateDetailSchema}, body=ser.TemplateRequest, errors=(409,), error_schemas=TEMPLATE_ERRORS)
 def create_template():
     actor = acting_user()
-    data = json_body(TEMPLATE_FIELDS, required={"key", "name", "body"})
+    data = json_body(ser.TemplateRequest)
     template = services.create_template(
         db.session, actor, key=data["key"], name=data["name"], name_ru=data.get("name_ru", ""),
         fields=data.get("fields", []), body=data["body"],
     )
     db.session.commit()
-    return jsonify(template_json(template, with_body=True)), 201
+    return jsonify(TEMPLATE_DETAIL.dump(template)), 201
 
 
 @bp.post("/templates/<key>/versions")
+@documented({201: ser.TemplateDetailSchema}, body=ser.TemplateVersionRequest, errors=(409,), error_schemas=TEMPLATE_ERRORS)
 def create_template_version(key: str):
     actor = acting_user()
-    data = json_body(TEMPLATE_FIELDS - {"key"})
+    data = json_body(ser.TemplateVersionRequest)
     template = services.create_template_version(
         db.session, actor, key, **{name: data[name] for name in ("body", "fields", "name", "name_ru") if name in data}
     )
     db.session.commit()
-    return jsonify(template_json(template, with_body=True)), 201
+    return jsonify(TEMPLATE_DETAIL.dump(template)), 201
 
 
 # --- agreements --------------------------------------------------------------------------------
 
 
 @bp.get("/agreements")
+@documented({200: ser.AgreementListSchema}, query=ser.AgreementListQuery)
 def list_agreements():
     actor = acting_user()
     page, per_page = page_args()
@@ -188,64 +102,65 @@ def list_agreements():
         organization_id=int_arg("organization_id"), template=request.args.get("template") or None,
     )
     items, total = services.list_agreements(db.session, actor, filters, page, per_page)
-    return jsonify({
-        "items": [agreement_json(a, with_details=False) for a in items], "total": total, "page": page,
-        "per_page": per_page,
-    })
+    return jsonify(ser.AgreementListSchema().dump({"items": items, "total": total, "page": page, "per_page": per_page}))
 
 
 @bp.post("/agreements")
+@documented({201: ser.AgreementSchema}, body=ser.AgreementRequest)
 def create_agreement():
     actor = acting_user()
-    data = json_body(AGREEMENT_FIELDS, required={"template", "organization_ids"})
+    data = json_body(ser.AgreementRequest)
     agreement = services.create_agreement(
         db.session, actor, template_key=data["template"], title=data.get("title"),
         organization_ids=data["organization_ids"], proposal_ids=data.get("proposal_ids", []),
         fields=data.get("fields", {}), signatories=data.get("signatories", []), session_id=data.get("session_id"),
     )
     db.session.commit()
-    return jsonify(agreement_json(agreement)), 201
+    return jsonify(AGREEMENT.dump(agreement)), 201
 
 
 @bp.get("/agreements/<int:agreement_id>")
+@documented({200: ser.AgreementSchema})
 def get_agreement(agreement_id: int):
-    return jsonify(agreement_json(services.get_agreement(db.session, acting_user(), agreement_id)))
+    return jsonify(AGREEMENT.dump(services.get_agreement(db.session, acting_user(), agreement_id)))
 
 
 @bp.patch("/agreements/<int:agreement_id>")
+@documented({200: ser.AgreementSchema}, body=ser.AgreementPatchRequest, errors=(409,))
 def update_agreement(agreement_id: int):
     actor = acting_user()
-    data = json_body(AGREEMENT_PATCH_FIELDS)
-    agreement = services.update_agreement(
-        db.session, actor, agreement_id, **{name: data[name] for name in AGREEMENT_PATCH_FIELDS if name in data}
-    )
+    data = json_body(ser.AgreementPatchRequest)
+    agreement = services.update_agreement(db.session, actor, agreement_id, **data)
     db.session.commit()
-    return jsonify(agreement_json(agreement))
+    return jsonify(AGREEMENT.dump(agreement))
 
 
 @bp.post("/agreements/<int:agreement_id>/drafts")
+@documented({201: ser.DraftSchema}, body=ser.EmptyRequest, errors=(409,), error_schemas=TEMPLATE_ERRORS)
 def render_draft(agreement_id: int):
     actor = acting_user()
     if request.get_data(cache=True).strip():
-        json_body(set())  # an empty object is fine; anything else is refused by name
+        json_body(ser.EmptyRequest)  # an empty object is fine; anything else is refused by name
     draft = services.render_draft(db.session, actor, agreement_id)
     db.session.commit()
-    data = draft_json(draft)
-    return jsonify(data), 201
+    return jsonify(DRAFT.dump(draft)), 201
 
 
 @bp.get("/agreements/<int:agreement_id>/drafts")
+@documented({200: ser.DraftSchema(many=True)})
 def list_drafts(agreement_id: int):
     agreement = services.get_agreement(db.session, acting_user(), agreement_id)
-    return jsonify([draft_json(d) for d in sorted(agreement.drafts, key=lambda d: d.version)])
+    return jsonify(DRAFT.dump(sorted(agreement.drafts, key=lambda d: d.version), many=True))
 
 
 @bp.get("/agreements/<int:agreement_id>/drafts/<int:version>.pdf")
+@documented({200: "application/pdf"})
 def draft_pdf(agreement_id: int, version: int):
     return draft_download(services.get_draft(db.session, acting_user(), agreement_id, version), "pdf")
 
 
 @bp.get("/agreements/<int:agreement_id>/drafts/<int:version>.docx")
+@documented({200: "application/vnd.openxmlformats-officedocument.wordprocessingml.document"})
 def draft_docx(agreement_id: int, version: int):
     return draft_download(services.get_draft(db.session, acting_user(), agreement_id, version), "docx")
 
@@ -262,8 +177,9 @@ def version_args() -> tuple[int, int]:
 
 
 @bp.get("/agreements/<int:agreement_id>/drafts/compare")
+@documented({200: ser.DraftComparisonSchema}, query=ser.CompareQuery)
 def compare_drafts(agreement_id: int):
     actor = acting_user()
     services.get_agreement(db.session, actor, agreement_id)  # 404 before anything else for outsiders
     version_a, version_b = version_args()
-    return jsonify(compare_json(services.compare_drafts(db.session, actor, agreement_id, version_a, version_b)))
+    return jsonify(ser.DraftComparisonSchema().dump(services.compare_drafts(db.session, actor, agreement_id, version_a, version_b)))

@@ -7,45 +7,18 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request, send_file
 
-from docmgr.api import acting_user, form_fields, int_arg, iso, json_body
-from docmgr.drafting.api import agreement_json
-from docmgr.drafting.api import signatory_json as drafting_signatory_json
-from docmgr.drafting.models import Agreement, Signatory
+from docmgr.api import acting_user, documented, form_fields, int_arg, json_body
 from docmgr.errors import Invalid
 from docmgr.extensions import db
 from docmgr.signatures import reports, services
-from docmgr.signatures.models import SignatureSubmission
+from docmgr.signatures import serializers as ser
 from docmgr.storage import current_store
 
 bp = Blueprint("signatures_api", __name__)
 
 
-def signatory_json(signatory: Signatory) -> dict:
-    """The drafting module's signatory JSON plus the hash of the accepted signed copy."""
-    return {**drafting_signatory_json(signatory), "signed_file_sha256": signatory.signed_file_sha256}
-
-
-def submission_json(submission: SignatureSubmission) -> dict:
-    return {
-        "id": submission.id, "signatory_id": submission.signatory_id, "sha256": submission.sha256,
-        "size": submission.size, "filename": submission.filename, "content_type": submission.content_type,
-        "method": submission.method, "signed_at": iso(submission.signed_at), "is_valid": submission.is_valid,
-        "verification": services.verification_of(submission), "created_at": iso(submission.created_at),
-        "created_by_id": submission.created_by_id,
-    }
-
-
-def agreement_state_json(agreement: Agreement) -> dict:
-    """The drafting module's agreement JSON (the one serializer of an agreement), plus the
-    signature-side fields it does not carry."""
-    data = agreement_json(agreement)
-    data.update({
-        "approved_by_id": agreement.approved_by_id, "frozen_draft_id": agreement.frozen_draft_id,
-        "sent_for_signature_at": iso(agreement.sent_for_signature_at),
-        "certificate_url": f"/api/v1/agreements/{agreement.id}/certificate.pdf" if agreement.certificate_sha256 else None,
-        "signatories": [signatory_json(s) for s in agreement.signatories],
-    })
-    return data
+AGREEMENT_STATE = ser.AgreementStateSchema()
+SUBMISSION = ser.SubmissionSchema()
 
 
 def _parse_due_at(raw) -> datetime | None:
@@ -59,9 +32,11 @@ def _parse_due_at(raw) -> datetime | None:
 
 
 @bp.post("/agreements/<int:agreement_id>/transitions")
+@documented({200: ser.AgreementStateSchema}, body=ser.TransitionRequest, errors=(409,),
+            error_schemas={409: ser.TransitionRefusalSchema})
 def create_transition(agreement_id: int):
     actor = acting_user()
-    data = json_body({"to", "reason", "due_at"}, required={"to"})
+    data = json_body(ser.TransitionRequest)
     for name in ("to", "reason", "due_at"):
         if data.get(name) is not None and not isinstance(data[name], str):
             raise Invalid(f"'{name}' must be a string.", field=name)
@@ -69,24 +44,25 @@ def create_transition(agreement_id: int):
         db.session, actor, agreement_id, data["to"], reason=data.get("reason"), due_at=_parse_due_at(data.get("due_at"))
     )
     db.session.commit()
-    return jsonify(agreement_state_json(agreement))
+    return jsonify(AGREEMENT_STATE.dump(agreement))
 
 
 @bp.get("/agreements/<int:agreement_id>/signatures")
+@documented({200: ser.SignatureStateSchema})
 def signature_state(agreement_id: int):
     """Status, signatories with their verification, and every submission (refused ones included)."""
     agreement = services.get_agreement(db.session, acting_user(), agreement_id)
-    body = agreement_state_json(agreement)
-    body["submissions"] = [submission_json(s) for s in services.submissions_for(db.session, agreement)]
-    return jsonify(body)
+    return jsonify(ser.SignatureStateSchema().dump(agreement))
 
 
 @bp.post("/agreements/<int:agreement_id>/signatories/<int:signatory_id>/signature")
+@documented({201: ser.SignatureResultSchema}, form=ser.SignatureForm, errors=(409, 413, 415),
+            error_schemas={422: ser.SignatureRefusalSchema})
 def upload_signature(agreement_id: int, signatory_id: int):
     actor = acting_user()
     if not request.mimetype.startswith("multipart/form-data"):
         raise Invalid("Send the signed copy as multipart/form-data with a 'file' part.", field="file", code="missing_field")
-    form_fields({"signed_at", "method"})
+    form_fields(ser.SignatureForm)
     unknown = sorted(set(request.files) - {"file"})
     if unknown:
         raise Invalid(f"Unknown file part: {unknown[0]}; send the signed copy as 'file'.", field=unknown[0], code="unknown_field")
@@ -101,30 +77,30 @@ def upload_signature(agreement_id: int, signatory_id: int):
     if not outcome.is_valid:
         raise Invalid(
             "The signature is not valid: " + "; ".join(outcome.reasons) + ".", field="file", code="signature_invalid",
-            reasons=outcome.reasons, submission=submission_json(outcome.submission),
+            reasons=outcome.reasons, submission=SUBMISSION.dump(outcome.submission),
         )
-    return jsonify({
-        "signatory": signatory_json(outcome.signatory), "submission": submission_json(outcome.submission),
-        "agreement": agreement_state_json(outcome.agreement),
-    }), 201
+    return jsonify(ser.SignatureResultSchema().dump(outcome)), 201
 
 
 @bp.post("/agreements/<int:agreement_id>/signatories/<int:signatory_id>/decline")
+@documented({200: ser.DeclineResultSchema}, body=ser.DeclineRequest, errors=(409,))
 def decline_signature(agreement_id: int, signatory_id: int):
     actor = acting_user()
-    data = json_body({"reason"}, required={"reason"})
+    data = json_body(ser.DeclineRequest)
     signatory = services.decline(db.session, actor, agreement_id, signatory_id, data["reason"])
     db.session.commit()
-    return jsonify({"signatory": signatory_json(signatory), "agreement": agreement_state_json(signatory.agreement)})
+    return jsonify(ser.DeclineResultSchema().dump({"signatory": signatory, "agreement": signatory.agreement}))
 
 
 @bp.get("/agreements/<int:agreement_id>/certificate.pdf")
+@documented({200: "application/pdf"})
 def certificate(agreement_id: int):
     agreement, sha256 = services.certificate_blob(db.session, acting_user(), agreement_id)
     return pdf_download(sha256, f"agreement-{agreement.id}-certificate.pdf")
 
 
 @bp.get("/agreements/<int:agreement_id>/signatories/<int:signatory_id>/submissions/<int:submission_id>/content")
+@documented({200: ("application/pdf", "image/png", "image/jpeg")})
 def submission_content(agreement_id: int, signatory_id: int, submission_id: int):
     submission = services.get_submission(db.session, acting_user(), agreement_id, signatory_id, submission_id)
     response = send_file(
@@ -145,6 +121,7 @@ def pdf_download(sha256: str, name: str):
 
 
 @bp.get("/stats")
+@documented({200: ser.FiguresSchema}, query=ser.FiguresQuery)
 def stats():
     actor = acting_user()
-    return jsonify(reports.task_force_figures(db.session, actor, int_arg("session_id")))
+    return jsonify(ser.FiguresSchema().dump(reports.task_force_figures(db.session, actor, int_arg("session_id"))))

@@ -1,0 +1,136 @@
+"""The API shapes of documents: documents, their files, page previews and the OCR overview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from marshmallow import fields
+from marshmallow.validate import OneOf
+
+from docmgr.documents.models import LANGUAGES, SECTORS, DocumentKind, TextStatus
+from docmgr.serializers import Input, IsoDateTime, Output, counts, optional
+
+KINDS = [k.value for k in DocumentKind]
+TEXT_STATUSES = [s.value for s in TextStatus]
+
+
+class DocumentFileSchema(Output):
+    id = fields.Integer()
+    filename = fields.String()
+    language = fields.String(validate=OneOf(LANGUAGES))
+    sha256 = fields.String()
+    size = fields.Integer()
+    content_type = fields.String()
+    version = fields.Integer()
+    created_at = IsoDateTime()
+    page_count = fields.Integer(allow_none=True)
+    text_status = fields.String(validate=OneOf(TEXT_STATUSES))
+    language_detected = fields.String(allow_none=True, metadata={"description": "what detection said, if it ran"})
+
+
+class DocumentSummarySchema(Output):
+    """A document in lists (no files)."""
+
+    id = fields.Integer()
+    title_it = fields.String()
+    title_ru = fields.String()
+    kind = fields.String(validate=OneOf(KINDS))
+    sectors = fields.List(fields.String(validate=OneOf(SECTORS)))
+    organization_id = fields.Integer()
+    organization = fields.String(attribute="organization.name", metadata={"description": "the organisation's name"})
+    session_id = fields.Integer(allow_none=True)
+    languages = fields.List(fields.String(validate=OneOf(LANGUAGES)))
+    created_at = IsoDateTime()
+    updated_at = IsoDateTime()
+
+
+class DocumentSchema(DocumentSummarySchema):
+    """A document with every stored file version."""
+
+    files = fields.List(fields.Nested(DocumentFileSchema))
+
+
+class DocumentListSchema(Output):
+    items = fields.List(fields.Nested(DocumentSummarySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class PageSetSchema(Output):
+    """Dumped from ``{"page_set": PageSet, "ocr_available": bool}``."""
+
+    pages = fields.Integer(attribute="page_set.pages", metadata={"description": "page images available"})
+    urls = fields.List(fields.String())
+    total_pages = fields.Integer(attribute="page_set.total_pages")
+    truncated = fields.Boolean(attribute="page_set.is_truncated")
+    thumbnail_url = fields.String(allow_none=True)
+    viewer_url = fields.String()
+    text_status = fields.String(attribute="page_set.file.text_status", validate=OneOf(TEXT_STATUSES))
+    ocr_available = fields.Boolean()
+
+    computed = {
+        "urls": lambda obj: [
+            url_for("documents.page_image", page=n, **_ids(obj)) for n in range(1, obj["page_set"].pages + 1)
+        ],
+        "thumbnail_url": lambda obj: url_for("documents.thumbnail", **_ids(obj)) if obj["page_set"].pages else None,
+        "viewer_url": lambda obj: url_for("documents.viewer", **_ids(obj)),
+    }
+
+
+def _ids(obj: dict[str, Any]) -> dict[str, int]:
+    file = obj["page_set"].file
+    return {"document_id": file.document_id, "file_id": file.id}
+
+
+class OcrOverviewSchema(Output):
+    ocr_available = fields.Boolean()
+    reason = optional(fields.String(allow_none=True, metadata={"description": "staff only: why OCR is not available"}))
+    jobs = optional(counts(metadata={"description": "staff only: OCR jobs by status"}))
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+
+class DocumentListQuery(Input):
+    kind = fields.String(validate=OneOf(KINDS))
+    sector = fields.String(validate=OneOf(SECTORS))
+    organization_id = fields.Integer()
+    session_id = fields.Integer()
+    language = fields.String(validate=OneOf(LANGUAGES))
+    page = fields.Integer()
+    per_page = fields.Integer(metadata={"maximum": 100})
+
+
+_BINARY = {"type": "string", "format": "binary"}
+
+
+class DocumentUploadForm(Input):
+    file = fields.List(fields.Raw(metadata=_BINARY), required=True, metadata={"description": "one or more files"})
+    title_it = fields.String()
+    title_ru = fields.String()
+    kind = fields.String(validate=OneOf(KINDS))
+    sectors = fields.String(metadata={"description": "comma-separated: " + ", ".join(SECTORS)})
+    session_id = fields.Integer()
+    organization_id = fields.Integer(metadata={"description": "firm users: always their own organisation"})
+    language = fields.List(
+        fields.String(validate=OneOf(LANGUAGES)),
+        metadata={"description": "once per file, or once for all; detected when absent"},
+    )
+
+
+class FileUploadForm(Input):
+    file = fields.Raw(required=True, metadata=_BINARY)
+    language = fields.String(validate=OneOf(LANGUAGES))
+
+
+class DocumentUpdateRequest(Input):
+    title_it = fields.String()
+    title_ru = fields.String()
+    kind = fields.String(validate=OneOf(KINDS))
+    sectors = fields.Raw(metadata={
+        "description": "a list, or a comma-separated string", "anyOf": [
+            {"type": "array", "items": {"type": "string", "enum": list(SECTORS)}}, {"type": "string"}],
+    })
+    session_id = fields.Integer(allow_none=True)

@@ -1,0 +1,136 @@
+"""The API shapes of signatures: the agreement's signature state, submissions, the answers to a
+signature or a decline, and the task-force figures. They extend drafting's agreement and signatory."""
+
+from __future__ import annotations
+
+from marshmallow import fields
+from marshmallow.validate import OneOf
+from sqlalchemy.orm import object_session
+
+from docmgr.drafting.serializers import SIGNATURE_METHODS, STATUSES, AgreementSchema, SignatorySchema
+from docmgr.serializers import ErrorDetailSchema, ErrorSchema, Input, IsoDateTime, Output, counts, free_object, optional
+from docmgr.signatures import services
+
+
+class SignedSignatorySchema(SignatorySchema):
+    """Drafting's signatory plus the hash of the accepted signed copy."""
+
+    signed_file_sha256 = fields.String(allow_none=True)
+
+
+class SubmissionSchema(Output):
+    """One uploaded signed copy, accepted or refused (kept on record either way)."""
+
+    id = fields.Integer()
+    signatory_id = fields.Integer()
+    sha256 = fields.String()
+    size = fields.Integer()
+    filename = fields.String()
+    content_type = fields.String()
+    method = fields.String(validate=OneOf(SIGNATURE_METHODS))
+    signed_at = IsoDateTime(allow_none=True)
+    is_valid = fields.Boolean()
+    verification = free_object(allow_none=True, metadata={"description": "what the check of the signed copy found"})
+    created_at = IsoDateTime()
+    created_by_id = fields.Integer(allow_none=True)
+
+    computed = {"verification": services.verification_of}
+
+
+class AgreementStateSchema(AgreementSchema):
+    """Drafting's agreement plus the signature side: approval, the frozen draft, the certificate."""
+
+    approved_by_id = fields.Integer(allow_none=True)
+    frozen_draft_id = fields.Integer(allow_none=True)
+    sent_for_signature_at = IsoDateTime(allow_none=True)
+    certificate_url = fields.String(allow_none=True)
+    signatories = fields.List(fields.Nested(SignedSignatorySchema))
+
+    computed = {
+        **AgreementSchema.computed,
+        "certificate_url": lambda agreement: (
+            f"/api/v1/agreements/{agreement.id}/certificate.pdf" if agreement.certificate_sha256 else None
+        ),
+    }
+
+
+class SignatureStateSchema(AgreementStateSchema):
+    """The agreement's signature state with every submission (refused ones included)."""
+
+    submissions = fields.List(fields.Nested(SubmissionSchema))
+
+    computed = {
+        **AgreementStateSchema.computed,
+        "submissions": lambda agreement: services.submissions_for(object_session(agreement), agreement),
+    }
+
+
+class SignatureResultSchema(Output):
+    """The answer to an accepted signed copy: the signatory, the submission, the agreement now."""
+
+    signatory = fields.Nested(SignedSignatorySchema)
+    submission = fields.Nested(SubmissionSchema)
+    agreement = fields.Nested(AgreementStateSchema)
+
+
+class DeclineResultSchema(Output):
+    signatory = fields.Nested(SignedSignatorySchema)
+    agreement = fields.Nested(AgreementStateSchema)
+
+
+class SignatureRefusalDetailSchema(ErrorDetailSchema):
+    """A refused signed copy also names the reasons and the submission kept on record."""
+
+    reasons = optional(fields.List(fields.String()))
+    submission = optional(fields.Nested(SubmissionSchema))
+
+
+class SignatureRefusalSchema(ErrorSchema):
+    error = fields.Nested(SignatureRefusalDetailSchema)
+
+
+class TransitionRefusalDetailSchema(ErrorDetailSchema):
+    """A transition not allowed now names where the agreement stands and where it was asked to go."""
+
+    current_status = optional(fields.String(validate=OneOf(STATUSES)))
+    requested_status = optional(fields.String())
+
+
+class TransitionRefusalSchema(ErrorSchema):
+    error = fields.Nested(TransitionRefusalDetailSchema)
+
+
+class FiguresSchema(Output):
+    """The task force's figures (whole period, or one session)."""
+
+    session_id = fields.Integer(allow_none=True)
+    proposals = fields.Integer()
+    partnership_projects = fields.Integer()
+    agreements_signed = fields.Integer()
+    agreements_total = fields.Integer()
+    agreements_by_status = counts(metadata={"description": "status -> count; statuses: " + ", ".join(STATUSES)})
+    organizations_by_country = counts()
+    definitions = fields.Dict(keys=fields.String(), values=fields.String(), metadata={"description": "what each figure counts"})
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+
+class TransitionRequest(Input):
+    to = fields.String(required=True, validate=OneOf(STATUSES))
+    reason = fields.String(allow_none=True)
+    due_at = fields.String(allow_none=True, metadata={"format": "date-time", "description": "sending out: the signing deadline"})
+
+
+class SignatureForm(Input):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary", "description": "the signed copy"})
+    signed_at = fields.String(metadata={"description": "when it was signed (ISO 8601)"})
+    method = fields.String(validate=OneOf(SIGNATURE_METHODS))
+
+
+class DeclineRequest(Input):
+    reason = fields.String(required=True)
+
+
+class FiguresQuery(Input):
+    session_id = fields.Integer()
