@@ -63,15 +63,18 @@ def upload_signature(agreement_id: int, signatory_id: int):
     if not request.mimetype.startswith("multipart/form-data"):
         raise Invalid("Send the signed copy as multipart/form-data with a 'file' part.", field="file", code="missing_field")
     form_fields(ser.SignatureForm)
-    unknown = sorted(set(request.files) - {"file"})
+    unknown = sorted(set(request.files) - {"file", "signature"})
     if unknown:
-        raise Invalid(f"Unknown file part: {unknown[0]}; send the signed copy as 'file'.", field=unknown[0], code="unknown_field")
-    part = request.files.get("file")
+        raise Invalid(f"Unknown file part: {unknown[0]}; send the signed copy as 'file' (and a detached signature as "
+                      "'signature').", field=unknown[0], code="unknown_field")
+    part, detached = request.files.get("file"), request.files.get("signature")
     outcome = services.record_signature(
         db.session, actor, agreement_id, signatory_id,
         stream=part.stream if part is not None and (part.filename or part.content_length) else None,
         filename=part.filename if part is not None else "", method=request.form.get("method"),
         signed_at=request.form.get("signed_at"),
+        signature_stream=detached.stream if detached is not None else None,
+        signature_filename=detached.filename or "" if detached is not None else "",
     )
     db.session.commit()  # an invalid submission is kept on record, then refused
     if not outcome.is_valid:

@@ -29,12 +29,14 @@ class SubmissionSchema(Output):
     content_type = fields.String()
     method = fields.String(validate=OneOf(SIGNATURE_METHODS))
     signed_at = IsoDateTime(allow_none=True)
+    signature_sha256 = fields.String(allow_none=True, metadata={"description": "a detached .p7s/.sig, as received"})
+    signature_filename = fields.String(allow_none=True)
     is_valid = fields.Boolean()
     verification = free_object(allow_none=True, metadata={"description": "what the check of the signed copy found"})
     created_at = IsoDateTime()
     created_by_id = fields.Integer(allow_none=True)
 
-    computed = {"verification": services.verification_of}
+    computed = {"verification": services.verification_of, "signature_filename": lambda s: s.signature_filename or None}
 
 
 class AgreementStateSchema(AgreementSchema):
@@ -123,7 +125,10 @@ class TransitionRequest(Input):
 
 
 class SignatureForm(Input):
-    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary", "description": "the signed copy"})
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary", "description": (
+        "the signed copy: a PAdES-signed PDF, a CAdES/GOST .p7m, a scan; or the PDF a detached 'signature' signs")})
+    signature = fields.Raw(metadata={"type": "string", "format": "binary",
+                                     "description": "a detached CAdES/GOST signature (.p7s, .sig) of 'file'"})
     signed_at = fields.String(metadata={"description": "when it was signed (ISO 8601)"})
     method = fields.String(validate=OneOf(SIGNATURE_METHODS))
 
