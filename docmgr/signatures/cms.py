@@ -115,13 +115,24 @@ def _load(der: bytes) -> cms.SignedData:
         if info["content_type"].native != "signed_data":
             raise Refused(f"the envelope is a CMS {info['content_type'].native}, not a signature (SignedData)")
         signed_data = info["content"]
-        # Touch every part we rely on, so a damaged structure is refused here and not half-way through.
-        signed_data.native  # noqa: B018
+        # Parse every part we rely on, so a damaged structure is refused here and not half-way through.
+        # (Not the certificates' keys: asn1crypto's spec does not know GOST keys; gost.py reads those.)
+        for name in ("digest_algorithms", "encap_content_info", "signer_infos", "crls"):
+            signed_data[name].native  # noqa: B018
+        for choice in _present(signed_data["certificates"]):
+            tbs = choice.chosen["tbs_certificate"]
+            for name in ("serial_number", "issuer", "subject", "validity", "extensions"):
+                tbs[name].native  # noqa: B018
         return signed_data
     except Refused:
         raise
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
         raise Refused(f"the envelope is truncated or damaged ({error.__class__.__name__})") from None
+
+
+def _present(value: Any) -> Any:
+    """An optional SET OF as a sequence ([] when absent), without parsing its members."""
+    return [] if isinstance(value, core.Void) else value
 
 
 def _check_limits(signed_data: cms.SignedData) -> None:
@@ -130,8 +141,7 @@ def _check_limits(signed_data: cms.SignedData) -> None:
         raise Refused("the envelope contains no signature (no SignerInfo)")
     if signer_count > MAX_SIGNER_INFOS:
         raise Refused(f"the envelope has {signer_count} signatures (SignerInfos); at most {MAX_SIGNER_INFOS} are accepted")
-    certificates = signed_data["certificates"]
-    count = len(certificates) if certificates.native is not None else 0
+    count = len(_present(signed_data["certificates"]))
     if count > MAX_CERTIFICATES:
         raise Refused(f"the envelope carries {count} certificates; at most {MAX_CERTIFICATES} are accepted")
     for signer_info in signed_data["signer_infos"]:
@@ -144,10 +154,7 @@ def _check_limits(signed_data: cms.SignedData) -> None:
 
 
 def _certificates(signed_data: cms.SignedData) -> list[x509.Certificate]:
-    certificates = signed_data["certificates"]
-    if certificates.native is None:
-        return []
-    return [choice.chosen for choice in certificates if choice.name == "certificate"]
+    return [choice.chosen for choice in _present(signed_data["certificates"]) if choice.name == "certificate"]
 
 
 def _find_signer_cert(signer_info: cms.SignerInfo, certificates: list[x509.Certificate]) -> x509.Certificate | None:

@@ -198,3 +198,44 @@ def gost_cms(party: Party, content: bytes, *, detached: bool = True, digest_over
 
 def digest_algorithm(name: str) -> algos.DigestAlgorithm:
     return algos.DigestAlgorithm({"algorithm": name})
+
+
+def make_gost_signer_on_wrong_curve(bits: int = 256) -> Party:
+    """A GOST certificate whose key was made on 256-bit set A but which declares set B."""
+    party = make_gost_signer(bits)
+    tbs = party.certificate["tbs_certificate"]
+    point = core.OctetString.load(gost.GostPublicKeyInfo.load(tbs["subject_public_key_info"].dump())["public_key"].native).native
+    wrong = "1.2.643.7.1.2.1.1.2" if bits == 256 else "1.2.643.7.1.2.1.2.2"
+    tbs = x509.TbsCertificate.load(tbs.dump())
+    tbs["subject_public_key_info"] = _gost_spki(bits, wrong, point)
+    certificate = x509.Certificate({"tbs_certificate": tbs, "signature_algorithm": party.certificate["signature_algorithm"],
+                                    "signature_value": party.certificate["signature_value"]})
+    return Party(certificate, party.key, party.ca, bits, party.curve)
+
+
+def trusted_list(services: list[tuple[str, bytes, str]], *, territory: str = "IT") -> bytes:
+    """An ETSI TS 119 612 trusted list with one provider and a qualified CA service per (name, DER, status)."""
+    import base64
+    from xml.sax.saxutils import escape
+
+    status_base = "http://uri.etsi.org/TrstSvc/TrustedList/Svcstatus/"
+    entries = "".join(
+        f"""<tsl:TSPService><tsl:ServiceInformation>
+          <tsl:ServiceTypeIdentifier>http://uri.etsi.org/TrstSvc/Svctype/CA/QC</tsl:ServiceTypeIdentifier>
+          <tsl:ServiceName><tsl:Name xml:lang="en">{escape(name)}</tsl:Name></tsl:ServiceName>
+          <tsl:ServiceDigitalIdentity><tsl:DigitalId><tsl:X509Certificate>{base64.b64encode(der).decode()}</tsl:X509Certificate>
+          </tsl:DigitalId></tsl:ServiceDigitalIdentity>
+          <tsl:ServiceStatus>{status_base}{status}</tsl:ServiceStatus>
+          <tsl:StatusStartingTime>2024-01-01T00:00:00Z</tsl:StatusStartingTime>
+        </tsl:ServiceInformation></tsl:TSPService>"""
+        for name, der, status in services
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<tsl:TrustServiceStatusList xmlns:tsl="http://uri.etsi.org/02231/v2#" TSLTag="http://uri.etsi.org/19612/TSLTag">
+  <tsl:SchemeInformation><tsl:TSLVersionIdentifier>5</tsl:TSLVersionIdentifier>
+    <tsl:SchemeTerritory>{territory}</tsl:SchemeTerritory></tsl:SchemeInformation>
+  <tsl:TrustServiceProviderList><tsl:TrustServiceProvider>
+    <tsl:TSPInformation><tsl:TSPName><tsl:Name xml:lang="en">Test TSP</tsl:Name></tsl:TSPName></tsl:TSPInformation>
+    <tsl:TSPServices>{entries}</tsl:TSPServices>
+  </tsl:TrustServiceProvider></tsl:TrustServiceProviderList>
+</tsl:TrustServiceStatusList>""".encode()
