@@ -3,6 +3,7 @@ and the task-force figures."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request, send_file
@@ -100,6 +101,34 @@ def decline_signature(agreement_id: int, signatory_id: int):
 def certificate(agreement_id: int):
     agreement, sha256 = services.certificate_blob(db.session, acting_user(), agreement_id)
     return pdf_download(sha256, f"agreement-{agreement.id}-certificate.pdf")
+
+
+@bp.post("/verify")
+def verify_file():
+    """What an uploaded file is and what its signatures say (multipart 'file', optional 'signature')."""
+    actor = acting_user()
+    if not request.mimetype.startswith("multipart/form-data"):
+        raise Invalid("Send the file as multipart/form-data with a 'file' part.", field="file", code="missing_field")
+    form_fields(set())
+    unknown = sorted(set(request.files) - {"file", "signature"})
+    if unknown:
+        raise Invalid(f"Unknown file part: {unknown[0]}.", field=unknown[0], code="unknown_field")
+    part, detached = request.files.get("file"), request.files.get("signature")
+    return jsonify(services.verify_upload(
+        db.session, actor, stream=part.stream if part is not None and part.filename else None,
+        filename=part.filename if part is not None else "",
+        signature_stream=detached.stream if detached is not None else None,
+        signature_filename=detached.filename or "" if detached is not None else "",
+    ))
+
+
+@bp.get("/agreements/<int:agreement_id>/evidence")
+def evidence(agreement_id: int):
+    agreement, package = services.evidence_package(db.session, acting_user(), agreement_id)
+    response = send_file(io.BytesIO(package), mimetype="application/zip", as_attachment=True,
+                         download_name=f"agreement-{agreement.id}-evidence.zip", max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/agreements/<int:agreement_id>/signatories/<int:signatory_id>/submissions/<int:submission_id>/content")

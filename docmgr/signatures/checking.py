@@ -59,7 +59,7 @@ def check_scan(path: Path, kind: str, limits: SandboxLimits) -> None:
 def _verify_child(task: dict[str, Any]) -> dict[str, Any]:
     """Runs in the limited child: the verification report of one signed copy (never raises)."""
     try:
-        frozen = Path(task["frozen_path"]).read_bytes()
+        frozen = Path(task["frozen_path"]).read_bytes() if task["frozen_path"] else None
         data = Path(task["path"]).read_bytes()
         if task["kind"] == CMS:
             detached = Path(task["pdf_path"]).read_bytes() if task.get("pdf_path") else None
@@ -84,12 +84,13 @@ def _verify_child(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def verify(
-    kind: str, path: Path, frozen_path: Path, *, pdf_path: Path | None = None, trust_roots: list[bytes],
+    kind: str, path: Path, frozen_path: Path | None, *, pdf_path: Path | None = None, trust_roots: list[bytes],
     require_trusted: bool, allow_fetching: bool, limits: SandboxLimits, in_child: bool = True,
 ) -> dict[str, Any]:
-    """The verification report (``format`` pades/cades/gost), computed in the limited child."""
+    """The verification report (``format`` pades/cades/gost), computed in the limited child;
+    ``frozen_path=None`` checks the signatures alone (the verification page)."""
     task = {
-        "kind": kind, "path": str(path), "frozen_path": str(frozen_path), "pdf_path": str(pdf_path) if pdf_path else None,
+        "kind": kind, "path": str(path), "frozen_path": str(frozen_path) if frozen_path else None, "pdf_path": str(pdf_path) if pdf_path else None,
         "trust_roots": trust_roots, "require_trusted": require_trusted, "allow_fetching": allow_fetching,
     }
     report = run_in_limited_child(_verify_child, (task,), limits, name="docmgr-signature") if in_child else _verify_child(task)

@@ -38,5 +38,24 @@ def trust_import_command(path: Path) -> None:
     click.echo(f"{result.source} ({result.kind}): {result.added} new, {result.granted} trusted, {result.removed} removed")
 
 
+@click.command("verify-evidence")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def verify_evidence_command(path: Path) -> None:
+    """Check an agreement's evidence package: manifest hashes, audit chain, every signature."""
+    from docmgr.signatures import trust
+    from docmgr.signatures.evidence import verify_package
+
+    checked, problems = verify_package(path.read_bytes(), trust_roots=trust.trust_roots(db.session, current_app.config))
+    for line in checked:
+        click.echo(f"ok       {line}")
+    for line in problems:
+        click.echo(f"PROBLEM  {line}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo("the evidence package verifies")
+
+
 def register(group: click.Group) -> None:
     group.add_command(trust_cli)
+    group.add_command(verify_evidence_command)

@@ -299,10 +299,13 @@ def _gost_chain_trusted(
 
 
 def verify_cms(
-    data: bytes, frozen_pdf: bytes, *, detached_pdf: bytes | None = None, trust_roots: list[bytes] | None = None,
+    data: bytes, frozen_pdf: bytes | None, *, detached_pdf: bytes | None = None, trust_roots: list[bytes] | None = None,
     require_trusted: bool = False, allow_fetching: bool = False,
 ) -> dict[str, Any]:
-    """The verification report of a CAdES/GOST envelope (the same shape as PAdES's). Never raises for bad input."""
+    """The verification report of a CAdES/GOST envelope (the same shape as PAdES's). Never raises for bad input.
+
+    ``frozen_pdf=None`` checks the signatures alone (the verification page): the report then carries the
+    signed content's ``content_sha256`` instead of a comparison."""
     report: dict[str, Any] = {
         "method": "digital", "format": "cades", "valid": False, "reasons": [], "matches_frozen_pdf": False,
         "intact": False, "trusted": False, "signer_subject": None, "signing_time": None, "coverage": None,
@@ -319,8 +322,9 @@ def verify_cms(
         return report
     report["envelopes"] = len(layers)
     report["coverage"] = "DETACHED" if detached_pdf is not None else "ATTACHED"
-    report["matches_frozen_pdf"] = content == frozen_pdf
-    if not report["matches_frozen_pdf"]:
+    report["content_sha256"] = hashlib.sha256(content).hexdigest()
+    report["matches_frozen_pdf"] = content == frozen_pdf if frozen_pdf is not None else None
+    if report["matches_frozen_pdf"] is False:
         report["reasons"].append(
             "the signed content is not the frozen final draft (a different file, or the PDF was changed)"
             if content[:5] == b"%PDF-" or not content[:1] == b"\x30" else "the signed content is not a PDF"
@@ -344,7 +348,7 @@ def verify_cms(
                   signer_subject=first.get("signer_subject"), signing_time=first.get("signing_time"))
     if require_trusted and not report["trusted"]:
         report["reasons"].append("a signer's certificate does not chain to a trust anchor")
-    report["valid"] = bool(report["matches_frozen_pdf"] and intact_all and valid_all
+    report["valid"] = bool(report["matches_frozen_pdf"] is not False and intact_all and valid_all
                            and (report["trusted"] or not require_trusted))
     return report
 

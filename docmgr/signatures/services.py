@@ -13,6 +13,7 @@ Who may do what (the rules live here, the views only call in):
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tempfile
@@ -538,3 +539,85 @@ def get_submission(
     if submission is None or submission.signatory_id != signatory.id:
         raise NotFound(gettext("No such submission."), code="submission_not_found")
     return submission
+
+
+# --- the evidence package and checking an uploaded file ---------------------------------------------
+
+
+def evidence_package(session: Session, actor: User, agreement_id: int) -> tuple[Agreement, bytes]:
+    """The evidence ZIP of an executed agreement the actor may read (see :mod:`docmgr.signatures.evidence`)."""
+    from docmgr.signatures.evidence import build_package
+
+    agreement = get_agreement(session, actor, agreement_id)
+    return agreement, build_package(session, agreement)
+
+
+def verify_upload(
+    session: Session, actor: User, *, stream: BinaryIO | None, filename: str = "",
+    signature_stream: BinaryIO | None = None, signature_filename: str = "",
+) -> dict[str, Any]:
+    """What an uploaded file is: whether it (or the PDF signed inside it) is byte-identical to a file of
+    an executed agreement the actor may read, and what each of its signatures says. Agreements the
+    actor may not read are never named, nor is it hinted that one matched. Nothing is stored."""
+    from docmgr.documents.models import DocumentFile
+
+    name = display_filename(filename)
+    if stream is None:
+        raise Invalid(gettext("Attach the file to check as 'file'."), field="file", code="missing_field")
+    data = _read_limited(stream, name)
+    if not data:
+        raise Invalid(gettext("%(name)s is empty.", name=name), field="file", code="empty_file")
+    signature_name = display_filename(signature_filename) if signature_stream is not None else ""
+    signature = _read_limited(signature_stream, signature_name) if signature_stream is not None else None
+    config = current_app.config
+    with tempfile.TemporaryDirectory(prefix="docmgr-verify-") as workdir:
+        path = Path(workdir) / "file"
+        path.write_bytes(data)
+        kind = _kind(path, data, name, "file")
+        signature_path = None
+        if signature is not None:
+            signature_path = Path(workdir) / "signature"
+            signature_path.write_bytes(signature)
+            if kind != "pdf" or _kind(signature_path, signature, signature_name, "signature") != checking.CMS:
+                raise UnsupportedType(
+                    gettext("%(name)s: with a detached signature, 'file' is the signed PDF.", name=name), field="file"
+                )
+        report = None
+        if signature_path or kind in ("pdf", checking.CMS):
+            report = checking.verify(
+                checking.CMS if signature_path else kind, signature_path or path, None,
+                pdf_path=path if signature_path else None, trust_roots=trust.trust_roots(session, config),
+                require_trusted=False, allow_fetching=bool(config["SIGNATURE_REVOCATION_FETCH"]),
+                limits=SandboxLimits.from_config(config), in_child=bool(config.get("EXTRACTION_SUBPROCESS", True)),
+            )
+    hashes = {hashlib.sha256(data).hexdigest()}
+    if report and report.get("content_sha256"):
+        hashes.add(report["content_sha256"])
+    if signature is not None:
+        hashes.add(hashlib.sha256(signature).hexdigest())
+    candidates: dict[int, set[str]] = {}
+    for agreement_id in session.scalars(select(Agreement.id).where(Agreement.frozen_pdf_sha256.in_(hashes))):
+        candidates.setdefault(agreement_id, set()).add("final_draft")
+    for agreement_id in session.scalars(
+        select(Agreement.id).join(DocumentFile, DocumentFile.document_id == Agreement.executed_document_id)
+        .where(DocumentFile.sha256.in_(hashes))
+    ):
+        candidates.setdefault(agreement_id, set()).add("executed_copy")
+    for agreement_id in session.scalars(
+        select(SignatureSubmission.agreement_id).where(
+            SignatureSubmission.is_valid.is_(True),
+            SignatureSubmission.sha256.in_(hashes) | SignatureSubmission.signature_sha256.in_(hashes),
+        )
+    ):
+        candidates.setdefault(agreement_id, set()).add("signature_file")
+    matches = []
+    for agreement_id, how in sorted(candidates.items()):
+        agreement = session.get(Agreement, agreement_id)
+        if agreement is None or agreement.executed_at is None or not can_read_agreement(actor, agreement):
+            continue
+        matches.append({"agreement_id": agreement.id, "title": agreement.title, "matched": sorted(how)})
+    return {
+        "file": {"filename": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "type": kind},
+        "signature_file": {"filename": signature_name, "sha256": hashlib.sha256(signature).hexdigest()} if signature else None,
+        "matches_executed_agreement": bool(matches), "agreements": matches, "verification": report,
+    }

@@ -105,16 +105,17 @@ def _page_refs(resolver) -> list:
 
 
 def verify_digital(
-    data: bytes, frozen_pdf: bytes, *, trust_roots: list | None = None, require_trusted: bool = False
+    data: bytes, frozen_pdf: bytes | None, *, trust_roots: list | None = None, require_trusted: bool = False
 ) -> DigitalVerification:
-    """Verify a signed PDF against the frozen PDF it must extend. Never raises for bad input."""
+    """Verify a signed PDF against the frozen PDF it must extend (``None``: the signatures alone, for the
+    verification page; rules 2 and 3 are then skipped). Never raises for bad input."""
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.diff_analysis import ModificationLevel
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
     result = DigitalVerification(is_valid=False)
-    result.matches_frozen = data.startswith(frozen_pdf) and len(data) > len(frozen_pdf)
+    result.matches_frozen = frozen_pdf is None or (data.startswith(frozen_pdf) and len(data) > len(frozen_pdf))
     if not result.matches_frozen:
         result.reasons.append("the file was not signed over the frozen final draft (it does not start with its bytes)")
     try:
@@ -128,7 +129,7 @@ def verify_digital(
         return result
 
     frozen_revisions = 0
-    if result.matches_frozen:
+    if result.matches_frozen and frozen_pdf is not None:
         try:
             frozen_revisions = PdfFileReader(io.BytesIO(frozen_pdf), strict=False).xrefs.total_revisions
             earliest = min(s.signed_revision for s in signatures)
