@@ -124,6 +124,7 @@ def verify_file():
 
 @bp.get("/agreements/<int:agreement_id>/evidence")
 def evidence(agreement_id: int):
+    """The evidence package (ZIP) of an executed agreement."""
     agreement, package = services.evidence_package(db.session, acting_user(), agreement_id)
     response = send_file(io.BytesIO(package), mimetype="application/zip", as_attachment=True,
                          download_name=f"agreement-{agreement.id}-evidence.zip", max_age=0)

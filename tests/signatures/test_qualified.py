@@ -3,8 +3,6 @@ envelope is signed at test time (pyHanko's CMS signer, gostcrypto), verified in 
 
 from __future__ import annotations
 
-import io
-
 import pytest
 from asn1crypto import cms, core
 from sqlalchemy import func, select
@@ -12,49 +10,12 @@ from sqlalchemy import func, select
 from docmgr.extensions import db
 from docmgr.signatures.models import SignatureSubmission, TrustAnchor
 from tests.signatures import pki
-from tests.signatures.conftest import frozen_pdf, render_agreement_pdf, upload
-
-CODICE_FISCALE = "RSSMRA80A01H501U"
-
-
-@pytest.fixture(scope="module")
-def ca():
-    return pki.make_ca()
-
-
-@pytest.fixture(scope="module")
-def rossi(ca):
-    return pki.make_signer(ca, attributes={"2.5.4.5": f"TINIT-{CODICE_FISCALE}", "2.5.4.10": "Comune di Roma",
-                                           "2.5.4.12": "Sindaco"})
-
-
-@pytest.fixture(scope="module")
-def bianchi(ca):
-    return pki.make_signer(ca, kind="ec", cn="Anna Bianchi", attributes={"2.5.4.10": "Regione Lazio"})
-
-
-@pytest.fixture(scope="module")
-def ivanov():
-    return pki.make_gost_signer(256, attributes={pki.INN: "007712345678", pki.OGRN: "1027700132195",
-                                                 pki.SNILS: "11223344595", "2.5.4.10": "ООО Ромашка", "2.5.4.12": "Директор"})
-
-
-@pytest.fixture(scope="module")
-def petrov():
-    return pki.make_gost_signer(512, cn="Петров Пётр", attributes={pki.INN: "500100732259"})
+from tests.signatures.conftest import CODICE_FISCALE, frozen_pdf, render_agreement_pdf, upload, upload_detached
 
 
 @pytest.fixture
 def out(make_agreement, advance):
     return advance(make_agreement(), "out_for_signature")
-
-
-def _detached(client, headers, agreement_id, signatory_id, pdf: bytes, signature: bytes, name="contratto.pdf.sig"):
-    return client.post(
-        f"/api/v1/agreements/{agreement_id}/signatories/{signatory_id}/signature", headers=headers,
-        data={"method": "digital", "file": (io.BytesIO(pdf), "contratto.pdf"), "signature": (io.BytesIO(signature), name)},
-        content_type="multipart/form-data",
-    )
 
 
 def _submissions() -> int:
@@ -80,7 +41,7 @@ def test_cades_attached_rsa_names_the_codice_fiscale(app, client, cast, out, ros
 def test_cades_detached_ecdsa_keeps_the_signature_file(app, client, cast, out, bianchi, token_for):
     frozen = frozen_pdf(app, out)
     signature = pki.cades(bianchi, frozen, detached=True).dump()
-    response = _detached(client, token_for(cast.legal), out.id, out.signatories[0].id, frozen, signature, "contratto.pdf.p7s")
+    response = upload_detached(client, token_for(cast.legal), out.id, out.signatories[0].id, frozen, signature, "contratto.pdf.p7s")
     assert response.status_code == 201, response.get_json()
     submission = response.get_json()["submission"]
     assert submission["verification"]["coverage"] == "DETACHED"
@@ -116,7 +77,7 @@ def test_gost_detached_names_inn_and_ogrn(app, client, cast, out, ivanov, petrov
     party = ivanov if bits == 256 else petrov
     frozen = frozen_pdf(app, out)
     signature = pki.gost_cms(party, frozen).dump()
-    response = _detached(client, token_for(cast.legal), out.id, out.signatories[1].id, frozen, signature)
+    response = upload_detached(client, token_for(cast.legal), out.id, out.signatories[1].id, frozen, signature)
     assert response.status_code == 201, response.get_json()
     verification = response.get_json()["signatory"]["verification"]
     assert verification["format"] == "gost" and verification["valid"] is True
@@ -170,15 +131,15 @@ def test_tampered_wrong_pdf_and_wrong_digest_are_refused_and_kept_on_record(
              "not the frozen final draft")
     # GOST: a different PDF beside the signature; a signature whose digest attribute is wrong
     signature = pki.gost_cms(ivanov, frozen).dump()
-    _refused(_detached(client, headers, out.id, signatory.id, other, signature), "integrity check failed")
+    _refused(upload_detached(client, headers, out.id, signatory.id, other, signature), "integrity check failed")
     wrong_digest = pki.gost_cms(ivanov, frozen, digest_override=b"\x00" * 32).dump()
-    _refused(_detached(client, headers, out.id, signatory.id, frozen, wrong_digest), "integrity check failed")
+    _refused(upload_detached(client, headers, out.id, signatory.id, frozen, wrong_digest), "integrity check failed")
     # GOST: content right, signature value broken
     broken = pki.gost_cms(ivanov, frozen)
     value = bytearray(broken["content"]["signer_infos"][0]["signature"].native)
     value[5] ^= 0xFF
     broken["content"]["signer_infos"][0]["signature"] = core.OctetString(bytes(value))
-    _refused(_detached(client, headers, out.id, signatory.id, frozen, broken.dump()), "GOST signature value is not valid")
+    _refused(upload_detached(client, headers, out.id, signatory.id, frozen, broken.dump()), "GOST signature value is not valid")
     assert _submissions() == before + 5
     db.session.refresh(signatory)
     assert signatory.status == "pending" and signatory.signed_file_sha256 is None
@@ -240,9 +201,9 @@ def test_detached_signature_needs_a_pdf_and_a_cms_file(app, client, cast, out, b
     headers = token_for(cast.legal)
     signature = pki.cades(bianchi, frozen, detached=True).dump()
     before = _submissions()
-    response = _detached(client, headers, out.id, out.signatories[0].id, b"hello, not a PDF", signature)
+    response = upload_detached(client, headers, out.id, out.signatories[0].id, b"hello, not a PDF", signature)
     assert response.status_code == 415
-    response = _detached(client, headers, out.id, out.signatories[0].id, frozen, frozen)
+    response = upload_detached(client, headers, out.id, out.signatories[0].id, frozen, frozen)
     assert response.status_code == 415 and response.get_json()["error"]["field"] == "signature"
     assert _submissions() == before
 
@@ -267,7 +228,7 @@ def test_trusted_list_makes_a_signer_trusted_and_withdrawing_it_untrusted(app, c
     result = runner.invoke(args=["docmgr", "trust", "import", str(listing)])
     assert result.exit_code == 0 and "0 trusted, 1 removed" in result.output, result.output
     assert db.session.scalar(select(func.count()).select_from(TrustAnchor).where(TrustAnchor.is_granted)) == 0
-    refused = _detached(client, headers, out.id, out.signatories[1].id, frozen, pki.gost_cms(ivanov, frozen).dump())
+    refused = upload_detached(client, headers, out.id, out.signatories[1].id, frozen, pki.gost_cms(ivanov, frozen).dump())
     _refused(refused, "does not chain to a trust anchor")
 
 
