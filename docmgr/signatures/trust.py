@@ -10,8 +10,9 @@ Two sources, used together:
   ``accredited``) makes them anchors. Importing a list again replaces what that list gave before, so a
   withdrawn service stops being trusted.
 
-The list's own XML signature is checked when ``DOCMGR_TRUST_LIST_SIGNER_CERT`` names the certificate of
-the list's operator; a list whose signature does not verify is refused.
+The list's own XML signature is checked (signxml) when ``DOCMGR_TRUST_LIST_SIGNER_CERT`` names the
+certificate of the list's operator; a list whose signature does not verify is refused, and only the
+signed element is read.
 """
 
 from __future__ import annotations
@@ -60,8 +61,10 @@ def _certificates_from_pemder(data: bytes) -> list[bytes]:
     from asn1crypto import pem, x509
 
     ders = [der for _, _, der in pem.unarmor(data, multiple=True)] if pem.detect(data) else [data]
-    for der in ders:
-        x509.Certificate.load(der, strict=True).native  # noqa: B018 - refuse a damaged certificate now
+    for der in ders:  # refuse a damaged certificate now (not its key: asn1crypto does not know GOST keys)
+        tbs = x509.Certificate.load(der, strict=True)["tbs_certificate"]
+        for name in ("serial_number", "issuer", "subject", "validity"):
+            tbs[name].native  # noqa: B018
     return ders
 
 
@@ -79,7 +82,7 @@ def import_file(session: Session, path: Path, *, list_signer_cert: str | None = 
         return _import_trusted_list(session, data, source, list_signer_cert)
     try:
         ders = _certificates_from_pemder(data)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, KeyError) as error:
         raise Invalid(f"{source}: not a PEM/DER certificate or a TS 119 612 trusted list ({error.__class__.__name__}).") from None
     added = sum(_upsert(session, der, source, "", "", True) for der in ders)
     return ImportResult(source, "certificates", added, len(ders), 0)
@@ -100,14 +103,14 @@ def _upsert(session: Session, der: bytes, source: str, service_name: str, status
 def _import_trusted_list(session: Session, data: bytes, source: str, list_signer_cert: str | None) -> ImportResult:
     from defusedxml import ElementTree
 
+    if list_signer_cert:
+        data = _signed_part(data, list_signer_cert, source)  # read only what the operator signed
     try:
         root = ElementTree.fromstring(data)
     except Exception as error:  # noqa: BLE001 - any XML problem: refuse with the reason
         raise Invalid(f"{source}: the trusted list is not well-formed XML ({error.__class__.__name__}).") from None
     if root.tag != f"{{{TSL_NS}}}TrustServiceStatusList":
         raise Invalid(f"{source}: not an ETSI TS 119 612 trusted list (root element {root.tag}).")
-    if list_signer_cert:
-        _check_list_signature(data, list_signer_cert, source)
     ns = {"tsl": TSL_NS}
     found: list[tuple[bytes, str, str, bool]] = []
     for service in root.iterfind(".//tsl:TSPService/tsl:ServiceInformation", ns):
@@ -119,7 +122,7 @@ def _import_trusted_list(session: Session, data: bytes, source: str, list_signer
             try:
                 der = base64.b64decode("".join((element.text or "").split()), validate=True)
                 _certificates_from_pemder(der)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, KeyError):
                 raise Invalid(f"{source}: a certificate of service {name!r} cannot be read.") from None
             found.append((der, name, status, status in GRANTED))
     keep = {hashlib.sha256(der).hexdigest() for der, *_ in found}
@@ -130,12 +133,21 @@ def _import_trusted_list(session: Session, data: bytes, source: str, list_signer
     return ImportResult(source, "trusted_list", added, sum(1 for *_, granted in found if granted), removed)
 
 
-def _check_list_signature(data: bytes, cert_path: str, source: str) -> None:
+def _signed_part(data: bytes, cert_path: str, source: str) -> bytes:
+    """The XML the list's operator signed (an enveloped XMLDSig/XAdES signature over the whole list),
+    checked with signxml against the configured certificate. Raises Invalid."""
+    from lxml import etree
+    from signxml import XMLVerifier
+
     try:
-        from signxml import XMLVerifier
-    except ImportError:  # pragma: no cover - signxml is pinned in requirements.txt
-        raise Invalid("Checking a trusted list's signature needs signxml.") from None
+        certificate = Path(cert_path).read_text()
+    except OSError as error:
+        raise Invalid(f"The trusted list signer certificate cannot be read ({error.__class__.__name__}).") from None
     try:
-        XMLVerifier().verify(data, x509_cert=Path(cert_path).read_text())
+        result = XMLVerifier().verify(data, x509_cert=certificate)
     except Exception as error:  # noqa: BLE001 - any failure means the list is not the operator's
         raise Invalid(f"{source}: the trusted list's XML signature does not verify ({error.__class__.__name__}).") from None
+    signed = result.signed_xml
+    if signed is None or signed.tag != f"{{{TSL_NS}}}TrustServiceStatusList":
+        raise Invalid(f"{source}: the XML signature does not cover the whole trusted list.")
+    return etree.tostring(signed)

@@ -38,6 +38,15 @@ def test_cades_attached_rsa_names_the_codice_fiscale(app, client, cast, out, ros
     assert app.extensions["docmgr.store"].read(body["signatory"]["signed_file_sha256"]) == envelope  # kept as received
 
 
+def test_base64_p7m_as_some_italian_tools_send_it_is_accepted(app, client, cast, out, rossi, token_for):
+    import base64
+
+    envelope = base64.encodebytes(pki.cades(rossi, frozen_pdf(app, out)).dump())
+    response = upload(client, token_for(cast.legal), out.id, out.signatories[0].id, envelope, name="contratto.pdf.p7m")
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["signatory"]["verification"]["signatures"][0]["codice_fiscale"] == CODICE_FISCALE
+
+
 def test_cades_detached_ecdsa_keeps_the_signature_file(app, client, cast, out, bianchi, token_for):
     frozen = frozen_pdf(app, out)
     signature = pki.cades(bianchi, frozen, detached=True).dump()
@@ -241,3 +250,41 @@ def test_trust_import_refuses_garbage(app, tmp_path):
     junk.write_bytes(b"\x00\x01 junk")
     result = app.test_cli_runner().invoke(args=["docmgr", "trust", "import", str(junk)])
     assert result.exit_code == 1
+
+
+def _list_operator(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    operator_cert, operator_key = pki.make_ca("Trusted list operator")
+    cert_pem = operator_cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = operator_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption())
+    path = tmp_path / "operator.pem"
+    path.write_bytes(cert_pem)
+    return str(path), cert_pem, key_pem
+
+
+def test_trusted_list_signature_is_checked_when_configured(app, rossi, tmp_path):
+    from lxml import etree
+    from signxml import XMLSigner
+
+    cert_path, cert_pem, key_pem = _list_operator(tmp_path)
+    app.config["TRUST_LIST_SIGNER_CERT"] = cert_path
+    runner = app.test_cli_runner()
+    unsigned = pki.trusted_list([("Test Qualified CA", rossi.ca_der, "granted")])
+    signed = etree.tostring(XMLSigner(signature_algorithm="ecdsa-sha256").sign(
+        etree.fromstring(unsigned), key=key_pem, cert=cert_pem.decode()))
+    listing = tmp_path / "IT_TSL.xml"
+
+    listing.write_bytes(unsigned)
+    result = runner.invoke(args=["docmgr", "trust", "import", str(listing)])
+    assert result.exit_code == 1 and "XML signature does not verify" in result.output
+
+    listing.write_bytes(signed.replace(b"Test Qualified CA", b"Evil Qualified CA"))
+    result = runner.invoke(args=["docmgr", "trust", "import", str(listing)])
+    assert result.exit_code == 1 and "XML signature does not verify" in result.output
+    assert db.session.scalar(select(func.count()).select_from(TrustAnchor)) == 0
+
+    listing.write_bytes(signed)
+    result = runner.invoke(args=["docmgr", "trust", "import", str(listing)])
+    assert result.exit_code == 0 and "1 new, 1 trusted" in result.output, result.output
