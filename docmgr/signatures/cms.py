@@ -180,7 +180,7 @@ def _signed_attr(signer_info: cms.SignerInfo, name: str) -> Any:
 
 
 def _has_embedded_revocation(signed_data: cms.SignedData, signer_info: cms.SignerInfo) -> bool:
-    if signed_data["crls"].native:
+    if len(_present(signed_data["crls"])):
         return True
     return _signed_attr(signer_info, "adobe_revocation_info_archival") is not None
 
@@ -204,13 +204,18 @@ def _verify_standard(
     single["signer_infos"] = cms.SignerInfos([signer_info])
     # pyHanko validates detached content; the signature covers the signed attributes, not the envelope.
     single["encap_content_info"] = {"content_type": signed_data["encap_content_info"]["content_type"].native}
-    crls = [c.chosen for c in signed_data["crls"]] if signed_data["crls"].native else []
+    crls = [c.chosen for c in _present(signed_data["crls"]) if c.name == "crl"]
+    # Without CRL distribution points in a certificate, certvalidator's soft-fail mode skips revocation
+    # even when a CRL is at hand; so when the signature carries revocation data, it is required to be used.
+    embedded = _has_embedded_revocation(signed_data, signer_info)
     context = ValidationContext(
-        trust_roots=[x509.Certificate.load(der) for der in trust_roots], allow_fetching=allow_fetching,
-        crls=[c for c in crls if isinstance(c, core.Asn1Value)],
+        trust_roots=[x509.Certificate.load(der) for der in trust_roots], allow_fetching=allow_fetching, crls=crls,
+        revocation_mode="require" if embedded else "soft-fail",
     )
     status = quietly(lambda: asyncio.run(async_validate_detached_cms(content, single, signer_validation_context=context)))
+    problem = getattr(status, "trust_problem_indic", None)
     return {
+        "trust_problem": problem.name if problem is not None else None,
         "intact": bool(status.intact), "valid": bool(status.valid), "trusted": bool(status.trusted),
         "signing_time": status.signer_reported_dt.isoformat() if status.signer_reported_dt else None,
         "certificate": status.signing_cert,
@@ -364,7 +369,15 @@ def _verify_signer(layer: Layer, signer_info: cms.SignerInfo, roots: list[bytes]
             summary["revocation"] = "not checked (no revocation data for GOST certificates)"
         else:
             result = _verify_standard(layer.signed_data, signer_info, layer.content, roots, allow_fetching)
-            trust_reason = None if result["trusted"] else "the signer's certificate does not chain to a trust anchor"
+            problem = result.pop("trust_problem") or ""
+            trust_reason = None if result["trusted"] else (
+                "the signer's certificate was revoked" if "REVOKED" in problem
+                else f"the signer's certificate is not trusted ({problem})" if problem and problem != "NO_CERTIFICATE_CHAIN_FOUND"
+                else "the signer's certificate does not chain to a trust anchor"
+            )
+            if "REVOKED" in problem:  # a revoked certificate makes the signature invalid, trusted or not
+                result["valid"] = False
+                reasons.append("the signer's certificate was revoked (embedded CRL/OCSP)")
             if not result["intact"]:
                 reasons.append("the signed content does not match the signature's message digest (integrity check failed)")
             elif not result["valid"]:

@@ -239,3 +239,23 @@ def trusted_list(services: list[tuple[str, bytes, str]], *, territory: str = "IT
     <tsl:TSPServices>{entries}</tsl:TSPServices>
   </tsl:TrustServiceProvider></tsl:TrustServiceProviderList>
 </tsl:TrustServiceStatusList>""".encode()
+
+
+def with_crl(ca, envelope: cms.ContentInfo, revoked: list[Party]) -> cms.ContentInfo:
+    """``envelope`` carrying a CRL of ``ca`` (from :func:`make_ca`) that revokes ``revoked``' certificates."""
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    ca_cert, ca_key = ca
+    builder = (cx509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)
+               .last_update(_now() - dt.timedelta(hours=1)).next_update(_now() + dt.timedelta(days=7)))
+    for party in revoked:
+        builder = builder.add_revoked_certificate(
+            cx509.RevokedCertificateBuilder().serial_number(party.certificate.serial_number)
+            .revocation_date(_now() - dt.timedelta(hours=2)).build())
+    from asn1crypto import crl as asn1_crl
+
+    crl_der = builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    copy = cms.ContentInfo.load(envelope.dump())
+    copy["content"]["crls"] = [cms.RevocationInfoChoice(name="crl", value=asn1_crl.CertificateList.load(crl_der))]
+    return cms.ContentInfo.load(copy.dump())

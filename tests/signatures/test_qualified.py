@@ -288,3 +288,41 @@ def test_trusted_list_signature_is_checked_when_configured(app, rossi, tmp_path)
     listing.write_bytes(signed)
     result = runner.invoke(args=["docmgr", "trust", "import", str(listing)])
     assert result.exit_code == 0 and "1 new, 1 trusted" in result.output, result.output
+
+
+def test_embedded_crl_is_used_for_revocation(app, client, cast, out, ca, bianchi, rossi, token_for):
+    frozen = frozen_pdf(app, out)
+    headers = token_for(cast.legal)
+    from docmgr.signatures import trust
+
+    trust.import_file(db.session, _pem_file(app, rossi.ca_der))  # the test CA, as `docmgr trust import` does
+    db.session.commit()
+    clean = pki.with_crl(ca, pki.cades(bianchi, frozen), revoked=[])
+    response = upload(client, headers, out.id, out.signatories[0].id, clean.dump(), name="a.p7m")
+    assert response.status_code == 201, response.get_json()
+    [signer] = response.get_json()["signatory"]["verification"]["signatures"]
+    assert signer["trust"] == "valid_and_trusted" and signer["revocation"].startswith("checked against the CRL")
+
+    app.config["SIGNATURE_REQUIRE_TRUSTED"] = True
+    revoked = pki.with_crl(ca, pki.cades(rossi, frozen), revoked=[rossi])
+    _refused(upload(client, headers, out.id, out.signatories[1].id, revoked.dump(), name="b.p7m"),
+             "certificate was revoked")
+
+
+def _pem_file(app, der: bytes):
+    from pathlib import Path
+
+    from asn1crypto import pem
+
+    path = Path(app.config["STORAGE_DIR"]) / "anchor.pem"
+    path.write_bytes(pem.armor("CERTIFICATE", der))
+    return path
+
+
+def test_verification_runs_in_the_limited_child(app, client, cast, out, petrov, token_for):
+    """A wall-clock limit far below what a GOST 512 check costs: the child is stopped, the web worker answers."""
+    frozen = frozen_pdf(app, out)
+    app.config["EXTRACTION_TIMEOUT_SECONDS"] = 0.05
+    response = upload_detached(client, token_for(cast.legal), out.id, out.signatories[1].id, frozen,
+                               pki.gost_cms(petrov, frozen).dump())
+    _refused(response, "too large or too complex to verify")
