@@ -48,7 +48,8 @@ class TrustAnchor(Base):
     __tablename__ = "trust_anchors"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)  # of the DER certificate
+    # SHA-256 of the DER certificate (named so that backups do not take it for a stored file's hash)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
     certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
     subject: Mapped[str] = mapped_column(String(500), default="")
     source: Mapped[str] = mapped_column(String(500), default="")  # the imported file's name

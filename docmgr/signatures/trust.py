@@ -90,9 +90,9 @@ def import_file(session: Session, path: Path, *, list_signer_cert: str | None = 
 
 def _upsert(session: Session, der: bytes, source: str, service_name: str, status: str, granted: bool) -> int:
     sha = hashlib.sha256(der).hexdigest()
-    anchor = session.scalar(select(TrustAnchor).where(TrustAnchor.sha256 == sha))
+    anchor = session.scalar(select(TrustAnchor).where(TrustAnchor.fingerprint == sha))
     if anchor is None:
-        session.add(TrustAnchor(sha256=sha, certificate_der=der, subject=_subject(der), source=source,
+        session.add(TrustAnchor(fingerprint=sha, certificate_der=der, subject=_subject(der), source=source,
                                 service_name=service_name[:500], service_status=status[:200], is_granted=granted))
         session.flush()
         return 1
@@ -127,7 +127,7 @@ def _import_trusted_list(session: Session, data: bytes, source: str, list_signer
             found.append((der, name, status, status in GRANTED))
     keep = {hashlib.sha256(der).hexdigest() for der, *_ in found}
     removed = session.execute(
-        delete(TrustAnchor).where(TrustAnchor.source == source, TrustAnchor.sha256.not_in(keep))
+        delete(TrustAnchor).where(TrustAnchor.source == source, TrustAnchor.fingerprint.not_in(keep))
     ).rowcount or 0
     added = sum(_upsert(session, der, source, name, status, granted) for der, name, status, granted in found)
     return ImportResult(source, "trusted_list", added, sum(1 for *_, granted in found if granted), removed)

@@ -22,7 +22,7 @@ def upgrade():
     op.create_table(
         "trust_anchors",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("certificate_der", sa.LargeBinary(), nullable=False),
         sa.Column("subject", sa.String(length=500), nullable=False),
         sa.Column("source", sa.String(length=500), nullable=False),
@@ -31,7 +31,7 @@ def upgrade():
         sa.Column("is_granted", sa.Boolean(), nullable=False),
         sa.Column("created_at", docmgr.database.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_trust_anchors")),
-        sa.UniqueConstraint("sha256", name=op.f("uq_trust_anchors_sha256")),
+        sa.UniqueConstraint("fingerprint", name=op.f("uq_trust_anchors_fingerprint")),
     )
 
 
