@@ -332,7 +332,7 @@ def verify_cms(
     if report["matches_frozen_pdf"] is False:
         report["reasons"].append(
             "the signed content is not the frozen final draft (a different file, or the PDF was changed)"
-            if content[:5] == b"%PDF-" or not content[:1] == b"\x30" else "the signed content is not a PDF"
+            if b"%PDF-" in content[:1024] else "the signed content is not a PDF (so not the frozen final draft)"
         )
     roots = list(trust_roots or [])
     intact_all = valid_all = trusted_all = True
