@@ -104,25 +104,27 @@ def certificate(agreement_id: int):
 
 
 @bp.post("/verify")
+@documented({200: ser.VerifyResultSchema}, form=ser.VerifyForm, errors=(413, 415))
 def verify_file():
     """What an uploaded file is and what its signatures say (multipart 'file', optional 'signature')."""
     actor = acting_user()
     if not request.mimetype.startswith("multipart/form-data"):
         raise Invalid("Send the file as multipart/form-data with a 'file' part.", field="file", code="missing_field")
-    form_fields(set())
+    form_fields(ser.VerifyForm)
     unknown = sorted(set(request.files) - {"file", "signature"})
     if unknown:
         raise Invalid(f"Unknown file part: {unknown[0]}.", field=unknown[0], code="unknown_field")
     part, detached = request.files.get("file"), request.files.get("signature")
-    return jsonify(services.verify_upload(
+    return jsonify(ser.VerifyResultSchema().dump(services.verify_upload(
         db.session, actor, stream=part.stream if part is not None and part.filename else None,
         filename=part.filename if part is not None else "",
         signature_stream=detached.stream if detached is not None else None,
         signature_filename=detached.filename or "" if detached is not None else "",
-    ))
+    )))
 
 
 @bp.get("/agreements/<int:agreement_id>/evidence")
+@documented({200: "application/zip"})
 def evidence(agreement_id: int):
     """The evidence package (ZIP) of an executed agreement."""
     agreement, package = services.evidence_package(db.session, acting_user(), agreement_id)
@@ -133,7 +135,7 @@ def evidence(agreement_id: int):
 
 
 @bp.get("/agreements/<int:agreement_id>/signatories/<int:signatory_id>/submissions/<int:submission_id>/content")
-@documented({200: ("application/pdf", "image/png", "image/jpeg")})
+@documented({200: ("application/pdf", "image/png", "image/jpeg", "application/pkcs7-mime")})
 def submission_content(agreement_id: int, signatory_id: int, submission_id: int):
     submission = services.get_submission(db.session, acting_user(), agreement_id, signatory_id, submission_id)
     response = send_file(
