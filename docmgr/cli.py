@@ -160,3 +160,12 @@ def import_command(path: Path) -> None:
     except DocmgrError as error:
         _fail(error)
     click.echo(f"OK: {result.restored_rows} row(s) and {result.restored_blobs} stored file(s) restored.")
+
+
+def _register_module_commands() -> None:
+    from docmgr.signatures.cli import register as register_signatures
+
+    register_signatures(docmgr_cli)
+
+
+_register_module_commands()

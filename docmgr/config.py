@@ -78,6 +78,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # an untrusted but intact signature over the right PDF is refused.
         "SIGNATURE_TRUST_ROOTS": [p for p in env.get("DOCMGR_SIGNATURE_TRUST_ROOTS", "").split(os.pathsep) if p],
         "SIGNATURE_REQUIRE_TRUSTED": env.get("DOCMGR_SIGNATURE_REQUIRE_TRUSTED", "").lower() in ("1", "true", "yes"),
+        # Revocation (CAdES/PAdES): CRLs/OCSP answers embedded in a signature are always used; fetching them
+        # from the CA's URLs is off by default (the service has no network).
+        "SIGNATURE_REVOCATION_FETCH": env.get("DOCMGR_SIGNATURE_REVOCATION_FETCH", "").lower() in ("1", "true", "yes"),
+        # `docmgr trust import` checks a TS 119 612 list's XML signature against this PEM certificate when set.
+        "TRUST_LIST_SIGNER_CERT": env.get("DOCMGR_TRUST_LIST_SIGNER_CERT") or None,
         # OCR of scans (docmgr.documents.ocr): off when disabled or when Tesseract is missing (jobs then wait);
         # a worker thread per server process unless DOCMGR_OCR_THREAD=0 (never in tests: they run the worker).
         "OCR_ENABLED": env.get("DOCMGR_OCR_ENABLED", "1").lower() not in ("0", "false", "no"),

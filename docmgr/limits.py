@@ -38,6 +38,11 @@ PRELOAD = [
     "charset_normalizer",
     # template rendering (jinja2, markupsafe, babel)
     "docmgr.drafting.rendering",
+    # signature verification (PAdES, CAdES, GOST)
+    "docmgr.signatures.checking",
+    "pyhanko.sign.validation",
+    "pyhanko.sign.validation.generic_cms",
+    "gostcrypto.gostsignature",
 ]
 
 

@@ -55,10 +55,13 @@ def referenced_blobs() -> list[tuple[str, str]]:
         refs.append((sha, f"agreement {agreement_id} completion certificate"))
     from docmgr.signatures.models import SignatureSubmission
 
-    for submission_id, agreement_id, sha in db.session.execute(
-        select(SignatureSubmission.id, SignatureSubmission.agreement_id, SignatureSubmission.sha256)
+    for submission_id, agreement_id, sha, detached in db.session.execute(
+        select(SignatureSubmission.id, SignatureSubmission.agreement_id, SignatureSubmission.sha256,
+               SignatureSubmission.signature_sha256)
     ):
         refs.append((sha, f"agreement {agreement_id} signature submission {submission_id}"))
+        if detached:
+            refs.append((detached, f"agreement {agreement_id} signature submission {submission_id} (detached signature)"))
     return refs
 
 

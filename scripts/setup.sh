@@ -10,6 +10,7 @@ SYSTEM_PACKAGES=(
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 fonts-dejavu-core
   tesseract-ocr tesseract-ocr-ita tesseract-ocr-rus
   chromium chromium-driver
+  openssl
 )
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do

@@ -286,6 +286,10 @@ def test_every_route_answers_as_the_spec_says(app, client, spec, people):
     call("GET", f"/agreements/{agreement_id}/certificate.pdf", 200, headers=firm)
     call("GET", f"/agreements/{agreement_id}/signatories/{second}/submissions/{submission_id}/content", 200,
          headers=legal)
+    call("GET", f"/agreements/{agreement_id}/evidence", 200, headers=firm)
+    checked = call("POST", "/verify", 200, headers=firm, content_type="multipart/form-data",
+                   data={"file": (io.BytesIO(frozen), "final.pdf")}).get_json()
+    assert checked["agreements"][0]["agreement_id"] == agreement_id
 
     # A second agreement, declined by a signatory.
     other = new_agreement("MoU declinato")

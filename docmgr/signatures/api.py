@@ -3,6 +3,7 @@ and the task-force figures."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request, send_file
@@ -63,15 +64,18 @@ def upload_signature(agreement_id: int, signatory_id: int):
     if not request.mimetype.startswith("multipart/form-data"):
         raise Invalid("Send the signed copy as multipart/form-data with a 'file' part.", field="file", code="missing_field")
     form_fields(ser.SignatureForm)
-    unknown = sorted(set(request.files) - {"file"})
+    unknown = sorted(set(request.files) - {"file", "signature"})
     if unknown:
-        raise Invalid(f"Unknown file part: {unknown[0]}; send the signed copy as 'file'.", field=unknown[0], code="unknown_field")
-    part = request.files.get("file")
+        raise Invalid(f"Unknown file part: {unknown[0]}; send the signed copy as 'file' (and a detached signature as "
+                      "'signature').", field=unknown[0], code="unknown_field")
+    part, detached = request.files.get("file"), request.files.get("signature")
     outcome = services.record_signature(
         db.session, actor, agreement_id, signatory_id,
         stream=part.stream if part is not None and (part.filename or part.content_length) else None,
         filename=part.filename if part is not None else "", method=request.form.get("method"),
         signed_at=request.form.get("signed_at"),
+        signature_stream=detached.stream if detached is not None else None,
+        signature_filename=detached.filename or "" if detached is not None else "",
     )
     db.session.commit()  # an invalid submission is kept on record, then refused
     if not outcome.is_valid:
@@ -99,8 +103,39 @@ def certificate(agreement_id: int):
     return pdf_download(sha256, f"agreement-{agreement.id}-certificate.pdf")
 
 
+@bp.post("/verify")
+@documented({200: ser.VerifyResultSchema}, form=ser.VerifyForm, errors=(413, 415))
+def verify_file():
+    """What an uploaded file is and what its signatures say (multipart 'file', optional 'signature')."""
+    actor = acting_user()
+    if not request.mimetype.startswith("multipart/form-data"):
+        raise Invalid("Send the file as multipart/form-data with a 'file' part.", field="file", code="missing_field")
+    form_fields(ser.VerifyForm)
+    unknown = sorted(set(request.files) - {"file", "signature"})
+    if unknown:
+        raise Invalid(f"Unknown file part: {unknown[0]}.", field=unknown[0], code="unknown_field")
+    part, detached = request.files.get("file"), request.files.get("signature")
+    return jsonify(ser.VerifyResultSchema().dump(services.verify_upload(
+        db.session, actor, stream=part.stream if part is not None and part.filename else None,
+        filename=part.filename if part is not None else "",
+        signature_stream=detached.stream if detached is not None else None,
+        signature_filename=detached.filename or "" if detached is not None else "",
+    )))
+
+
+@bp.get("/agreements/<int:agreement_id>/evidence")
+@documented({200: "application/zip"})
+def evidence(agreement_id: int):
+    """The evidence package (ZIP) of an executed agreement."""
+    agreement, package = services.evidence_package(db.session, acting_user(), agreement_id)
+    response = send_file(io.BytesIO(package), mimetype="application/zip", as_attachment=True,
+                         download_name=f"agreement-{agreement.id}-evidence.zip", max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 @bp.get("/agreements/<int:agreement_id>/signatories/<int:signatory_id>/submissions/<int:submission_id>/content")
-@documented({200: ("application/pdf", "image/png", "image/jpeg")})
+@documented({200: ("application/pdf", "image/png", "image/jpeg", "application/pkcs7-mime")})
 def submission_content(agreement_id: int, signatory_id: int, submission_id: int):
     submission = services.get_submission(db.session, acting_user(), agreement_id, signatory_id, submission_id)
     response = send_file(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from docmgr.accounts.models import User
@@ -25,7 +25,10 @@ class SignatureSubmission(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     filename: Mapped[str] = mapped_column(String(255), default="")  # display only
-    content_type: Mapped[str] = mapped_column(String(40))  # application/pdf, image/png, image/jpeg
+    content_type: Mapped[str] = mapped_column(String(40))  # application/pdf, image/png, image/jpeg, application/pkcs7-mime
+    # A detached CAdES/GOST signature (.p7s, .sig) sent beside the PDF: kept as received.
+    signature_sha256: Mapped[str | None] = mapped_column(String(64))
+    signature_filename: Mapped[str] = mapped_column(String(255), default="")  # display only
     method: Mapped[str] = mapped_column(String(20))  # "wet_ink" | "digital"
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # as claimed by the submitter
     verification_json: Mapped[str] = mapped_column(Text, default="{}")
@@ -35,3 +38,22 @@ class SignatureSubmission(Base):
 
     signatory: Mapped[Signatory] = relationship()
     created_by: Mapped[User | None] = relationship()
+
+
+class TrustAnchor(Base):
+    """A certificate that signers' chains may end in: imported by ``docmgr trust import`` from a PEM/DER
+    file or an ETSI TS 119 612 trusted list (then ``service_status`` is the list's status URI and
+    ``is_granted`` whether that status grants trust)."""
+
+    __tablename__ = "trust_anchors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SHA-256 of the DER certificate (named so that backups do not take it for a stored file's hash)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    source: Mapped[str] = mapped_column(String(500), default="")  # the imported file's name
+    service_name: Mapped[str] = mapped_column(String(500), default="")
+    service_status: Mapped[str] = mapped_column(String(200), default="")
+    is_granted: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

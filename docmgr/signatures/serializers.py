@@ -29,12 +29,14 @@ class SubmissionSchema(Output):
     content_type = fields.String()
     method = fields.String(validate=OneOf(SIGNATURE_METHODS))
     signed_at = IsoDateTime(allow_none=True)
+    signature_sha256 = fields.String(allow_none=True, metadata={"description": "a detached .p7s/.sig, as received"})
+    signature_filename = fields.String(allow_none=True)
     is_valid = fields.Boolean()
     verification = free_object(allow_none=True, metadata={"description": "what the check of the signed copy found"})
     created_at = IsoDateTime()
     created_by_id = fields.Integer(allow_none=True)
 
-    computed = {"verification": services.verification_of}
+    computed = {"verification": services.verification_of, "signature_filename": lambda s: s.signature_filename or None}
 
 
 class AgreementStateSchema(AgreementSchema):
@@ -71,6 +73,30 @@ class SignatureResultSchema(Output):
     signatory = fields.Nested(SignedSignatorySchema)
     submission = fields.Nested(SubmissionSchema)
     agreement = fields.Nested(AgreementStateSchema)
+
+
+class CheckedFileSchema(Output):
+    filename = fields.String()
+    sha256 = fields.String()
+    size = optional(fields.Integer())
+    type = optional(fields.String(metadata={"description": "pdf, cms (a .p7m/.p7s/.sig), docx, png…"}))
+
+
+class MatchedAgreementSchema(Output):
+    agreement_id = fields.Integer()
+    title = fields.String()
+    matched = fields.List(fields.String(validate=OneOf(("final_draft", "executed_copy", "signature_file"))))
+
+
+class VerifyResultSchema(Output):
+    """What an uploaded file is: the executed agreements (that the caller may read) it is byte-identical
+    to, and what each of its signatures says (``verification``: format, signers, intact, trusted, reasons)."""
+
+    file = fields.Nested(CheckedFileSchema)
+    signature_file = fields.Nested(CheckedFileSchema, allow_none=True)
+    matches_executed_agreement = fields.Boolean()
+    agreements = fields.List(fields.Nested(MatchedAgreementSchema))
+    verification = free_object(allow_none=True)
 
 
 class DeclineResultSchema(Output):
@@ -123,9 +149,18 @@ class TransitionRequest(Input):
 
 
 class SignatureForm(Input):
-    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary", "description": "the signed copy"})
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary", "description": (
+        "the signed copy: a PAdES-signed PDF, a CAdES/GOST .p7m, a scan; or the PDF a detached 'signature' signs")})
+    signature = fields.Raw(metadata={"type": "string", "format": "binary",
+                                     "description": "a detached CAdES/GOST signature (.p7s, .sig) of 'file'"})
     signed_at = fields.String(metadata={"description": "when it was signed (ISO 8601)"})
     method = fields.String(validate=OneOf(SIGNATURE_METHODS))
+
+
+class VerifyForm(Input):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
+                                               "description": "a PDF, a .p7m, or the PDF a detached 'signature' signs"})
+    signature = fields.Raw(metadata={"type": "string", "format": "binary", "description": "a detached .p7s/.sig"})
 
 
 class DeclineRequest(Input):

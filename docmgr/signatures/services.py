@@ -13,10 +13,13 @@ Who may do what (the rules live here, the views only call in):
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from flask import current_app, render_template
@@ -29,11 +32,12 @@ from docmgr.accounts.services import require_role
 from docmgr.audit.models import AuditEvent
 from docmgr.audit.services import record
 from docmgr.database import utcnow
+from docmgr.documents.sandbox import SandboxLimits
 from docmgr.documents.services import Upload, create_document, display_filename, share_document
 from docmgr.drafting.models import Agreement, AgreementStatus, Signatory, SignatoryStatus
 from docmgr.drafting.services import can_read_agreement, get_agreement  # noqa: F401 - one visibility rule, re-exported
 from docmgr.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
-from docmgr.signatures import lifecycle, verification
+from docmgr.signatures import checking, lifecycle, trust
 from docmgr.signatures.lifecycle import SIGNING_STATUSES, TransitionContext
 from docmgr.signatures.models import SignatureSubmission
 from docmgr.storage import current_store, store_bytes
@@ -212,14 +216,17 @@ def record_signature(
     filename: str = "",
     method: str | None,
     signed_at: str | None = None,
+    signature_stream: BinaryIO | None = None,
+    signature_filename: str = "",
 ) -> SignatureOutcome:
     """Record a signed copy for a signatory.
 
-    Wet-ink: a scan (PDF, PNG or JPEG) is kept as the signatory's signed copy. Digital: the signed
-    PDF is verified (see :mod:`docmgr.signatures.verification`). An invalid digital signature is
-    *kept* as a submission and returned with ``is_valid=False``: the caller commits, then answers
-    422, so the record of the refused attempt survives. Every other refusal raises before anything
-    is stored.
+    Wet-ink: a scan (PDF, PNG or JPEG) is kept as the signatory's signed copy. Digital: a PAdES-signed
+    PDF, a CAdES/GOST ``.p7m`` (attached), or the PDF with a detached ``.p7s``/``.sig`` as
+    ``signature_stream``, verified in the limited child (see :mod:`docmgr.signatures.checking`). An
+    invalid digital signature is *kept* as a submission and returned with ``is_valid=False``: the caller
+    commits, then answers 422, so the record of the refused attempt survives. Every other refusal raises
+    before anything is stored.
     """
     signatory = get_signatory(session, actor, agreement_id, signatory_id)
     agreement = _locked(session, signatory.agreement)
@@ -233,38 +240,65 @@ def record_signature(
     name = display_filename(filename)
     if stream is None:
         raise Invalid(gettext("Attach the signed copy as 'file'."), field="file", code="missing_field")
+    if signature_stream is not None and method != "digital":
+        raise Invalid(gettext("A detached signature ('signature') is sent with method=digital."), field="signature")
     data = _read_limited(stream, name)
     if not data:
         raise Invalid(gettext("%(name)s is empty.", name=name), field="file", code="empty_file")
-    file_type = verification.sniff(data[:2048])
-    if file_type is None:
-        raise UnsupportedType(gettext("%(name)s: the signed copy must be a PDF, PNG or JPEG file.", name=name), field="file")
-    if method == "digital" and file_type != verification.PDF:
-        raise UnsupportedType(gettext("%(name)s: a digital signature is uploaded as the signed PDF.", name=name), field="file")
+    signature_name = display_filename(signature_filename) if signature_stream is not None else ""
+    signature = _read_limited(signature_stream, signature_name) if signature_stream is not None else None
+    if signature is not None and not signature:
+        raise Invalid(gettext("%(name)s is empty.", name=signature_name), field="signature", code="empty_file")
 
-    if method == "wet_ink":
-        problem = verification.check_scan(data, file_type)
-        if problem:
-            raise Invalid(f"{name}: {problem}.", field="file", code="malformed_file")
-        result: dict[str, Any] = {
-            "method": "wet_ink", "valid": True, "reasons": [], "file_type": file_type,
-            "note": "A scan of a handwritten signature: recorded as submitted, not cryptographically verifiable.",
-        }
-        is_valid, reasons = True, []
-    else:
-        frozen = current_store().read(agreement.frozen_pdf_sha256)
-        config = current_app.config
-        checked = verification.verify_digital(
-            data, frozen, trust_roots=verification.load_trust_roots(config["SIGNATURE_TRUST_ROOTS"]),
-            require_trusted=bool(config["SIGNATURE_REQUIRE_TRUSTED"]),
-        )
-        result, is_valid, reasons = checked.to_dict(), checked.is_valid, checked.reasons
+    config = current_app.config
+    limits = SandboxLimits.from_config(config)
+    with tempfile.TemporaryDirectory(prefix="docmgr-signature-") as workdir:
+        path = Path(workdir) / "file"
+        path.write_bytes(data)
+        file_type = _kind(path, data, name, "file")
+        if method == "wet_ink":
+            if file_type not in checking.SCAN_KINDS:
+                raise UnsupportedType(gettext("%(name)s: the signed copy must be a PDF, PNG or JPEG file.", name=name), field="file")
+            try:
+                checking.check_scan(path, file_type, limits)
+            except checking.Unreadable as error:
+                raise Invalid(f"{name}: {error.message}", field="file", code="malformed_file") from None
+            result: dict[str, Any] = {
+                "method": "wet_ink", "valid": True, "reasons": [], "file_type": file_type,
+                "note": "A scan of a handwritten signature: recorded as submitted, not cryptographically verifiable.",
+            }
+            is_valid, reasons = True, []
+        else:
+            signature_path = None
+            if signature is not None:
+                signature_path = Path(workdir) / "signature"
+                signature_path.write_bytes(signature)
+                if file_type != "pdf":
+                    raise UnsupportedType(gettext("%(name)s: with a detached signature, 'file' is the signed PDF.", name=name), field="file")
+                if _kind(signature_path, signature, signature_name, "signature") != checking.CMS:
+                    raise UnsupportedType(
+                        gettext("%(name)s: a detached signature is a CMS file (.p7s, .sig).", name=signature_name), field="signature"
+                    )
+            elif file_type not in ("pdf", checking.CMS):
+                raise UnsupportedType(
+                    gettext("%(name)s: a digital signature is uploaded as the signed PDF or a .p7m envelope.", name=name), field="file"
+                )
+            result = checking.verify(
+                checking.CMS if signature_path else file_type, signature_path or path,
+                current_store().path(agreement.frozen_pdf_sha256), pdf_path=path if signature_path else None,
+                trust_roots=trust.trust_roots(session, config), require_trusted=bool(config["SIGNATURE_REQUIRE_TRUSTED"]),
+                allow_fetching=bool(config["SIGNATURE_REVOCATION_FETCH"]), limits=limits,
+                in_child=bool(config.get("EXTRACTION_SUBPROCESS", True)),
+            )
+            is_valid, reasons = bool(result["valid"]), list(result["reasons"])
     result["frozen_pdf_sha256"] = agreement.frozen_pdf_sha256
 
+    signature_blob = store_bytes(signature) if signature is not None else None
     blob = store_bytes(data)
     submission = SignatureSubmission(
         signatory_id=signatory.id, agreement_id=agreement.id, sha256=blob.sha256, size=blob.size, filename=name,
-        content_type=verification.CONTENT_TYPES[file_type], method=method, signed_at=when,
+        content_type=checking.CONTENT_TYPES[file_type], method=method, signed_at=when,
+        signature_sha256=signature_blob.sha256 if signature_blob else None, signature_filename=signature_name,
         verification_json=json.dumps(result, sort_keys=True), is_valid=is_valid, created_by_id=actor.id,
     )
     session.add(submission)
@@ -284,10 +318,20 @@ def record_signature(
     record(
         session, actor, "signature.recorded", signatory, agreement_id=agreement.id, submission_id=submission.id,
         sha256=blob.sha256, method=method, signed_at=when.isoformat(),
-        trusted=result.get("trusted"), signer_subject=result.get("signer_subject"),
+        trusted=result.get("trusted"), signer_subject=result.get("signer_subject"), format=result.get("format"),
+        signature_sha256=submission.signature_sha256,
     )
     _advance_after_signature(session, actor, agreement)
     return SignatureOutcome(submission, signatory, agreement, True, [])
+
+
+def _kind(path: Path, data: bytes, name: str, field: str) -> str:
+    try:
+        return checking.kind_of(path, data)
+    except checking.Unreadable as error:
+        if error.code == "unsupported_file_type":
+            raise UnsupportedType(f"{name}: {gettext(error.message)}", field=field) from None
+        raise Invalid(f"{name}: {gettext(error.message)}", field=field, code=error.code) from None
 
 
 def _advance_after_signature(session: Session, actor: User, agreement: Agreement) -> None:
@@ -357,12 +401,18 @@ def executed_files(session: Session, agreement: Agreement) -> list[tuple[str, by
       PDFs made in parallel (none contains the others) are each kept as a further file;
     * wet-ink signatures: one PDF, the frozen final draft followed by the pages of every scan;
     * both: the wet-ink PDF and the digitally signed PDF, the digital one as the main file (its
-      signatures must stay byte-exact, so the two are never merged).
+      signatures must stay byte-exact, so the two are never merged);
+    * CAdES/GOST signatures sign the frozen PDF itself (byte-identical); their envelopes are kept
+      as received (submissions, evidence package), so when nothing else signed, the frozen PDF is the
+      executed copy.
     """
     store = current_store()
     stem = f"agreement-{agreement.id}"
     signatories = sorted(agreement.signatories, key=lambda s: (s.signed_at or utcnow(), s.id))
-    digital = [(s, store.read(s.signed_file_sha256)) for s in signatories if s.method == "digital"]
+    digital = [
+        (s, store.read(s.signed_file_sha256)) for s in signatories
+        if s.method == "digital" and (verification_of(s) or {}).get("format", "pades") == "pades"
+    ]
     wet_ink = [s for s in signatories if s.method == "wet_ink"]
     files: list[tuple[str, bytes]] = []
     main: tuple[str, bytes] | None = None
@@ -393,6 +443,8 @@ def executed_files(session: Session, agreement: Agreement) -> list[tuple[str, by
             main = merged
         else:
             files.append(merged)
+    if main is None:  # every signature is a CAdES/GOST envelope over the frozen PDF
+        main = (f"{stem}-executed.pdf", store.read(agreement.frozen_pdf_sha256))
     files.append(main)
     return files
 
@@ -487,3 +539,85 @@ def get_submission(
     if submission is None or submission.signatory_id != signatory.id:
         raise NotFound(gettext("No such submission."), code="submission_not_found")
     return submission
+
+
+# --- the evidence package and checking an uploaded file ---------------------------------------------
+
+
+def evidence_package(session: Session, actor: User, agreement_id: int) -> tuple[Agreement, bytes]:
+    """The evidence ZIP of an executed agreement the actor may read (see :mod:`docmgr.signatures.evidence`)."""
+    from docmgr.signatures.evidence import build_package
+
+    agreement = get_agreement(session, actor, agreement_id)
+    return agreement, build_package(session, agreement)
+
+
+def verify_upload(
+    session: Session, actor: User, *, stream: BinaryIO | None, filename: str = "",
+    signature_stream: BinaryIO | None = None, signature_filename: str = "",
+) -> dict[str, Any]:
+    """What an uploaded file is: whether it (or the PDF signed inside it) is byte-identical to a file of
+    an executed agreement the actor may read, and what each of its signatures says. Agreements the
+    actor may not read are never named, nor is it hinted that one matched. Nothing is stored."""
+    from docmgr.documents.models import DocumentFile
+
+    name = display_filename(filename)
+    if stream is None:
+        raise Invalid(gettext("Attach the file to check as 'file'."), field="file", code="missing_field")
+    data = _read_limited(stream, name)
+    if not data:
+        raise Invalid(gettext("%(name)s is empty.", name=name), field="file", code="empty_file")
+    signature_name = display_filename(signature_filename) if signature_stream is not None else ""
+    signature = _read_limited(signature_stream, signature_name) if signature_stream is not None else None
+    config = current_app.config
+    with tempfile.TemporaryDirectory(prefix="docmgr-verify-") as workdir:
+        path = Path(workdir) / "file"
+        path.write_bytes(data)
+        kind = _kind(path, data, name, "file")
+        signature_path = None
+        if signature is not None:
+            signature_path = Path(workdir) / "signature"
+            signature_path.write_bytes(signature)
+            if kind != "pdf" or _kind(signature_path, signature, signature_name, "signature") != checking.CMS:
+                raise UnsupportedType(
+                    gettext("%(name)s: with a detached signature, 'file' is the signed PDF.", name=name), field="file"
+                )
+        report = None
+        if signature_path or kind in ("pdf", checking.CMS):
+            report = checking.verify(
+                checking.CMS if signature_path else kind, signature_path or path, None,
+                pdf_path=path if signature_path else None, trust_roots=trust.trust_roots(session, config),
+                require_trusted=False, allow_fetching=bool(config["SIGNATURE_REVOCATION_FETCH"]),
+                limits=SandboxLimits.from_config(config), in_child=bool(config.get("EXTRACTION_SUBPROCESS", True)),
+            )
+    hashes = {hashlib.sha256(data).hexdigest()}
+    if report and report.get("content_sha256"):
+        hashes.add(report["content_sha256"])
+    if signature is not None:
+        hashes.add(hashlib.sha256(signature).hexdigest())
+    candidates: dict[int, set[str]] = {}
+    for agreement_id in session.scalars(select(Agreement.id).where(Agreement.frozen_pdf_sha256.in_(hashes))):
+        candidates.setdefault(agreement_id, set()).add("final_draft")
+    for agreement_id in session.scalars(
+        select(Agreement.id).join(DocumentFile, DocumentFile.document_id == Agreement.executed_document_id)
+        .where(DocumentFile.sha256.in_(hashes))
+    ):
+        candidates.setdefault(agreement_id, set()).add("executed_copy")
+    for agreement_id in session.scalars(
+        select(SignatureSubmission.agreement_id).where(
+            SignatureSubmission.is_valid.is_(True),
+            SignatureSubmission.sha256.in_(hashes) | SignatureSubmission.signature_sha256.in_(hashes),
+        )
+    ):
+        candidates.setdefault(agreement_id, set()).add("signature_file")
+    matches = []
+    for agreement_id, how in sorted(candidates.items()):
+        agreement = session.get(Agreement, agreement_id)
+        if agreement is None or agreement.executed_at is None or not can_read_agreement(actor, agreement):
+            continue
+        matches.append({"agreement_id": agreement.id, "title": agreement.title, "matched": sorted(how)})
+    return {
+        "file": {"filename": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "type": kind},
+        "signature_file": {"filename": signature_name, "sha256": hashlib.sha256(signature).hexdigest()} if signature else None,
+        "matches_executed_agreement": bool(matches), "agreements": matches, "verification": report,
+    }

@@ -1,6 +1,6 @@
-"""Checking uploaded signed copies: file type sniffing and PAdES verification with pyHanko.
+"""PAdES verification of a signed PDF with pyHanko (CAdES and GOST: :mod:`docmgr.signatures.cms`).
 
-Pure functions, no Flask: the service passes the bytes, the frozen PDF and the trust settings.
+Pure functions, no Flask: :mod:`docmgr.signatures.checking` runs them in the limited child process.
 
 What "valid" means for a digital signature here (the rules the report names, in this order):
 
@@ -25,50 +25,10 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-PDF, PNG, JPEG = "pdf", "png", "jpeg"
-# A4 scanned at 600 dpi is about 35 million pixels; the executed copy decodes every scan into a PDF page.
-MAX_SCAN_PIXELS = 80_000_000
-CONTENT_TYPES = {PDF: "application/pdf", PNG: "image/png", JPEG: "image/jpeg"}
 
 # Root-catalog keys a signing tool may add or change without touching what the document says.
 _CATALOG_KEYS_SIGNING_MAY_CHANGE = frozenset({"/AcroForm", "/Perms", "/DSS", "/Extensions"})
-
-
-def sniff(head: bytes) -> str | None:
-    """The file type from its first bytes (never from its name): pdf, png, jpeg or None."""
-    if head[:1024].lstrip(b"\x00\t\n\r ").startswith(b"%PDF-"):
-        return PDF
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if head.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    return None
-
-
-def check_scan(data: bytes, file_type: str) -> str | None:
-    """None when a wet-ink scan can be opened, else the reason it cannot."""
-    try:
-        if file_type == PDF:
-            from pypdf import PdfReader
-
-            reader = PdfReader(io.BytesIO(data))
-            if reader.is_encrypted:
-                return "the PDF is password-protected"
-            if len(reader.pages) == 0:
-                return "the PDF has no pages"
-        else:
-            from PIL import Image
-
-            with Image.open(io.BytesIO(data)) as image:
-                if image.width * image.height > MAX_SCAN_PIXELS:
-                    return f"the image is too large ({image.width}×{image.height} pixels; at most {MAX_SCAN_PIXELS:,})"
-                image.verify()
-    except Exception as error:  # noqa: BLE001 - any parser failure means "cannot be read"
-        return f"the file cannot be read ({error.__class__.__name__})"
-    return None
 
 
 @dataclass
@@ -94,16 +54,6 @@ class DigitalVerification:
             "coverage": newest.get("coverage"),
             "signatures": self.signatures,
         }
-
-
-def load_trust_roots(paths: list[str | Path]) -> list:
-    """Certificates from the configured PEM (or DER) files. A missing file is a configuration error."""
-    from pyhanko.keys import load_certs_from_pemder
-
-    roots: list = []
-    for path in paths:
-        roots.extend(load_certs_from_pemder([str(path)]))
-    return roots
 
 
 def _catalog_only_signing_changes(reader, frozen_revisions: int) -> list[str]:
@@ -155,16 +105,17 @@ def _page_refs(resolver) -> list:
 
 
 def verify_digital(
-    data: bytes, frozen_pdf: bytes, *, trust_roots: list | None = None, require_trusted: bool = False
+    data: bytes, frozen_pdf: bytes | None, *, trust_roots: list | None = None, require_trusted: bool = False
 ) -> DigitalVerification:
-    """Verify a signed PDF against the frozen PDF it must extend. Never raises for bad input."""
+    """Verify a signed PDF against the frozen PDF it must extend (``None``: the signatures alone, for the
+    verification page; rules 2 and 3 are then skipped). Never raises for bad input."""
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.diff_analysis import ModificationLevel
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
     result = DigitalVerification(is_valid=False)
-    result.matches_frozen = data.startswith(frozen_pdf) and len(data) > len(frozen_pdf)
+    result.matches_frozen = frozen_pdf is None or (data.startswith(frozen_pdf) and len(data) > len(frozen_pdf))
     if not result.matches_frozen:
         result.reasons.append("the file was not signed over the frozen final draft (it does not start with its bytes)")
     try:
@@ -178,7 +129,7 @@ def verify_digital(
         return result
 
     frozen_revisions = 0
-    if result.matches_frozen:
+    if result.matches_frozen and frozen_pdf is not None:
         try:
             frozen_revisions = PdfFileReader(io.BytesIO(frozen_pdf), strict=False).xrefs.total_revisions
             earliest = min(s.signed_revision for s in signatures)
@@ -199,7 +150,7 @@ def verify_digital(
         summary: dict[str, Any] = {"field": embedded.field_name, "revision": embedded.signed_revision}
         try:
             context = ValidationContext(trust_roots=list(trust_roots or []), allow_fetching=False)
-            status = _quietly(validate_pdf_signature, embedded, context)
+            status = quietly(validate_pdf_signature, embedded, context)
         except Exception as error:  # noqa: BLE001
             summary.update(intact=False, valid=False, trusted=False, error=error.__class__.__name__)
             result.signatures.append(summary)
@@ -236,7 +187,7 @@ def verify_digital(
     return result
 
 
-def _quietly(function, *args):
+def quietly(function, *args):
     """pyHanko logs a traceback for every untrusted certificate or later change; the result reports both."""
     loggers = [logging.getLogger(name) for name in ("pyhanko.sign.validation.generic_cms", "pyhanko.sign.diff_analysis.policies", "pyhanko_certvalidator")]
     levels = [logger.level for logger in loggers]

@@ -117,13 +117,16 @@ def transition(agreement_id: int):
 @bp.post("/agreements/<int:agreement_id>/signatures/<int:signatory_id>/signature")
 @login_required
 def upload_signature(agreement_id: int, signatory_id: int):
-    part = request.files.get("file")
+    part, detached = request.files.get("file"), request.files.get("signature")
+    has_detached = detached is not None and bool(detached.filename)
     try:
         outcome = services.record_signature(
             db.session, _actor(), agreement_id, signatory_id,
             stream=part.stream if part is not None and part.filename else None,
             filename=part.filename if part is not None else "", method=request.form.get("method"),
             signed_at=request.form.get("signed_at") or None,
+            signature_stream=detached.stream if has_detached else None,
+            signature_filename=detached.filename if has_detached else "",
         )
         db.session.commit()  # a refused digital signature stays on record
     except DocmgrError as exc:
@@ -152,6 +155,34 @@ def decline(agreement_id: int, signatory_id: int):
 def certificate(agreement_id: int):
     agreement, sha256 = services.certificate_blob(db.session, _actor(), agreement_id)
     return pdf_download(sha256, f"agreement-{agreement.id}-certificate.pdf")
+
+
+@bp.get("/agreements/<int:agreement_id>/signatures/evidence.zip")
+@login_required
+def evidence(agreement_id: int):
+    from docmgr.signatures.api import evidence as evidence_download
+
+    return evidence_download(agreement_id)
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@login_required
+def verify():
+    """Upload any file (a PDF, a .p7m, or a PDF with its .sig/.p7s): does it match an executed agreement
+    the user may see, and what do its signatures say."""
+    result, error, status = None, None, 200
+    if request.method == "POST":
+        part, detached = request.files.get("file"), request.files.get("signature")
+        try:
+            result = services.verify_upload(
+                db.session, _actor(), stream=part.stream if part is not None and part.filename else None,
+                filename=part.filename if part is not None else "",
+                signature_stream=detached.stream if detached is not None and detached.filename else None,
+                signature_filename=detached.filename if detached is not None and detached.filename else "",
+            )
+        except DocmgrError as exc:
+            error, status = form_error(exc), exc.status
+    return render_template("signatures/verify.html", result=result, error=error), status
 
 
 @bp.get("/agreements/<int:agreement_id>/signatures/<int:signatory_id>/submissions/<int:submission_id>")

@@ -111,6 +111,8 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                             body=_json({"reason": "No."})),
     ("api.signatures_api.certificate", "GET"): Route(owned=True),
     ("api.signatures_api.submission_content", "GET"): Route(owned=True),
+    ("api.signatures_api.evidence", "GET"): Route(owned=True),
+    ("api.signatures_api.verify_file", "POST"): Route(body=_upload()),  # stores nothing: every role may check a file
     ("api.signatures_api.stats", "GET"): Route(),
     ("api.audit_api.agreement_audit", "GET"): Route(owned=True),
     ("api.audit_api.export_agreement", "GET"): Route(owned=True, owner_reads=False),
@@ -167,6 +169,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("signatures.decline", "POST"): Route(owned=True, write=True, agreement="agreement_draft", body=_form(reason="No.")),
     ("signatures.certificate", "GET"): Route(owned=True),
     ("signatures.submission", "GET"): Route(owned=True),
+    ("signatures.evidence", "GET"): Route(owned=True),
+    ("signatures.verify", "GET"): Route(),
+    ("signatures.verify", "POST"): Route(body=_upload()),
     ("audit.index", "GET"): Route(),
 }
 

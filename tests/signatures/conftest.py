@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from docmgr.extensions import db
+from tests.signatures import pki
 
 _counter = itertools.count(1)
 
@@ -185,3 +186,42 @@ def upload(client, headers, agreement_id, signatory_id, data: bytes, *, method="
         f"/api/v1/agreements/{agreement_id}/signatories/{signatory_id}/signature", headers=headers, data=fields,
         content_type="multipart/form-data",
     )
+
+
+def upload_detached(client, headers, agreement_id, signatory_id, pdf: bytes, signature: bytes, name="contratto.pdf.sig"):
+    return client.post(
+        f"/api/v1/agreements/{agreement_id}/signatories/{signatory_id}/signature", headers=headers,
+        data={"method": "digital", "file": (io.BytesIO(pdf), "contratto.pdf"), "signature": (io.BytesIO(signature), name)},
+        content_type="multipart/form-data",
+    )
+
+
+# --- qualified signatures (CAdES, GOST): parties whose keys and certificates are generated once per run ---
+CODICE_FISCALE = "RSSMRA80A01H501U"
+
+
+@pytest.fixture(scope="session")
+def ca():
+    return pki.make_ca()
+
+
+@pytest.fixture(scope="session")
+def rossi(ca):
+    return pki.make_signer(ca, attributes={"2.5.4.5": f"TINIT-{CODICE_FISCALE}", "2.5.4.10": "Comune di Roma",
+                                           "2.5.4.12": "Sindaco"})
+
+
+@pytest.fixture(scope="session")
+def bianchi(ca):
+    return pki.make_signer(ca, kind="ec", cn="Anna Bianchi", attributes={"2.5.4.10": "Regione Lazio"})
+
+
+@pytest.fixture(scope="session")
+def ivanov():
+    return pki.make_gost_signer(256, attributes={pki.INN: "007712345678", pki.OGRN: "1027700132195",
+                                                 pki.SNILS: "11223344595", "2.5.4.10": "ООО Ромашка", "2.5.4.12": "Директор"})
+
+
+@pytest.fixture(scope="session")
+def petrov():
+    return pki.make_gost_signer(512, cn="Петров Пётр", attributes={pki.INN: "500100732259"})
