@@ -1,7 +1,7 @@
 """Audit entries sealed (HMAC) with a key outside the database: the new column audit_events.mac.
 
 Revision ID: 0002_selfcontained
-Revises: 0001
+Revises: 0002_gost
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_selfcontained"
-down_revision = "0001"
+down_revision = "0002_gost"  # chained after main's 0002_gost (was "0001")
 branch_labels = None
 depends_on = None
 
