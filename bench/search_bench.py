@@ -5,7 +5,7 @@ FTS5 on the same corpus as a yardstick.
     .venv/bin/python bench/search_bench.py                      # 50,000 documents
 
 The corpus is synthetic but made of real language: sentences and words drawn (fixed seed) from the
-Italian and Russian PUD treebank texts and the UDHR translations in /work/shared/corpus/text.
+Italian and Russian PUD treebank texts and the UDHR translations in tests/data/text.
 Each document has an Italian and a Russian text (300–800 words together), titles in both
 languages, a kind, sectors, an organisation (half of them Russian names in Cyrillic) and reader
 organisations, so the index has the same shape as the real one. The index is built through
@@ -41,7 +41,7 @@ from whoosh import query as wq  # noqa: E402
 from docmgr.search.engine import IndexEntry, WhooshEngine  # noqa: E402
 from docmgr.search.query import QueryBuilder, bound_expansions  # noqa: E402
 
-CORPUS = REPO.parent / "shared" / "corpus" / "text"
+CORPUS = REPO / "tests" / "data" / "text"
 KINDS = ["proposal"] * 6 + ["agreement", "annex", "other"]
 SECTORS = ["energy", "construction", "mechanics", "nanotech", "biotech", "other"]
 IT_ORGS = ["Pirelli Costruzioni", "Ferraro Meccanica", "Energia Piemonte", "Biotecnologie Toscane", "Nanotec Emilia",

@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-CORPUS_TEXT = REPO.parent / "shared" / "corpus" / "text"
+CORPUS_TEXT = REPO / "tests" / "data" / "text"
 FALLBACK_IT = "La cooperazione industriale tra i distretti italiani e le imprese russe cresce ogni anno."
 FALLBACK_RU = "Промышленное сотрудничество между итальянскими округами и российскими предприятиями растёт."
 

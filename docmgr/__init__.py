@@ -192,6 +192,7 @@ def _configure_sqlite(engine) -> None:
     """
     if engine.dialect.name != "sqlite":
         return
+    _owner_only_database(engine.url.database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, connection_record):
@@ -206,6 +207,20 @@ def _configure_sqlite(engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _may_write() else "BEGIN")
+
+
+def _owner_only_database(path: str | None) -> None:
+    """The SQLite file holds password hashes: created, or narrowed, to owner-only (0600) before the first
+    connection. SQLite gives its -wal and -shm files the database file's permissions."""
+    import os
+
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)
+    except FileNotFoundError:  # its folder does not exist yet: SQLite will say so on connecting
+        pass
 
 
 def _may_write() -> bool:

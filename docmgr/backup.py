@@ -5,6 +5,7 @@ The archive is an uncompressed POSIX **tar** (the stored files are PDFs and zips
 files of any size and is read by every system's tools)::
 
     manifest.json                  what follows, each file with its size and SHA-256 (see below)
+    manifest.sig                   HMAC-SHA256 of manifest.json's bytes (the key: see "Authenticity")
     database/docmgr.sqlite3        the database: an SQLite snapshot, whatever the instance runs on
     audit/audit_log.jsonl          the audit chain as JSON lines, re-verifiable outside docmgr
     blobs/ab/cd/<sha256>           every stored file the snapshot refers to
@@ -23,6 +24,13 @@ For another database (PostgreSQL…) the snapshot is made by copying every table
 READ transaction, into a fresh SQLite file with the same schema; the archive looks the same. Only the
 SQLite path is exercised by the tests.
 
+Authenticity: the manifest is signed with a key given at export (``--key`` / ``DOCMGR_BACKUP_KEY``) or else
+the instance's audit key, which is never in the archive. Import refuses an archive without a signature, or
+whose signature does not match under the key it is given (or its own audit key), unless told
+``--trust-unsigned``: an archive whose database gained a row, with the manifest's hashes recomputed, is
+refused. The archive is written owner-only (0600): it holds password hashes. The restored audit entries
+are sealed again with the importing instance's key once the archive has been authenticated (or trusted).
+
 Import verifies every file of the archive against the manifest before it changes anything, restores
 the files into the store, copies the rows in one transaction, checks the row counts and the audit
 chain against the manifest before committing, and finally rebuilds the search index.
@@ -31,6 +39,7 @@ chain against the manifest before committing, and finally rebuilds the search in
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -55,6 +64,7 @@ from docmgr.storage import CHUNK, current_store, fsync_dir
 FORMAT = "docmgr-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
 DATABASE_MEMBER = "database/docmgr.sqlite3"
 AUDIT_MEMBER = "audit/audit_log.jsonl"
 BLOB_PREFIX = "blobs/"
@@ -179,11 +189,12 @@ def _row_counts(engine: Engine) -> dict[str, int]:
         }
 
 
-def _audit_summary(session: Session) -> dict[str, Any]:
+def _audit_summary(session: Session, *, seals: bool = True) -> dict[str, Any]:
     from docmgr.audit.models import AuditEvent
     from docmgr.audit.services import verify_chain
 
-    report = verify_chain(session)
+    # A snapshot is checked link by link, not against this instance's heads file (which runs ahead of it).
+    report = verify_chain(session, seals=seals, heads=False)
     head = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     return {"events": report.events, "head_hash": head, "chain_ok": report.ok}
 
@@ -249,7 +260,27 @@ def _add_file(tar: tarfile.TarFile, name: str, stream: BinaryIO, size: int) -> t
     return reader.digest.hexdigest(), reader.size
 
 
-def export_backup(path: Path | str, echo: Echo = _quiet) -> ExportResult:
+def backup_key(key: str | None = None) -> bytes:
+    """The key that signs (and authenticates) archives: the one given, ``DOCMGR_BACKUP_KEY``, or the audit key."""
+    from docmgr.audit.anchor import audit_key
+
+    chosen = key or os.environ.get("DOCMGR_BACKUP_KEY")
+    return chosen.encode("utf-8") if chosen else audit_key()
+
+
+def sign_manifest(data: bytes, key: bytes) -> bytes:
+    return json.dumps({"algorithm": "HMAC-SHA256", "mac": hmac.new(key, data, hashlib.sha256).hexdigest()}).encode()
+
+
+def _signature_matches(signature: bytes, data: bytes, key: bytes) -> bool:
+    try:
+        mac = json.loads(signature)["mac"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return isinstance(mac, str) and hmac.compare_digest(mac, hmac.new(key, data, hashlib.sha256).hexdigest())
+
+
+def export_backup(path: Path | str, echo: Echo = _quiet, key: str | None = None) -> ExportResult:
     """Write a consistent archive of this instance to ``path`` (see the module docstring).
 
     Refuses to replace an existing file. Files the database refers to but the store lacks (or holds
@@ -290,7 +321,7 @@ def export_backup(path: Path | str, echo: Echo = _quiet) -> ExportResult:
             snapshot.dispose()
 
         blobs_bytes = 0
-        with tmp_path.open("wb") as raw_out:
+        with os.fdopen(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as raw_out:
             with tarfile.open(fileobj=raw_out, mode="w", format=tarfile.PAX_FORMAT) as tar:
                 for member, source in ((DATABASE_MEMBER, snapshot_path), (AUDIT_MEMBER, audit_path)):
                     with source.open("rb") as fh:
@@ -332,6 +363,8 @@ def export_backup(path: Path | str, echo: Echo = _quiet) -> ExportResult:
                 }
                 data = json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8")
                 _add_file(tar, MANIFEST, io.BytesIO(data), len(data))
+                signature = sign_manifest(data, backup_key(key))
+                _add_file(tar, SIGNATURE, io.BytesIO(signature), len(signature))
             raw_out.flush()
             os.fsync(raw_out.fileno())
     os.replace(tmp_path, path)
@@ -377,17 +410,40 @@ def _open_archive(path: Path) -> Iterator[tuple[tarfile.TarFile, dict[str, Any],
         yield tar, manifest, members
 
 
-def verify_archive(path: Path | str, echo: Echo = _quiet) -> dict[str, Any]:
-    """Check every file of the archive against the manifest (and each stored file against its name).
-    Returns the manifest; raises ``Invalid`` (field "archive") naming the first file that differs."""
+def _authenticate(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], key: bytes, trust_unsigned: bool,
+                  echo: Echo) -> bool:
+    """True when manifest.json carries a valid signature under ``key``. Refuses otherwise (code
+    ``archive_unsigned``), unless ``trust_unsigned``."""
+    data = tar.extractfile(members[MANIFEST]).read()  # type: ignore[union-attr]
+    if SIGNATURE not in members:
+        problem = "The archive is not signed"
+    else:
+        signature = tar.extractfile(members[SIGNATURE]).read()  # type: ignore[union-attr]
+        if _signature_matches(signature, data, key):
+            echo("archive: signature verified")
+            return True
+        problem = "The archive's signature does not match (altered, or signed with another key)"
+    if trust_unsigned:
+        echo(f"archive: {problem.lower()}; imported anyway (--trust-unsigned)")
+        return False
+    raise Invalid(f"{problem}: nothing was restored. Give the key it was exported with (--key), or "
+                  "--trust-unsigned if you know where it comes from.", field="archive", code="archive_unsigned")
+
+
+def verify_archive(path: Path | str, echo: Echo = _quiet, *, key: bytes | None = None,
+                   trust_unsigned: bool = True) -> dict[str, Any]:
+    """Check every file of the archive against the manifest (and each stored file against its name), and,
+    when ``key`` is given, the manifest's signature. Returns the manifest (``manifest["_authenticated"]`` says
+    whether the signature was verified); raises ``Invalid`` (field "archive") naming the first problem."""
     path = Path(path)
     with _open_archive(path) as (tar, manifest, members):
+        manifest["_authenticated"] = key is not None and _authenticate(tar, members, key, trust_unsigned, echo)
         listed = {entry["path"]: entry for entry in manifest.get("files", [])}
         for name in listed:
             if name not in members:
                 raise _archive_error(f"{name} is listed in the manifest but missing from the archive.")
         for name in members:
-            if name != MANIFEST and name not in listed:
+            if name not in (MANIFEST, SIGNATURE) and name not in listed:
                 raise _archive_error(f"{name} is in the archive but not in the manifest.")
         if DATABASE_MEMBER not in listed:
             raise _archive_error("The archive holds no database.")
@@ -510,7 +566,7 @@ def _restore_rows(snapshot: Engine, manifest: dict[str, Any], echo: Echo) -> int
 
 
 def _verify_restored_audit(manifest: dict[str, Any]) -> None:
-    summary = _audit_summary(db.session)
+    summary = _audit_summary(db.session, seals=False)  # sealed with the exporting instance's key
     expected = manifest.get("audit", {})
     if (summary["events"], summary["head_hash"]) != (expected.get("events"), expected.get("head_hash")):
         raise _archive_error("The restored audit chain does not end where the archive's did: nothing was restored.")
@@ -538,7 +594,8 @@ def _rebuild_search_index() -> str:
     return f"{queued} object(s) queued for indexing"
 
 
-def import_backup(path: Path | str, echo: Echo = _quiet) -> ImportResult:
+def import_backup(path: Path | str, echo: Echo = _quiet, *, key: str | None = None,
+                  trust_unsigned: bool = False) -> ImportResult:
     """Restore an archive made by :func:`export_backup` into this instance, which must be new.
 
     Nothing changes unless every file of the archive matches the manifest, the instance is empty and
@@ -546,7 +603,7 @@ def import_backup(path: Path | str, echo: Echo = _quiet) -> ImportResult:
     the audit chain's head equal the manifest's; if it does not commit, the files it stored are removed.
     """
     path = Path(path)
-    manifest = verify_archive(path, echo)
+    manifest = verify_archive(path, echo, key=backup_key(key), trust_unsigned=trust_unsigned)
     archive_blobs = {entry["path"].rsplit("/", 1)[-1] for entry in manifest["files"]
                      if entry["path"].startswith(BLOB_PREFIX)}
     _require_empty_instance(archive_blobs)
@@ -566,6 +623,10 @@ def import_backup(path: Path | str, echo: Echo = _quiet) -> ImportResult:
             try:
                 rows = _restore_rows(snapshot, manifest, echo)
                 _verify_restored_audit(manifest)
+                from docmgr.audit.anchor import reseal_all, set_heads_aside  # authenticated, or trusted
+
+                echo(f"audit: {reseal_all(db.session)} entr(ies) sealed with this instance's key")
+                set_heads_aside()
                 db.session.commit()
             except BaseException:
                 db.session.rollback()
@@ -579,5 +640,6 @@ def import_backup(path: Path | str, echo: Echo = _quiet) -> ImportResult:
     echo(f"index: {index}")
     from docmgr.security_log import log_security_event
 
-    log_security_event("backup_imported", archive=str(path.resolve()), rows=rows, files=len(archive_blobs))
+    log_security_event("backup_imported", archive=str(path.resolve()), rows=rows, files=len(archive_blobs),
+                       authenticated=manifest["_authenticated"])
     return ImportResult(manifest=manifest, restored_blobs=len(archive_blobs), restored_rows=rows, index=index)

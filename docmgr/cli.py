@@ -88,16 +88,46 @@ def demo_command() -> None:
 
 
 @docmgr_cli.command("check")
+@click.option("--head", "heads", multiple=True, metavar="HASH",
+              help="An audit chain head seen earlier (in an export or a certificate; HASH or ID:HASH) that the "
+                   "chain must still hold. May be given several times.")
 @with_appcontext
-def check_command() -> None:
+def check_command(heads: tuple[str, ...]) -> None:
     """Verify stored files against their SHA-256, the index against the database, and the audit chain."""
+    from docmgr.audit.anchor import check_head
     from docmgr.maintenance import run_checks
 
     problems = run_checks(echo=click.echo)
+    for head in heads:
+        found = check_head(db.session, head)
+        for problem in found:
+            click.echo(f"audit: {problem['message']}")
+        if not found:
+            click.echo(f"audit: head {head.strip()} is in the chain")
+        problems += len(found)
     if problems:
         click.echo(f"FAILED: {problems} problem(s) found.")
         sys.exit(1)
     click.echo("OK: every check passed.")
+
+
+@docmgr_cli.command("seal-audit")
+@with_appcontext
+def seal_audit_command() -> None:
+    """Seal the audit entries written before seals existed (once, after upgrading). Refuses when the chain's
+    hashes do not verify: sealing must not bless a trail that was already altered."""
+    from docmgr.audit.anchor import reseal_all
+    from docmgr.audit.services import verify_chain
+
+    report = verify_chain(db.session, seals=False, heads=False)
+    if not report.ok:
+        for problem in report.problems:
+            click.echo(f"audit: {problem['message']}")
+        click.echo("FAILED: the chain does not verify; nothing was sealed.")
+        sys.exit(1)
+    sealed = reseal_all(db.session, only_unsealed=True)
+    db.session.commit()
+    click.echo(f"OK: {sealed} entr(ies) sealed.")
 
 
 @docmgr_cli.command("ocr-worker")
@@ -129,16 +159,20 @@ def reindex_command(procs: int) -> None:
 # --- backups (hardening) -------------------------------------------------------------------------
 
 
+_KEY_HELP = "Key that signs the archive's manifest (default: DOCMGR_BACKUP_KEY, else this instance's audit key)."
+
+
 @docmgr_cli.command("export")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--key", default=None, envvar="DOCMGR_BACKUP_KEY", help=_KEY_HELP)
 @with_appcontext
-def export_command(path: Path) -> None:
-    """Write a consistent backup archive (tar) of the database, stored files and audit log to PATH,
-    while the service keeps running."""
+def export_command(path: Path, key: str | None) -> None:
+    """Write a consistent, signed backup archive (tar, 0600) of the database, stored files and audit log to
+    PATH, while the service keeps running."""
     from docmgr.backup import export_backup
 
     try:
-        result = export_backup(path, echo=click.echo)
+        result = export_backup(path, echo=click.echo, key=key)
     except DocmgrError as error:
         _fail(error)
     for problem in result.problems:
@@ -150,13 +184,15 @@ def export_command(path: Path) -> None:
 
 @docmgr_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", default=None, envvar="DOCMGR_BACKUP_KEY", help="Key the archive was signed with.")
+@click.option("--trust-unsigned", is_flag=True, help="Import an archive without a valid signature (you vouch for it).")
 @with_appcontext
-def import_command(path: Path) -> None:
-    """Restore a backup archive into this instance, which must be new (no users, no documents, no files)."""
+def import_command(path: Path, key: str | None, trust_unsigned: bool) -> None:
+    """Restore a signed backup archive into this instance, which must be new (no users, no documents, no files)."""
     from docmgr.backup import import_backup
 
     try:
-        result = import_backup(path, echo=click.echo)
+        result = import_backup(path, echo=click.echo, key=key, trust_unsigned=trust_unsigned)
     except DocmgrError as error:
         _fail(error)
     click.echo(f"OK: {result.restored_rows} row(s) and {result.restored_blobs} stored file(s) restored.")

@@ -16,9 +16,9 @@ def _resolve(path: str) -> Path:
     return candidate if candidate.is_absolute() else (REPO_ROOT / candidate).resolve()
 
 
-def _secret_key(storage_dir: Path) -> str:
-    """A key generated once and kept beside the data, so restarts keep sessions and tokens valid."""
-    key_file = storage_dir / "secret_key"
+def _secret_key(storage_dir: Path, name: str = "secret_key") -> str:
+    """A key generated once and kept beside the data (owner-only), so restarts keep sessions and tokens valid."""
+    key_file = storage_dir / name
     if key_file.exists():
         return key_file.read_text().strip()
     storage_dir.mkdir(parents=True, exist_ok=True)
@@ -100,6 +100,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # run longer than this is refused with its author told why.
         "TEMPLATE_RENDER_TIMEOUT_SECONDS": float(env.get("DOCMGR_TEMPLATE_RENDER_TIMEOUT_SECONDS", "10")),
         "SECURITY_LOG_PATH": env.get("DOCMGR_SECURITY_LOG_PATH") or None,
+        # The audit chain's anchors outside the database (docmgr.audit.anchor): the key of every link's HMAC
+        # (never stored in the database) and the append-only file of chain heads.
+        # (empty: a random key in storage/audit_key, made on first use by docmgr.audit.anchor.audit_key)
+        "AUDIT_KEY": env.get("DOCMGR_AUDIT_KEY", ""),
+        "AUDIT_HEADS_PATH": str(_resolve(env.get("DOCMGR_AUDIT_HEADS_PATH") or str(storage_dir / "audit_heads.jsonl"))),
     }
     config.update(overrides)
     # The per-process poller that drains index tasks left by a crashed process: on for the server,

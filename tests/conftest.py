@@ -13,7 +13,7 @@ from docmgr import create_app
 from docmgr.extensions import db
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CORPUS = REPO_ROOT.parent / "shared" / "corpus"
+CORPUS = REPO_ROOT / "tests" / "data"  # real files from public repositories: tests/data/SOURCES.md
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
 
@@ -156,7 +156,7 @@ def table_counts() -> dict[str, int]:
 
 
 def corpus_bytes(relative: str) -> bytes:
-    """The bytes of a file of the shared test corpus, e.g. corpus_bytes("pdf/pypdf_multilang_CYRILLIC.pdf")."""
+    """The bytes of a file of the test data (tests/data), e.g. corpus_bytes("pdf/pypdf_multilang_CYRILLIC.pdf")."""
     return (CORPUS / relative).read_bytes()
 
 

@@ -17,6 +17,7 @@ from docmgr import create_app
 from docmgr.extensions import db
 from tests.conftest import CORPUS, api_upload, corpus_bytes, stored_blob_count, table_counts
 
+BACKUP_KEY = "backup-test-key"  # both instances of a test are told the key the archive is signed with
 CORPUS_FILES = [
     "pdf/pypdf_multilang_CYRILLIC.pdf",
     "docx/python-docx_blk-paras-and-tables.docx",
@@ -140,7 +141,7 @@ def test_export_then_import_into_a_new_instance_restores_everything(app, populat
     before = snapshot_of_instance(app)
     assert before["drafts"] and before["signatories"] and len(before["files"]) >= 8
 
-    result = cli(app, "export", str(archive))
+    result = cli(app, "export", "--key", BACKUP_KEY, str(archive))
 
     assert result.exit_code == 0, result.output
     assert archive.is_file() and not Path(f"{archive}.tmp").exists()
@@ -149,14 +150,14 @@ def test_export_then_import_into_a_new_instance_restores_everything(app, populat
         manifest = json.loads(tar.extractfile("manifest.json").read())
         names = set(tar.getnames())
     assert manifest["tables"] == {**manifest["tables"], **before["counts"]}
-    assert {f["path"] for f in manifest["files"]} | {"manifest.json"} == names
+    assert {f["path"] for f in manifest["files"]} | {"manifest.json", "manifest.sig"} == names
     assert {f["sha256"] for f in manifest["files"] if f["path"].startswith("blobs/")} == set(before["files"])
     assert manifest["audit"]["chain_ok"] and manifest["audit"]["events"] == before["audit"][1]
     assert manifest["docmgr_version"] and manifest["created_at"].endswith("Z") and manifest["problems"] == []
 
     target = instances("restored")
     with target.app_context():
-        result = cli(target, "import", str(archive))
+        result = cli(target, "import", "--key", BACKUP_KEY, str(archive))
         assert result.exit_code == 0, result.output
         after = snapshot_of_instance(target)
         check = cli(target, "check")
@@ -164,7 +165,7 @@ def test_export_then_import_into_a_new_instance_restores_everything(app, populat
         # The audit log in the archive is the chain itself, re-verifiable line by line.
         with tarfile.open(archive) as tar:
             lines = tar.extractfile("audit/audit_log.jsonl").read().decode().splitlines()
-        assert json.loads(lines[-1])["hash"] == manifest["audit"]["head_hash"]
+        assert json.loads(lines[-2])["hash"] == json.loads(lines[-1])["audit_head"]["hash"] == manifest["audit"]["head_hash"]
 
     assert after == before  # counts, bytes of every file, rows pointing at them, audit chain
 
@@ -187,7 +188,7 @@ def test_export_then_import_into_a_new_instance_restores_everything(app, populat
 
 def test_import_is_refused_into_an_instance_in_use(app, populated, instances, tmp_path, make_document):
     archive = tmp_path / "backup.tar"
-    assert cli(app, "export", str(archive)).exit_code == 0
+    assert cli(app, "export", "--key", BACKUP_KEY, str(archive)).exit_code == 0
 
     target = instances("busy")
     with target.app_context():
@@ -198,7 +199,7 @@ def test_import_is_refused_into_an_instance_in_use(app, populated, instances, tm
         before, blobs_before = table_counts(), stored_blob_count(target)
         db.session.rollback()  # release the write lock our reads took: the command runs in its own session
 
-        result = cli(target, "import", str(archive))
+        result = cli(target, "import", "--key", BACKUP_KEY, str(archive))
 
         assert result.exit_code == 1
         assert "not empty" in result.output and "users" in result.output
@@ -207,7 +208,7 @@ def test_import_is_refused_into_an_instance_in_use(app, populated, instances, tm
 
 def test_import_is_refused_when_the_storage_holds_other_files(app, populated, instances, tmp_path):
     archive = tmp_path / "backup.tar"
-    assert cli(app, "export", str(archive)).exit_code == 0
+    assert cli(app, "export", "--key", BACKUP_KEY, str(archive)).exit_code == 0
 
     target = instances("files")
     with target.app_context():
@@ -215,7 +216,7 @@ def test_import_is_refused_when_the_storage_holds_other_files(app, populated, in
         before = table_counts()
         db.session.rollback()
 
-        result = cli(target, "import", str(archive))
+        result = cli(target, "import", "--key", BACKUP_KEY, str(archive))
 
         assert result.exit_code == 1 and "storage is not empty" in result.output
         assert table_counts() == before and stored_blob_count(target) == 1
@@ -232,7 +233,7 @@ def _rewrite_archive(source: Path, target: Path, change) -> None:
 
 def test_a_corrupted_file_in_the_archive_restores_nothing(app, populated, instances, tmp_path):
     archive, damaged = tmp_path / "backup.tar", tmp_path / "damaged.tar"
-    assert cli(app, "export", str(archive)).exit_code == 0
+    assert cli(app, "export", "--key", BACKUP_KEY, str(archive)).exit_code == 0
     with tarfile.open(archive) as tar:
         victim = sorted(n for n in tar.getnames() if n.startswith("blobs/"))[-1]
 
@@ -248,7 +249,7 @@ def test_a_corrupted_file_in_the_archive_restores_nothing(app, populated, instan
         before = table_counts()
         db.session.rollback()
 
-        result = cli(target, "import", str(damaged))
+        result = cli(target, "import", "--key", BACKUP_KEY, str(damaged))
 
         assert result.exit_code == 1
         assert victim in result.output and "nothing was restored" in result.output
@@ -259,7 +260,7 @@ def test_a_corrupted_file_in_the_archive_restores_nothing(app, populated, instan
 def test_a_tampered_manifest_is_refused_too(app, populated, instances, tmp_path):
     """Changing a file *and* its manifest entry still fails: a stored file must hash to its own name."""
     archive, forged = tmp_path / "backup.tar", tmp_path / "forged.tar"
-    assert cli(app, "export", str(archive)).exit_code == 0
+    assert cli(app, "export", "--key", BACKUP_KEY, str(archive)).exit_code == 0
     with tarfile.open(archive) as tar:
         victim = sorted(n for n in tar.getnames() if n.startswith("blobs/"))[0]
     replacement = b"not the original content"
@@ -278,7 +279,7 @@ def test_a_tampered_manifest_is_refused_too(app, populated, instances, tmp_path)
     _rewrite_archive(archive, forged, forge)
     target = instances("fresh")
     with target.app_context():
-        result = cli(target, "import", str(forged))
+        result = cli(target, "import", "--trust-unsigned", str(forged))  # past the signature: the names
         assert result.exit_code == 1 and "does not hold the file its name promises" in result.output
         assert stored_blob_count(target) == 0 and table_counts()["documents"] == 0
 
@@ -287,7 +288,7 @@ def test_export_refuses_to_overwrite_an_archive(app, tmp_path):
     archive = tmp_path / "backup.tar"
     archive.write_bytes(b"yesterday's backup")
 
-    result = cli(app, "export", str(archive))
+    result = cli(app, "export", "--key", BACKUP_KEY, str(archive))
 
     assert result.exit_code == 1 and "already exists" in result.output
     assert archive.read_bytes() == b"yesterday's backup"
@@ -297,7 +298,7 @@ def test_a_file_that_is_not_an_archive_is_refused(app, tmp_path):
     bogus = tmp_path / "notes.tar"
     bogus.write_bytes(b"just some text")
 
-    result = cli(app, "import", str(bogus))
+    result = cli(app, "import", "--key", BACKUP_KEY, str(bogus))
 
     assert result.exit_code == 1 and "not a docmgr backup archive" in result.output
 
@@ -327,7 +328,7 @@ def test_export_while_uploads_continue_is_consistent(app, client, make_user, tok
         while len(answers) < 3 and time.monotonic() < wait_until:
             time.sleep(0.02)
         archive = tmp_path / "live.tar"
-        result = cli(app, "export", str(archive))
+        result = cli(app, "export", "--key", BACKUP_KEY, str(archive))
         uploaded_during_export = len(answers)
         while len(answers) < uploaded_during_export + 3 and uploader.is_alive() and time.monotonic() < wait_until:
             time.sleep(0.02)  # uploads carry on after the snapshot too
@@ -344,7 +345,7 @@ def test_export_while_uploads_continue_is_consistent(app, client, make_user, tok
 
     target = instances("restored")
     with target.app_context():
-        assert cli(target, "import", str(archive)).exit_code == 0
+        assert cli(target, "import", "--key", BACKUP_KEY, str(archive)).exit_code == 0
         check = cli(target, "check")
         assert check.exit_code == 0, check.output
         from docmgr.documents.models import DocumentFile

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from docmgr.accounts.models import Organization, User
+from docmgr.documents.models import Document
 from docmgr.extensions import db
 from tests.conftest import stored_blob_count, table_counts
 
@@ -91,7 +92,8 @@ def test_demo_loads_once_and_prints_the_logins(app, run, client):
     token = client.post("/api/v1/auth/token", json={"email": firm_email, "password": DEMO_PASSWORD}).get_json()["token"]
     listing = client.get("/api/v1/documents", headers={"Authorization": f"Bearer {token}"}).get_json()
     firm = db.session.scalar(select(User).where(User.email == firm_email))
-    assert listing["total"] >= 1
+    own = db.session.scalar(select(func.count()).select_from(Document).where(Document.organization_id == firm.organization_id))
+    assert own > 0 and listing["total"] == own
     assert {item["organization_id"] for item in listing["items"]} == {firm.organization_id}
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from docmgr.accounts.identity import EMAIL_MAX_LENGTH, normalize_email
 from docmgr.accounts.models import COUNTRIES, ApiToken, LoginAttempt, Organization, OrganizationKind, Role, User
 from docmgr.audit.services import record
 from docmgr.database import utcnow
@@ -119,11 +120,7 @@ def create_user(
     """``actor`` None means the command line (the operator of the machine)."""
     if actor is not None:
         require_role(actor, Role.ADMIN)
-    email = (email or "").strip().lower()
-    if not _EMAIL.match(email):
-        raise Invalid(gettext("Give a valid e-mail address."), field="email")
-    if session.scalar(select(User.id).where(User.email == email)):
-        raise Invalid(gettext("A user with e-mail %(email)s already exists.", email=email), field="email", code="duplicate")
+    email = _identity_email(session, email)
     if role not in {r.value for r in Role}:
         raise Invalid(gettext("Role must be admin, legal, firm or ministry."), field="role")
     if len(password or "") < MIN_PASSWORD_LENGTH:
@@ -138,6 +135,29 @@ def create_user(
     session.flush()
     record(session, actor, "user.created", user, email=email, role=role, organization_id=user.organization_id)
     return user
+
+
+def _identity_email(session: Session, raw: str) -> str:
+    """A new user's e-mail: normalised, one script, nothing invisible, and not a look-alike of anyone's
+    (docmgr.accounts.identity)."""
+    from docmgr.accounts.identity import IdentityError, checked_email, skeleton
+
+    try:
+        email = checked_email(raw)
+    except IdentityError as error:
+        if error.code == "invisible_characters":
+            message = gettext("The e-mail address contains invisible characters (%(chars)s).", chars=error.detail)
+        elif error.code == "mixed_script":
+            message = gettext("Each part of the e-mail address must be written in one script.")
+        else:
+            raise Invalid(gettext("Give a valid e-mail address."), field="email") from None
+        raise Invalid(message, field="email", code=error.code) from None
+    wanted = skeleton(email)
+    for (existing,) in session.execute(select(User.email)):
+        if existing == email or skeleton(existing) == wanted:
+            raise Invalid(gettext("A user with e-mail %(email)s already exists.", email=existing), field="email",
+                          code="duplicate")
+    return email
 
 
 def set_user_active(session: Session, actor: User, user_id: int, is_active: bool) -> User:
@@ -180,7 +200,7 @@ def authenticate(session: Session, email: str, password: str, remote_addr: str) 
     Returns None for wrong credentials *after* recording the failure, so that the caller can commit
     it before answering 401 (an exception would roll the record of the attempt back).
     """
-    email = (email or "").strip().lower()
+    email = normalize_email(email)[:EMAIL_MAX_LENGTH]  # full-width or upper case: the same person
     remote_addr = remote_addr or "unknown"
     if _recent_failures(session, email, remote_addr) >= current_app.config["LOGIN_MAX_FAILURES"]:
         log_security_event("login_throttled", user=email, ip=remote_addr)

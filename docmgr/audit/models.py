@@ -26,3 +26,6 @@ class AuditEvent(Base):
     # unique: two writers can never both extend the same entry (a fork would hide one of them).
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # HMAC of "id:hash" with a key that is not in the database (docmgr.audit.anchor): a row rewritten and
+    # re-hashed by someone without the key has no valid seal.
+    mac: Mapped[str | None] = mapped_column(String(64))

@@ -25,6 +25,7 @@ class AuditEventSchema(Output):
     data = free_object()
     prev_hash = fields.String()
     hash = fields.String()
+    mac = fields.String(allow_none=True, metadata={"description": "seal: HMAC-SHA256 of 'id:hash' (docmgr.audit.anchor)"})
 
     computed = {"data": lambda event: json.loads(event.data or "{}")}
 
@@ -38,8 +39,9 @@ class AgreementEventsSchema(Output):
 
 
 class ChainProblemSchema(Output):
-    id = fields.Integer()
-    problem = fields.String(validate=OneOf(["missing_entries", "broken_link", "altered"]))
+    id = fields.Integer(allow_none=True)
+    problem = fields.String(validate=OneOf(["missing_entries", "broken_link", "altered", "unsealed", "truncated",
+                                            "rewritten", "forged_head", "heads_file_damaged"]))
     message = fields.String()
 
 

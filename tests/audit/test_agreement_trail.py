@@ -39,8 +39,9 @@ def test_agreement_export_holds_only_its_events(client, cast, make_agreement, ad
     agreement = advance(make_agreement(), "approved")
     advance(make_agreement(), "in_review")
     response = client.get(f"/api/v1/agreements/{agreement.id}/audit/export", headers=token_for(cast.legal))
-    rows = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+    *rows, trailer = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
     assert len(rows) == 2 and {r["agreement_id"] for r in rows} == {agreement.id}
+    assert trailer["audit_head"]["id"] > rows[-1]["id"]  # the whole chain's head, past this agreement's events
 
 
 def test_audit_page_for_the_ministry(cast, login):

@@ -111,12 +111,13 @@ def test_export_jsonl_can_be_verified_independently(client, staff, token_for):
     response = client.get("/api/v1/audit/export", headers=token_for(staff["ministry"]))
     assert response.status_code == 200 and response.mimetype == "application/x-ndjson"
     assert "attachment" in response.headers["Content-Disposition"]
-    rows = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+    *rows, trailer = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
     assert [r["id"] for r in rows] == list(range(1, len(rows) + 1))
     previous = GENESIS
     for row in rows:
         assert row["prev_hash"] == previous and _recompute(row) == row["hash"]
         previous = row["hash"]
+    assert trailer == {"audit_head": {"id": rows[-1]["id"], "hash": rows[-1]["hash"], "mac": rows[-1]["mac"]}}
 
 
 def test_export_csv(client, staff, token_for):
@@ -124,9 +125,10 @@ def test_export_csv(client, staff, token_for):
     _fill_chain(3)
     response = client.get("/api/v1/audit/export?format=csv", headers=headers)
     assert response.status_code == 200 and response.mimetype == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    *rows, trailer = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert rows[-1]["action"] == "test.event" and len(rows[-1]["hash"]) == 64
     assert json.loads(rows[-1]["data"]) == {"value": 2}
+    assert (trailer["id"], trailer["object_id"], trailer["hash"]) == ("audit_head", rows[-1]["id"], rows[-1]["hash"])
     bad = client.get("/api/v1/audit/export?format=xml", headers=headers)
     assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "format"
 

@@ -1,4 +1,4 @@
-"""Type sniffing and text extraction against the shared corpus of real files plus hostile files built here."""
+"""Type sniffing and text extraction against real files (tests/data) plus hostile files built here."""
 
 from __future__ import annotations
 
@@ -23,10 +23,8 @@ from docmgr.documents.extraction import (
     sniff,
 )
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "data"
 PDF, DOCX, ODT, TEXT = CORPUS / "pdf", CORPUS / "docx", CORPUS / "odt", CORPUS / "text"
-
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not found at {CORPUS}")
 
 ODT_MIME = SUPPORTED["odt"]
 DOCX_CONTENT_TYPES = (

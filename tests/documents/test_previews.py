@@ -161,7 +161,8 @@ def test_ministry_and_legal_can_see_previews(client, headers, make_user, token_f
 
 def test_not_logged_in_gets_nothing(client, headers):
     document_id, file = upload(client, headers, "quattro.pdf", FOUR_PAGES)
-    assert client.get(f"/documents/{document_id}/files/{file['id']}/pages/1.png").status_code in (302, 401)
+    page = client.get(f"/documents/{document_id}/files/{file['id']}/pages/1.png")
+    assert page.status_code == 302 and page.headers["Location"].startswith("/login")
     assert client.get(f"/api/v1/documents/{document_id}/files/{file['id']}/pages").status_code == 401
 
 

@@ -6,10 +6,12 @@ from docmgr.drafting.models import Draft
 from docmgr.drafting.services import draft_index_fields
 from docmgr.extensions import db
 from docmgr.search.models import IndexTask
+from docmgr.search.services import drain, get_engine
 
 
 def test_rendering_a_draft_queues_it_and_the_indexer_describes_it(app, client, token_for, world, create_mou):
     agreement = create_mou()
+    app.config["INDEX_SYNC"] = False  # leave the render's task in the queue, to look at it
     response = client.post(f"/api/v1/agreements/{agreement['id']}/drafts", headers=token_for(world.legal))
     assert response.status_code == 201
     draft = db.session.get(Draft, response.get_json()["id"])
@@ -23,8 +25,13 @@ def test_rendering_a_draft_queues_it_and_the_indexer_describes_it(app, client, t
     from docmgr.search.services import registered_types
 
     assert "draft" in registered_types()
-    tasks = db.session.query(IndexTask).filter_by(object_type="draft").count()
-    assert tasks <= 1  # queued in the render's transaction (drained right after commit when INDEX_SYNC is on)
+    tasks = [(task.object_type, task.object_id, task.action) for task in db.session.query(IndexTask)]
+    assert tasks == [("draft", draft.id, "update")]  # queued in the render's transaction, exactly once
+    db.session.rollback()
+    assert drain(app, blocking=True) == 1
+    assert db.session.query(IndexTask).count() == 0
+    indexed = {key: stored["object_key"] for key, stored in get_engine(app).doc_ids().items()}
+    assert indexed == {f"agreement:{agreement['id']}": f"draft:{draft.id}"}  # one entry per agreement: its draft
 
 
 def test_search_finds_a_draft_for_its_parties_only(app, client, token_for, world, create_mou):
@@ -32,6 +39,6 @@ def test_search_finds_a_draft_for_its_parties_only(app, client, token_for, world
                                    "effective_date": "2026-11-25", "duration_years": 2})
     assert client.post(f"/api/v1/agreements/{agreement['id']}/drafts", headers=token_for(world.legal)).status_code == 201
     party = client.get("/api/v1/search?q=idroelettriche", headers=token_for(world.firm_ru)).get_json()
-    assert party["total"] >= 1, party
+    assert party["total"] == 1, party
     outsider = client.get("/api/v1/search?q=idroelettriche", headers=token_for(world.firm_other)).get_json()
     assert outsider["total"] == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -51,13 +52,13 @@ def test_every_form_field_has_a_label(open_browser, shot):
         {"name": "a-it.txt", "mimeType": "text/plain", "buffer": b"Proposta di collaborazione industriale."},
         {"name": "b-ru.txt", "mimeType": "text/plain", "buffer": "Предложение о промышленном сотрудничестве.".encode()},
     ])
-    assert page.locator("[data-upload-list] select").count() == 2
+    expect(page.locator("[data-upload-list] select")).to_have_count(2)
     assert_fields_labelled(legal, "")
     # The agreement pages: detail (lifecycle and signature forms), edit form of a new draft.
     legal.goto("/agreements")
     page.get_by_role("link", name=DEMO_AGREEMENT).click()
     page.wait_for_url(re.compile(r"/agreements/\d+$"))
-    assert page.locator("main form").count() > 1  # lifecycle buttons, signature and decline forms
+    expect(page.locator("main form").nth(1)).to_be_attached()  # several: lifecycle buttons, signature, decline
     assert_fields_labelled(legal, "")
     shot(page, "agreement-detail")
     legal.goto("/agreements/new")
@@ -103,7 +104,7 @@ def test_keyboard_reaches_skip_link_and_navigation_and_submits_login(open_browse
     page.keyboard.type("demo-password")
     page.keyboard.press("Enter")
     page.wait_for_url(lambda url: "/login" not in url)
-    assert page.get_by_role("navigation", name="Main").is_visible()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
 
     # From the top of a logged-in page: the skip link first, then every main navigation link.
     page.evaluate("() => document.activeElement && document.activeElement.blur()")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -58,21 +59,23 @@ def test_legal_drafts_reviews_and_sends_out_an_mou(open_browser, shot):
     page.wait_for_url(f"**/agreements/{agreement_id}/preview")
 
     # The HTML preview: Italian and Russian side by side, clause by clause.
-    assert page.locator("[role=alert]").count() == 0, page.locator("main").inner_text()
+    expect(page.locator("[role=alert]")).to_have_count(0)
     italian = page.locator(".agreement-preview table.parallel td[lang=it]")
     russian = page.locator(".agreement-preview table.parallel td[lang=ru]")
-    assert italian.count() >= 3 and italian.count() == russian.count()
+    expect(italian.nth(2)).to_be_visible()  # at least three clauses
+    expect(russian).to_have_count(italian.count())
     it_box, ru_box = italian.first.bounding_box(), russian.first.bounding_box()
     assert it_box["x"] + it_box["width"] <= ru_box["x"] + 1 and abs(it_box["y"] - ru_box["y"]) < 2
-    assert SUBJECT_IT in page.locator(".agreement-preview").inner_text()
-    assert SUBJECT_RU in page.locator(".agreement-preview").inner_text()
+    expect(page.locator(".agreement-preview")).to_contain_text(SUBJECT_IT)
+    expect(page.locator(".agreement-preview")).to_contain_text(SUBJECT_RU)
     shot(page, "3-preview")
 
     page.get_by_role("button", name="Render a draft (PDF and DOCX)").click()
     page.wait_for_url(f"**/agreements/{agreement_id}")
     pdf_link = page.get_by_role("link", name="PDF", exact=True)
     docx_link = page.get_by_role("link", name="DOCX", exact=True)
-    assert pdf_link.count() == 1 and docx_link.count() == 1
+    expect(pdf_link).to_have_count(1)
+    expect(docx_link).to_have_count(1)
     pdf = legal.context.request.get(pdf_link.get_attribute("href"))
     assert pdf.status == 200 and pdf.body().startswith(b"%PDF")
     docx = legal.context.request.get(docx_link.get_attribute("href"))
@@ -84,8 +87,9 @@ def test_legal_drafts_reviews_and_sends_out_an_mou(open_browser, shot):
     assert _status(page) == "in_review"
     # Four eyes: the author is offered no working Approve button, and is told why.
     approve = page.get_by_role("button", name="Approve", exact=True)
-    assert approve.count() == 1 and approve.is_disabled()
-    assert "Four-eyes" in page.locator("#signatures").inner_text()
+    expect(approve).to_have_count(1)
+    expect(approve).to_be_disabled()
+    expect(page.locator("#signatures")).to_contain_text("Four-eyes")
     shot(page, "5-in-review-author")
     legal.guard.assert_clean()
 
@@ -95,12 +99,12 @@ def test_legal_drafts_reviews_and_sends_out_an_mou(open_browser, shot):
     with page2.expect_navigation():
         page2.get_by_role("button", name="Approve", exact=True).click()
     assert _status(page2) == "approved"
-    assert "legal2@demo.docmgr.test" in page2.locator("#signatures").inner_text()  # "Approved by"
+    expect(page2.locator("#signatures")).to_contain_text("legal2@demo.docmgr.test")  # "Approved by"
     shot(page2, "6-approved")
     with page2.expect_navigation():
         page2.get_by_role("button", name="Send out for signature").click()
     assert _status(page2) == "out_for_signature"
     # Each party's signatory can now have a signed copy recorded.
-    assert page2.get_by_role("button", name="Record signature").count() == 2
+    expect(page2.get_by_role("button", name="Record signature")).to_have_count(2)
     shot(page2, "7-out-for-signature")
     reviewer.guard.assert_clean()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -58,8 +59,8 @@ def test_firm_uploads_bilingual_proposal_and_sees_only_its_own(open_browser, sho
 
     # The script replaced the plain file slots with the drop zone panel.
     enhanced = page.locator("[data-upload-enhanced]")
-    assert enhanced.is_visible()
-    assert page.locator("[data-upload-slots]").is_hidden()
+    expect(enhanced).to_be_visible()
+    expect(page.locator("[data-upload-slots]")).to_be_hidden()
 
     page.get_by_label("Title in Italian").fill(TITLE_IT)
     page.get_by_label("Title in Russian").fill(TITLE_RU)
@@ -71,10 +72,10 @@ def test_firm_uploads_bilingual_proposal_and_sees_only_its_own(open_browser, sho
     )
     page.evaluate(DROP_FILE, ["litjo-pod-davleniem-ru.txt", TEXT_RU.decode()])
     rows = page.locator("[data-upload-list] tr:not([data-empty-row])")
-    assert rows.count() == 2
+    expect(rows).to_have_count(2)
     # One language per file, guessed from the names (and the texts), each select labelled with its file's name.
-    assert page.get_by_label("Language of pressofusione-it.txt").input_value() == "it"
-    assert page.get_by_label("Language of litjo-pod-davleniem-ru.txt").input_value() == "ru"
+    expect(page.get_by_label("Language of pressofusione-it.txt")).to_have_value("it")
+    expect(page.get_by_label("Language of litjo-pod-davleniem-ru.txt")).to_have_value("ru")
     shot(page, "1-files-chosen")
 
     page.evaluate(RECORD_PROGRESS)
@@ -85,9 +86,10 @@ def test_firm_uploads_bilingual_proposal_and_sees_only_its_own(open_browser, sho
     progress = page.evaluate("() => JSON.parse(sessionStorage.getItem('e2e-progress') || '[]')")
     assert any(text.startswith("Uploading…") for text in progress), progress  # the progress bar was shown
     document_id = int(page.url.rsplit("/", 1)[1])
-    assert page.get_by_role("heading", level=1).inner_text().strip() != ""
-    assert page.get_by_text("pressofusione-it.txt").first.is_visible()
-    assert page.get_by_text("litjo-pod-davleniem-ru.txt").first.is_visible()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(TITLE_IT)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(TITLE_RU)
+    expect(page.get_by_text("pressofusione-it.txt").first).to_be_visible()
+    expect(page.get_by_text("litjo-pod-davleniem-ru.txt").first).to_be_visible()
     shot(page, "2-uploaded")
 
     stored = admin_api(f"/documents/{document_id}")
@@ -96,10 +98,11 @@ def test_firm_uploads_bilingual_proposal_and_sees_only_its_own(open_browser, sho
 
     # The list: its own documents, none of the other firms' proposals.
     firm.goto("/")
-    listing = page.locator("main table").inner_text()
-    assert TITLE_IT in listing and OWN_DEMO_PROPOSAL in listing
+    listing = page.locator("main table")
+    expect(listing).to_contain_text(TITLE_IT)
+    expect(listing).to_contain_text(OWN_DEMO_PROPOSAL)
     for title in OTHER_FIRMS_PROPOSALS:
-        assert title not in listing
+        expect(listing).not_to_contain_text(title)
     shot(page, "3-list")
 
     # Another firm's document, opened by its URL: the 404 page, as if it did not exist.
@@ -116,6 +119,6 @@ def test_firm_uploads_bilingual_proposal_and_sees_only_its_own(open_browser, sho
         response = firm.goto(path)
         assert response.status == 404, path
         assert "Nanomateriali" not in page.content()
-    assert page.locator("main .error-page").is_visible()
+    expect(page.locator("main .error-page")).to_be_visible()
     shot(page, "4-foreign-404")
     firm.guard.assert_clean()

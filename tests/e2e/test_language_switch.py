@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -42,12 +43,12 @@ def switch_language_and_back(session, known_label: tuple[str, str]) -> list[str]
         page.wait_for_function("lang => document.documentElement !== null && document.documentElement.lang === lang", arg=lang)
         current = page.url.split(session.server.url, 1)[1]
         assert current.split("?")[0] == path.split("?")[0], "the language link must stay on the same page"
-        assert page.locator(f"header .langs a[lang={lang}]").get_attribute("aria-current") == "true"
+        expect(page.locator(f"header .langs a[lang={lang}]")).to_have_attribute("aria-current", "true")
         expected = msgid if lang == "en" else expected_translation(lang, msgid)
         if expected is None:
             untranslated.append(lang)
         else:
-            assert page.locator(selector).first.inner_text().strip() == expected, (lang, page.url)
+            expect(page.locator(selector).first).to_have_text(expected)
     return untranslated
 
 

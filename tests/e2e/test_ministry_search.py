@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -27,13 +28,14 @@ def test_ministry_searches_in_both_languages_and_opens_a_preview(open_browser, s
     ministry = open_browser("ministry")
     page = ministry.page
     ministry.goto("/")
-    assert page.get_by_role("link", name="Upload a document").count() == 0  # reads everything, changes nothing
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    expect(page.get_by_role("link", name="Upload a document")).to_have_count(0)  # reads everything, changes nothing
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Search").click()
     page.wait_for_url("**/search*")
 
     _search(ministry, "соглашение")
     hit = page.locator("article.hit", has_text=TURBINES_RU)
-    assert hit.count() == 1
+    expect(hit).to_have_count(1)
     marks = [m.lower() for m in hit.locator("mark").all_inner_texts()]
     assert marks and all(m.startswith("соглашени") for m in marks), marks
     assert "соглашений" in marks  # the inflected form in the text is what gets highlighted
@@ -41,7 +43,7 @@ def test_ministry_searches_in_both_languages_and_opens_a_preview(open_browser, s
 
     _search(ministry, "accordo")
     hit = page.locator("article.hit", has_text=TURBINES_IT)
-    assert hit.count() == 1
+    expect(hit).to_have_count(1)
     marks = [m.lower() for m in hit.locator("mark").all_inner_texts()]
     assert "accordi" in marks, marks
     shot(page, "2-italian")
@@ -50,13 +52,13 @@ def test_ministry_searches_in_both_languages_and_opens_a_preview(open_browser, s
     hit.get_by_role("link").first.click()
     page.wait_for_url(re.compile(r"/documents/\d+$"))
     view_links = page.locator("a.view-link")
-    assert view_links.count() == 2  # the Italian and the Russian PDF
+    expect(view_links).to_have_count(2)  # the Italian and the Russian PDF
     view_links.first.click()
     page.wait_for_url(re.compile(r"/files/\d+/view$"))
     first_page = page.locator("figure.viewer-page img").first
-    first_page.wait_for()
+    expect(first_page).to_be_visible()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=first_page.element_handle())
     assert first_page.evaluate("img => img.naturalWidth") >= 300
-    assert "Ammodernamento" in page.locator("main").inner_text() or "turbine" in page.locator("main").inner_text()
+    expect(page.locator("main")).to_contain_text(TURBINES_IT)  # the document's title above its pages
     shot(page, "3-viewer")
     ministry.guard.assert_clean()

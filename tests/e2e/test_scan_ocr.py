@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import tesseract_ready
 
@@ -66,7 +67,7 @@ def test_wet_ink_scan_is_recorded_and_becomes_searchable(open_browser, shot):
     page.get_by_role("link", name=DEMO_AGREEMENT).click()
     page.wait_for_url(re.compile(r"/agreements/\d+$"))
     agreement_url = page.url
-    assert page.get_by_role("button", name="Record signature").count() == 1  # only its own signatory
+    expect(page.get_by_role("button", name="Record signature")).to_have_count(1)  # only its own signatory
     form = page.locator("form", has=page.get_by_role("button", name="Record signature"))
     form.get_by_label("Signed copy (PDF, or a PNG/JPEG scan)").set_input_files(scan)
     form.get_by_label("Method").select_option("wet_ink")
@@ -74,9 +75,9 @@ def test_wet_ink_scan_is_recorded_and_becomes_searchable(open_browser, shot):
     with page.expect_navigation():  # posted, then redirected back to the agreement
         form.get_by_role("button", name="Record signature").click()
     assert page.url.startswith(agreement_url)
-    assert page.locator("[data-status]").first.get_attribute("data-status") == "executed"
+    expect(page.locator("[data-status]").first).to_have_attribute("data-status", "executed")
     executed_link = page.locator("#signatures").get_by_role("link", name=re.compile(r"Document #\d+"))
-    assert executed_link.count() == 1
+    expect(executed_link).to_have_count(1)
     shot(page, "2-executed")
 
     # The same scan as a document of its own: no text layer, so it is queued for OCR.
@@ -102,6 +103,6 @@ def test_wet_ink_scan_is_recorded_and_becomes_searchable(open_browser, shot):
     shot(page, "5-found-russian")
 
     page.goto(document_url)
-    assert "Text recognised automatically (OCR)" in page.locator("main").inner_text()
+    expect(page.locator("main")).to_contain_text("Text recognised automatically (OCR)")
     shot(page, "6-ocr-done")
     firm.guard.assert_clean()

@@ -1,4 +1,4 @@
-"""Helpers for the search tests: real sentences from the shared corpus and a search shortcut."""
+"""Helpers for the search tests: real sentences from tests/data and a search shortcut."""
 
 from __future__ import annotations
 

@@ -75,7 +75,7 @@ def test_proper_names_skip_sentence_starts():
 
 
 @pytest.mark.parametrize("name", ["PUD_it.txt", "PUD_ru.txt", "udhr_ita.txt", "udhr_rus.txt",
-                                  "task-force-torino-2013-it.txt"])
+                                  "tika_langdetect_it_europarl.txt"])
 def test_highlight_finder_equals_full_analysis_on_real_text(name):
     """``find`` skips stemming words that cannot match: it must still find exactly what analysing
     every word finds, also for stems that are not prefixes (presenza → present, воюющих → вои^)
