@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from docmgr.database import Base, UTCDateTime, utcnow
-
-
-class Role(str, enum.Enum):  # noqa: UP042 - values compared as plain strings everywhere
-    ADMIN = "admin"
-    LEGAL = "legal"
-    FIRM = "firm"
-    MINISTRY = "ministry"
-
-
-class OrganizationKind(str, enum.Enum):  # noqa: UP042
-    FIRM = "firm"
-    INSTITUTION = "institution"
-    MINISTRY = "ministry"
-
-
-COUNTRIES = ("IT", "RU")
+from docmgr.vocab import COUNTRIES, OrganizationKind, Role  # noqa: F401 - re-exported: the models speak of them
 
 
 class Organization(Base):

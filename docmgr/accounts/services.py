@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,8 +19,8 @@ from docmgr.database import utcnow
 from docmgr.errors import Forbidden, Invalid, NotFound, RateLimited, Unauthorized
 from docmgr.extensions import db
 from docmgr.security_log import log_security_event
+from docmgr.vocab import iso
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 8
 # Hashing a password nobody has takes as long as checking a real one, so timing tells no one
 # which e-mail addresses exist.
@@ -275,12 +274,22 @@ def user_for_token(session: Session, token: str) -> User | None:
     return user if user.is_active else None
 
 
+def bearer_token_state(session: Session, token: str) -> str:
+    """Why a presented API token did not log anyone in: revoked, expired, inactive_user or unknown."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token))) if token else None
+    if row is None:
+        return "unknown"
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at <= utcnow():
+        return "expired"
+    return "inactive_user"
+
+
 # --- Flask-Login loaders -----------------------------------------------------------------------
 
 
 def load_user_from_session(user_id: str) -> User | None:
-    from flask import has_request_context, request
-
     if has_request_context() and request.headers.get("Authorization", "").startswith("Bearer "):
         # A request that sends a token is judged by that token alone: it skips the CSRF check, so a
         # session cookie riding along must not log it in when the token itself is bogus.
@@ -300,5 +309,4 @@ def load_user_from_request(request) -> User | None:
 
 
 def token_expiry_iso(row: ApiToken) -> str:
-    expires: datetime = row.expires_at
-    return expires.isoformat().replace("+00:00", "Z")
+    return iso(row.expires_at) or ""

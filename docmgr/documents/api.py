@@ -12,6 +12,7 @@ from docmgr.documents.models import DocumentFile
 from docmgr.errors import Invalid
 from docmgr.extensions import db
 from docmgr.storage import current_store
+from docmgr.vocab import parse_int
 
 bp = Blueprint("documents_api", __name__)
 
@@ -20,11 +21,8 @@ FILE = ser.DocumentFileSchema()
 
 
 def _optional_int(name: str) -> int | None:
-    raw = request.form.get(name)
-    if raw in (None, ""):
-        return None
     try:
-        return int(raw)
+        return parse_int(request.form.get(name))
     except ValueError:
         raise Invalid(f"'{name}' must be a whole number.", field=name) from None
 

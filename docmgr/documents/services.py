@@ -22,11 +22,8 @@ from docmgr.accounts.services import require_role, require_writer
 from docmgr.audit.services import record
 from docmgr.documents import extraction, sandbox
 from docmgr.documents.models import (
-    LANGUAGES,
-    SECTORS,
     Document,
     DocumentFile,
-    DocumentKind,
     DocumentSector,
     DocumentShare,
     TaskForceSession,
@@ -35,9 +32,7 @@ from docmgr.documents.models import (
 from docmgr.errors import Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
 from docmgr.search.services import enqueue
 from docmgr.storage import current_store, store_stream
-
-KINDS = tuple(k.value for k in DocumentKind)
-
+from docmgr.vocab import KINDS, LANGUAGES, SECTORS, DocumentKind
 
 # --- visibility --------------------------------------------------------------------------------
 

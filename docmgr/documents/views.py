@@ -8,9 +8,9 @@ from flask_login import current_user, login_required
 
 from docmgr.documents import services
 from docmgr.documents.api import download_response
-from docmgr.documents.models import LANGUAGES, SECTORS
 from docmgr.errors import DocmgrError, Invalid
 from docmgr.extensions import db
+from docmgr.vocab import KINDS, LANGUAGES, SECTORS
 from docmgr.web import form_error, form_int
 
 bp = Blueprint("documents", __name__)
@@ -39,7 +39,7 @@ def index():
     return render_template(
         "documents/index.html", documents=documents, total=total, page=page, per_page=per_page, error=error,
         organizations=organizations, sessions=services.list_task_force_sessions(db.session),
-        sectors=SECTORS, kinds=services.KINDS, languages=LANGUAGES,
+        sectors=SECTORS, kinds=KINDS, languages=LANGUAGES,
     ), (error and 422) or 200
 
 
@@ -71,7 +71,7 @@ def new():
             db.session.rollback()
             error, status = form_error(exc), exc.status
     return render_template(
-        "documents/new.html", error=error, form=request.form, sectors=SECTORS, kinds=services.KINDS,
+        "documents/new.html", error=error, form=request.form, sectors=SECTORS, kinds=KINDS,
         languages=LANGUAGES, organizations=services.list_organizations(db.session),
         sessions=services.list_task_force_sessions(db.session),
     ), status

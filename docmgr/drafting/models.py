@@ -15,18 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from docmgr.accounts.models import Organization, User
 from docmgr.database import Base, UTCDateTime, utcnow
 from docmgr.documents.models import Document, TaskForceSession
-
-
-class AgreementStatus(str, enum.Enum):  # noqa: UP042 - values compared as plain strings everywhere
-    DRAFT = "draft"
-    IN_REVIEW = "in_review"
-    APPROVED = "approved"
-    OUT_FOR_SIGNATURE = "out_for_signature"
-    PARTIALLY_SIGNED = "partially_signed"
-    EXECUTED = "executed"
-    WITHDRAWN = "withdrawn"
-    DECLINED = "declined"
-    EXPIRED = "expired"
+from docmgr.vocab import AgreementStatus  # noqa: F401 - re-exported: the models speak of it
 
 
 class SignatoryStatus(str, enum.Enum):  # noqa: UP042

@@ -35,23 +35,13 @@ from docmgr.drafting.models import Agreement, AgreementStatus, Draft, Signatory,
 from docmgr.errors import Conflict, Invalid, NotFound
 from docmgr.search.services import enqueue
 from docmgr.storage import store_bytes
+from docmgr.vocab import SECTOR_NAMES, is_email
 
 TEMPLATE_KEY = re.compile(r"^[a-z][a-z0-9_-]{1,79}$")
 MAX_TEXT = 2_000
 MAX_LONG_TEXT = 20_000
 MAX_LIST_ITEMS = 100
 MAX_BODY = 200_000
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-# Bilingual sector names for prefilling a "sectors" list field from linked proposals.
-SECTOR_NAMES = {
-    "energy": "Energia / Энергетика",
-    "construction": "Tecnologie per l'edilizia / Строительные технологии",
-    "mechanics": "Meccanica e meccatronica / Механика и мехатроника",
-    "nanotech": "Nanotecnologie / Нанотехнологии",
-    "biotech": "Biotecnologie / Биотехнологии",
-    "other": "Altro / Другое",
-}
 
 
 class _Unchanged:
@@ -462,7 +452,7 @@ def _checked_signatories(raw: Any, party_ids: set[int]) -> list[dict[str, Any]]:
             values[key] = value.strip()
         if not values["name"]:
             raise Invalid(gettext("'%(field)s' is required.", field=f"{path}.name"), field=f"{path}.name", code="missing_field")
-        if values["email"] and not _EMAIL.match(values["email"]):
+        if values["email"] and not is_email(values["email"]):
             raise Invalid(gettext("'%(field)s' is not a valid e-mail address.", field=f"{path}.email"), field=f"{path}.email")
         org_id = item.get("organization_id")
         if not isinstance(org_id, int) or isinstance(org_id, bool) or org_id not in party_ids:

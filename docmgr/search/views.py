@@ -7,12 +7,12 @@ from typing import Any
 from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
-from docmgr.documents.models import LANGUAGES, SECTORS
-from docmgr.documents.services import KINDS, documents_by_ids, list_organizations, list_task_force_sessions
+from docmgr.documents.services import documents_by_ids, list_organizations, list_task_force_sessions
 from docmgr.errors import DocmgrError
 from docmgr.extensions import db
 from docmgr.search import services
 from docmgr.search.api import filters_from_args
+from docmgr.vocab import KINDS, LANGUAGES, SECTORS
 from docmgr.web import form_error
 
 bp = Blueprint("search", __name__)
