@@ -27,6 +27,10 @@ class Role(str, enum.Enum):  # noqa: UP042 - values compared as plain strings ev
 
 
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)
+# Which roles do what; the rules built on these sets live in docmgr.accounts.permissions.
+READS_EVERYTHING_ROLES = frozenset({Role.ADMIN.value, Role.LEGAL.value, Role.MINISTRY.value})  # firms read their own
+WRITER_ROLES = frozenset({Role.ADMIN.value, Role.LEGAL.value, Role.FIRM.value})  # the ministry reads only
+STAFF_ROLES = frozenset({Role.ADMIN.value, Role.LEGAL.value})  # draft agreements, move them, sign for anyone
 ROLE_LABELS = {"admin": _l("Administrator"), "legal": _l("Legal staff"), "firm": _l("Firm"), "ministry": _l("Ministry")}
 
 

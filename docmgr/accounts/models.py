@@ -8,7 +8,13 @@ from sqlalchemy import Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from docmgr.database import Base, UTCDateTime, utcnow
-from docmgr.vocab import COUNTRIES, OrganizationKind, Role  # noqa: F401 - re-exported: the models speak of them
+from docmgr.vocab import (  # noqa: F401 - re-exported: the models speak of them
+    COUNTRIES,
+    READS_EVERYTHING_ROLES,
+    WRITER_ROLES,
+    OrganizationKind,
+    Role,
+)
 
 
 class Organization(Base):
@@ -80,12 +86,13 @@ class User(Base):
 
     @property
     def sees_everything(self) -> bool:
-        """Admins, legal staff and the ministry read every document; firms read their own."""
-        return self.role in (Role.ADMIN.value, Role.LEGAL.value, Role.MINISTRY.value)
+        """Admins, legal staff and the ministry read every document; firms read their own
+        (for templates; services ask ``accounts.permissions``)."""
+        return self.role in READS_EVERYTHING_ROLES
 
     @property
     def can_write(self) -> bool:
-        return self.role != Role.MINISTRY.value
+        return self.role in WRITER_ROLES
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email} {self.role}>"

@@ -14,9 +14,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from docmgr.accounts.identity import EMAIL_MAX_LENGTH, normalize_email
 from docmgr.accounts.models import COUNTRIES, ApiToken, LoginAttempt, Organization, OrganizationKind, Role, User
+from docmgr.accounts.permissions import require_role
 from docmgr.audit.services import record
 from docmgr.database import utcnow
-from docmgr.errors import Forbidden, Invalid, NotFound, RateLimited, Unauthorized
+from docmgr.errors import Invalid, NotFound, RateLimited
 from docmgr.extensions import db
 from docmgr.security_log import log_security_event
 from docmgr.vocab import iso
@@ -25,20 +26,6 @@ MIN_PASSWORD_LENGTH = 8
 # Hashing a password nobody has takes as long as checking a real one, so timing tells no one
 # which e-mail addresses exist.
 _DUMMY_HASH = generate_password_hash("docmgr-timing-equaliser")
-
-
-def require_role(actor: User | None, *roles: Role | str) -> User:
-    if actor is None:
-        raise Unauthorized(gettext("Please log in."), code="not_authenticated")
-    allowed = {r.value if isinstance(r, Role) else r for r in roles}
-    if actor.role not in allowed:
-        raise Forbidden(gettext("Your role does not allow this action."), code="forbidden_role")
-    return actor
-
-
-def require_writer(actor: User | None) -> User:
-    """Everyone but the ministry may change things (each within their own rules)."""
-    return require_role(actor, Role.ADMIN, Role.LEGAL, Role.FIRM)
 
 
 # --- organisations -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from docmgr.accounts import services
 from docmgr.accounts.models import COUNTRIES, Organization, OrganizationKind, Role, User
+from docmgr.accounts.permissions import require_role
 from docmgr.documents.services import create_task_force_session, list_organizations, list_task_force_sessions
 from docmgr.errors import DocmgrError, Invalid
 from docmgr.extensions import db
@@ -90,7 +91,7 @@ def account():
 @bp.route("/admin/users", methods=["GET", "POST"])
 @login_required
 def admin_users():
-    actor = services.require_role(current_user._get_current_object(), Role.ADMIN)
+    actor = require_role(current_user._get_current_object(), Role.ADMIN)
     error, status = None, 200
     if request.method == "POST":
         try:
@@ -127,7 +128,7 @@ def admin_users():
 @bp.route("/admin/organizations", methods=["GET", "POST"])
 @login_required
 def admin_organizations():
-    actor = services.require_role(current_user._get_current_object(), Role.ADMIN)
+    actor = require_role(current_user._get_current_object(), Role.ADMIN)
     error, status = None, 200
     if request.method == "POST":
         try:
@@ -158,7 +159,7 @@ def _form_date(name: str) -> date:
 @bp.route("/admin/sessions", methods=["GET", "POST"])
 @login_required
 def admin_sessions():
-    actor = services.require_role(current_user._get_current_object(), Role.ADMIN)
+    actor = require_role(current_user._get_current_object(), Role.ADMIN)
     error, status = None, 200
     if request.method == "POST":
         try:

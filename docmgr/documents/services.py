@@ -18,7 +18,13 @@ from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from docmgr.accounts.models import Organization, Role, User
-from docmgr.accounts.services import require_role, require_writer
+from docmgr.accounts.permissions import (
+    can_read_document,
+    document_visibility_clause,
+    require_admin,
+    require_can_change_document,
+    require_writer,
+)
 from docmgr.audit.services import record
 from docmgr.documents import extraction, sandbox
 from docmgr.documents.models import (
@@ -29,7 +35,7 @@ from docmgr.documents.models import (
     TaskForceSession,
     TextStatus,
 )
-from docmgr.errors import Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
+from docmgr.errors import Invalid, NotFound, TooLarge, UnsupportedType
 from docmgr.search.services import enqueue
 from docmgr.storage import current_store, store_stream
 from docmgr.vocab import KINDS, LANGUAGES, SECTORS, DocumentKind
@@ -37,21 +43,9 @@ from docmgr.vocab import KINDS, LANGUAGES, SECTORS, DocumentKind
 # --- visibility --------------------------------------------------------------------------------
 
 
-def visibility_clause(actor: User):
-    """The SQL condition for documents ``actor`` may read (None: everything)."""
-    if actor.sees_everything:
-        return None
-    if actor.organization_id is None:
-        return Document.id.is_(None)  # nothing
-    shared = exists().where(
-        DocumentShare.document_id == Document.id, DocumentShare.organization_id == actor.organization_id
-    )
-    return or_(Document.organization_id == actor.organization_id, shared)
-
-
 def visible_documents(actor: User) -> Select:
     query = select(Document)
-    clause = visibility_clause(actor)
+    clause = document_visibility_clause(actor)
     return query if clause is None else query.where(clause)
 
 
@@ -64,14 +58,10 @@ def documents_by_ids(session: Session, actor: User, ids: Iterable[int]) -> dict[
     return {document.id: document for document in session.scalars(query)}
 
 
-def can_read(actor: User, document: Document) -> bool:
-    return actor.sees_everything or actor.organization_id in document.reader_organization_ids
-
-
 def get_document(session: Session, actor: User, document_id: int) -> Document:
     """The document, or 404 alike for 'missing' and 'not yours' so titles never leak."""
     document = session.get(Document, document_id)
-    if document is None or not can_read(actor, document):
+    if document is None or not can_read_document(actor, document):
         raise NotFound(gettext("No such document."), code="document_not_found")
     return document
 
@@ -82,13 +72,6 @@ def get_file(session: Session, actor: User, document_id: int, file_id: int) -> D
     if file is None or file.document_id != document.id:
         raise NotFound(gettext("No such file."), code="file_not_found")
     return file
-
-
-def _require_can_change(actor: User, document: Document) -> None:
-    require_writer(actor)
-    if actor.role == Role.FIRM.value and document.organization_id != actor.organization_id:
-        # Shared with the firm (an agreement it is party to) but not its own: it reads, not writes.
-        raise Forbidden(gettext("Only the owning organisation or legal staff can change this document."))
 
 
 # --- uploads -----------------------------------------------------------------------------------
@@ -338,7 +321,7 @@ def create_document(
 def add_file(session: Session, actor: User, document_id: int, upload: Upload) -> DocumentFile:
     """A new version of a language already present, or the other language."""
     document = get_document(session, actor, document_id)
-    _require_can_change(actor, document)
+    require_can_change_document(actor, document)
     fallback = document.files[-1].language if document.files else _title_language(document.title_it, document.title_ru)
     checked = _check_all([upload], fallback)
     try:
@@ -354,7 +337,7 @@ def update_document(
     kind: str | None = None, sectors: list[str] | None = None, session_id: int | None | str = "unchanged",
 ) -> Document:
     document = get_document(session, actor, document_id)
-    _require_can_change(actor, document)
+    require_can_change_document(actor, document)
     new_title_it = document.title_it if title_it is None else title_it
     new_title_ru = document.title_ru if title_ru is None else title_ru
     new_session_id = document.session_id if session_id == "unchanged" else session_id
@@ -456,7 +439,7 @@ def create_task_force_session(
     session: Session, actor: User | None, *, name: str, place: str, country: str, starts_on: date, ends_on: date
 ) -> TaskForceSession:
     if actor is not None:
-        require_role(actor, Role.ADMIN)
+        require_admin(actor)
     name, place, country = (name or "").strip(), (place or "").strip(), (country or "").strip().upper()
     if not name:
         raise Invalid(gettext("The session needs a name."), field="name")

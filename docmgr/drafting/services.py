@@ -24,12 +24,17 @@ from flask_babel import gettext
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from docmgr.accounts.models import Organization, Role, User
-from docmgr.accounts.services import require_role
+from docmgr.accounts.models import Organization, User
+from docmgr.accounts.permissions import (
+    agreement_visibility_clause,
+    can_read_agreement,
+    can_read_document,
+    require_staff,
+)
 from docmgr.audit.services import record
 from docmgr.database import utcnow
 from docmgr.documents.models import Document, TaskForceSession
-from docmgr.documents.services import can_read as can_read_document
+from docmgr.documents.services import visible_documents
 from docmgr.drafting import rendering
 from docmgr.drafting.models import Agreement, AgreementStatus, Draft, Signatory, Template, agreement_parties
 from docmgr.errors import Conflict, Invalid, NotFound
@@ -55,27 +60,13 @@ UNCHANGED: Any = _Unchanged()
 # --- access ------------------------------------------------------------------------------------
 
 
-def require_drafter(actor: User | None) -> User:
-    """Legal staff and admins draft and edit; everyone else gets 403 (the ministry included)."""
-    return require_role(actor, Role.ADMIN, Role.LEGAL)
-
-
-def can_read_agreement(actor: User, agreement: Agreement) -> bool:
-    return actor.sees_everything or (actor.organization_id is not None and actor.organization_id in agreement.party_ids)
+require_drafter = require_staff  # legal staff and admins draft and edit; the ministry included, all others get 403
 
 
 def visible_agreements(actor: User) -> Select:
     query = select(Agreement)
-    if actor.sees_everything:
-        return query
-    if actor.organization_id is None:
-        return query.where(Agreement.id.is_(None))
-    return query.where(
-        exists().where(
-            agreement_parties.c.agreement_id == Agreement.id,
-            agreement_parties.c.organization_id == actor.organization_id,
-        )
-    )
+    clause = agreement_visibility_clause(actor)
+    return query if clause is None else query.where(clause)
 
 
 def get_agreement(session: Session, actor: User, agreement_id: int) -> Agreement:
@@ -850,8 +841,6 @@ def organizations_for_form(session: Session) -> list[Organization]:
 
 
 def proposals_for_form(session: Session, actor: User) -> list[Document]:
-    from docmgr.documents.services import visible_documents
-
     query = visible_documents(actor).where(Document.kind == "proposal").order_by(Document.created_at.desc()).limit(200)
     return list(session.scalars(query))
 
