@@ -10,6 +10,7 @@ from flask import Flask, request
 from flask_babel import format_date, format_datetime, format_decimal, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
+from docmgr.accounts import permissions
 from docmgr.errors import DocmgrError, Invalid
 from docmgr.vocab import (
     AGREEMENT_STATUS_LABELS,
@@ -73,6 +74,7 @@ def register_template_helpers(app: Flask) -> None:
             "COUNTRY_LABELS": COUNTRY_LABELS,
             "AGREEMENT_STATUS_LABELS": AGREEMENT_STATUS_LABELS,
             "ORGANIZATION_KIND_LABELS": ORGANIZATION_KIND_LABELS,
+            "permissions": permissions,
             "current_locale": str(get_locale() or "en"),
             "interface_languages": app.config["LANGUAGES"],
             "url_with_lang": _url_with_lang,

@@ -45,7 +45,7 @@ def require_admin(actor: User | None) -> User:
 
 def is_staff(actor: User | None) -> bool:
     """Admins and legal staff: they draft agreements and act for every party."""
-    return actor is not None and actor.role in STAFF_ROLES
+    return getattr(actor, "role", None) in STAFF_ROLES  # None or anonymous: no
 
 
 def require_staff(actor: User | None) -> User:
@@ -55,7 +55,7 @@ def require_staff(actor: User | None) -> User:
 
 def can_write(actor: User | None) -> bool:
     """Everyone but the ministry may change things (each within their own rules)."""
-    return actor is not None and actor.role in WRITER_ROLES
+    return getattr(actor, "role", None) in WRITER_ROLES  # None or anonymous: no
 
 
 def require_writer(actor: User | None) -> User:
@@ -64,7 +64,7 @@ def require_writer(actor: User | None) -> User:
 
 def sees_everything(actor: User | None) -> bool:
     """Admins, legal staff and the ministry read every document and agreement."""
-    return actor is not None and actor.role in READS_EVERYTHING_ROLES
+    return getattr(actor, "role", None) in READS_EVERYTHING_ROLES  # None or anonymous: no
 
 
 def reader_org_ids(actor: User) -> frozenset[int] | None:
@@ -157,6 +157,10 @@ def can_read_audit(actor: User | None) -> bool:
 
 def require_audit_reader(actor: User | None) -> User:
     return require_role(actor, *READS_EVERYTHING_ROLES)
+
+
+def can_read_figures(actor: User | None) -> bool:
+    return sees_everything(actor)
 
 
 def require_figures_reader(actor: User | None) -> User:

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from docmgr.accounts import permissions
 from docmgr.documents import services
 from docmgr.documents.api import download_response
 from docmgr.errors import DocmgrError, Invalid
@@ -35,7 +36,7 @@ def index():
         documents, total = services.list_documents(db.session, actor, filters, page, per_page)
     except DocmgrError as exc:
         error, documents, total = form_error(exc), [], 0
-    organizations = services.list_organizations(db.session) if actor.sees_everything else []
+    organizations = services.list_organizations(db.session) if permissions.sees_everything(actor) else []
     return render_template(
         "documents/index.html", documents=documents, total=total, page=page, per_page=per_page, error=error,
         organizations=organizations, sessions=services.list_task_force_sessions(db.session),
