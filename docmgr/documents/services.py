@@ -35,6 +35,7 @@ from docmgr.documents.models import (
     TaskForceSession,
     TextStatus,
 )
+from docmgr.documents.ocr import enqueue_ocr
 from docmgr.errors import Invalid, NotFound, TooLarge, UnsupportedType
 from docmgr.search.services import enqueue
 from docmgr.storage import current_store, store_stream
@@ -193,8 +194,6 @@ def _store_checked(session: Session, actor: User, document: Document, checked: _
     session.add(file)
     session.flush()
     if file.text_status == TextStatus.EMPTY.value:  # a scan: OCR it off the request path (docmgr.documents.ocr)
-        from docmgr.documents.ocr import enqueue_ocr
-
         enqueue_ocr(session, file)
     record(
         session, actor, "document.file_added", file,

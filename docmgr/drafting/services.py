@@ -38,7 +38,7 @@ from docmgr.documents.services import visible_documents
 from docmgr.drafting import rendering
 from docmgr.drafting.models import Agreement, AgreementStatus, Draft, Signatory, Template, agreement_parties
 from docmgr.errors import Conflict, Invalid, NotFound
-from docmgr.search.services import enqueue
+from docmgr.search.services import enqueue, register_indexer
 from docmgr.storage import store_bytes
 from docmgr.vocab import SECTOR_NAMES, is_email
 
@@ -824,16 +824,7 @@ def _all_draft_ids(session: Session) -> Iterable[int]:
     return session.scalars(select(Draft.id).order_by(Draft.id))
 
 
-def _register_with_search() -> None:
-    """Wire the "draft" indexer into the search module (``register_indexer`` lives there)."""
-    try:
-        from docmgr.search.services import register_indexer
-    except ImportError:  # an older search module: the caller wires draft_index_fields itself
-        return
-    register_indexer("draft", _index_draft, _all_draft_ids)
-
-
-_register_with_search()
+register_indexer("draft", _index_draft, _all_draft_ids)  # drafting owns its indexer; search keeps the registry
 
 
 def organizations_for_form(session: Session) -> list[Organization]:

@@ -37,6 +37,7 @@ from docmgr.documents.services import Upload, create_document, display_filename,
 from docmgr.drafting.models import Agreement, AgreementStatus, Signatory, SignatoryStatus
 from docmgr.drafting.services import can_read_agreement, get_agreement  # noqa: F401 - one visibility rule, re-exported
 from docmgr.errors import Conflict, Invalid, NotFound, TooLarge, UnsupportedType
+from docmgr.pdf import html_to_pdf
 from docmgr.signatures import checking, lifecycle, trust
 from docmgr.signatures.lifecycle import SIGNING_STATUSES, TransitionContext
 from docmgr.signatures.models import SignatureSubmission
@@ -467,8 +468,6 @@ def certificate_html(session: Session, agreement: Agreement, head: AuditEvent | 
 
 def issue_certificate(session: Session, actor: User | None, agreement: Agreement) -> str:
     """Render the completion certificate to PDF, store it, and chain a record of it into the audit log."""
-    from docmgr.pdf import html_to_pdf
-
     session.flush()
     head = chain_head(session)
     pdf = html_to_pdf(certificate_html(session, agreement, head), CERTIFICATE_CSS)

@@ -14,7 +14,7 @@ from docmgr.drafting.models import Agreement
 from docmgr.errors import DocmgrError, Invalid
 from docmgr.extensions import db
 from docmgr.signatures import reports, services
-from docmgr.signatures.api import pdf_download
+from docmgr.signatures.api import pdf_download, submission_content
 from docmgr.web import AGREEMENT_STATUS_LABELS, form_error
 
 bp = Blueprint("signatures", __name__)
@@ -188,6 +188,4 @@ def verify():
 @bp.get("/agreements/<int:agreement_id>/signatures/<int:signatory_id>/submissions/<int:submission_id>")
 @login_required
 def submission(agreement_id: int, signatory_id: int, submission_id: int):
-    from docmgr.signatures.api import submission_content
-
     return submission_content(agreement_id, signatory_id, submission_id)
