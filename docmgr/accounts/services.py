@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from docmgr.accounts.identity import EMAIL_MAX_LENGTH, normalize_email
+from docmgr.accounts.identity import EMAIL_MAX_LENGTH, IdentityError, checked_email, normalize_email, skeleton
 from docmgr.accounts.models import COUNTRIES, ApiToken, LoginAttempt, Organization, OrganizationKind, Role, User
 from docmgr.accounts.permissions import require_role
 from docmgr.audit.services import record
@@ -20,7 +20,7 @@ from docmgr.database import utcnow
 from docmgr.errors import Invalid, NotFound, RateLimited
 from docmgr.extensions import db
 from docmgr.security_log import log_security_event
-from docmgr.vocab import iso
+from docmgr.vocab import ORGANIZATION_KINDS, ROLES, iso
 
 MIN_PASSWORD_LENGTH = 8
 # Hashing a password nobody has takes as long as checking a real one, so timing tells no one
@@ -28,7 +28,58 @@ MIN_PASSWORD_LENGTH = 8
 _DUMMY_HASH = generate_password_hash("docmgr-timing-equaliser")
 
 
-# --- organisations -----------------------------------------------------------------------------
+# --- field checks: one rule and one message each, run by the services and by the page forms ----------
+
+
+def check_organization_name(name: str | None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise Invalid(gettext("The organisation needs a name."), field="name")
+    if len(name) > 300:
+        raise Invalid(gettext("The name is longer than 300 characters."), field="name")
+    return name
+
+
+def check_country(country: str | None) -> str:
+    country = (country or "").strip().upper()
+    if country not in COUNTRIES:
+        raise Invalid(gettext("Country must be IT or RU."), field="country")
+    return country
+
+
+def check_organization_kind(kind: str | None) -> str:
+    if kind not in ORGANIZATION_KINDS:
+        raise Invalid(gettext("Kind must be firm, institution or ministry."), field="kind")
+    return kind
+
+
+def check_email(email: str | None) -> str:
+    """A new user's e-mail: normalised, one script, nothing invisible (docmgr.accounts.identity)."""
+    try:
+        return checked_email(email or "")
+    except IdentityError as error:
+        if error.code == "invisible_characters":
+            message = gettext("The e-mail address contains invisible characters (%(chars)s).", chars=error.detail)
+        elif error.code == "mixed_script":
+            message = gettext("Each part of the e-mail address must be written in one script.")
+        else:
+            raise Invalid(gettext("Give a valid e-mail address."), field="email") from None
+        raise Invalid(message, field="email", code=error.code) from None
+
+
+def check_role(role: str | None) -> str:
+    if role not in ROLES:
+        raise Invalid(gettext("Role must be admin, legal, firm or ministry."), field="role")
+    return role
+
+
+def check_password(password: str | None) -> str:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise Invalid(gettext("The password needs at least %(num)s characters.", num=MIN_PASSWORD_LENGTH), field="password")
+    return password or ""
+
+
+# --- organisations ---------------------------------------------------------------------------------
 
 
 def create_organization(
@@ -44,16 +95,9 @@ def create_organization(
 ) -> Organization:
     if actor is not None:
         require_role(actor, Role.ADMIN)
-    name = (name or "").strip()
-    if not name:
-        raise Invalid(gettext("The organisation needs a name."), field="name")
-    if len(name) > 300:
-        raise Invalid(gettext("The name is longer than 300 characters."), field="name")
-    country = (country or "").strip().upper()
-    if country not in COUNTRIES:
-        raise Invalid(gettext("Country must be IT or RU."), field="country")
-    if kind not in {k.value for k in OrganizationKind}:
-        raise Invalid(gettext("Kind must be firm, institution or ministry."), field="kind")
+    name = check_organization_name(name)
+    country = check_country(country)
+    kind = check_organization_kind(kind)
     if _organization_named(session, name) is not None:
         raise Invalid(gettext("An organisation named '%(name)s' already exists.", name=name), field="name", code="duplicate")
     org = Organization(
@@ -107,10 +151,8 @@ def create_user(
     if actor is not None:
         require_role(actor, Role.ADMIN)
     email = _identity_email(session, email)
-    if role not in {r.value for r in Role}:
-        raise Invalid(gettext("Role must be admin, legal, firm or ministry."), field="role")
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise Invalid(gettext("The password needs at least %(num)s characters.", num=MIN_PASSWORD_LENGTH), field="password")
+    check_role(role)
+    check_password(password)
     if role == Role.FIRM.value and organization is None:
         raise Invalid(gettext("A firm user belongs to an organisation: give one."), field="org")
     user = User(
@@ -124,20 +166,8 @@ def create_user(
 
 
 def _identity_email(session: Session, raw: str) -> str:
-    """A new user's e-mail: normalised, one script, nothing invisible, and not a look-alike of anyone's
-    (docmgr.accounts.identity)."""
-    from docmgr.accounts.identity import IdentityError, checked_email, skeleton
-
-    try:
-        email = checked_email(raw)
-    except IdentityError as error:
-        if error.code == "invisible_characters":
-            message = gettext("The e-mail address contains invisible characters (%(chars)s).", chars=error.detail)
-        elif error.code == "mixed_script":
-            message = gettext("Each part of the e-mail address must be written in one script.")
-        else:
-            raise Invalid(gettext("Give a valid e-mail address."), field="email") from None
-        raise Invalid(message, field="email", code=error.code) from None
+    """A new user's e-mail (``check_email``), not a look-alike of anyone's (docmgr.accounts.identity)."""
+    email = check_email(raw)
     wanted = skeleton(email)
     for (existing,) in session.execute(select(User.email)):
         if existing == email or skeleton(existing) == wanted:

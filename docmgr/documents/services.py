@@ -25,6 +25,7 @@ from docmgr.accounts.permissions import (
     require_can_change_document,
     require_writer,
 )
+from docmgr.accounts.services import check_country
 from docmgr.audit.services import record
 from docmgr.documents import extraction, sandbox
 from docmgr.documents.models import (
@@ -434,18 +435,26 @@ def list_documents(
 # --- task-force sessions -----------------------------------------------------------------------
 
 
+def check_session_name(name: str | None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise Invalid(gettext("The session needs a name."), field="name")
+    return name
+
+
+def check_session_place(place: str | None) -> str:
+    place = (place or "").strip()
+    if not place:
+        raise Invalid(gettext("The session needs a place."), field="place")
+    return place
+
+
 def create_task_force_session(
     session: Session, actor: User | None, *, name: str, place: str, country: str, starts_on: date, ends_on: date
 ) -> TaskForceSession:
     if actor is not None:
         require_admin(actor)
-    name, place, country = (name or "").strip(), (place or "").strip(), (country or "").strip().upper()
-    if not name:
-        raise Invalid(gettext("The session needs a name."), field="name")
-    if not place:
-        raise Invalid(gettext("The session needs a place."), field="place")
-    if country not in ("IT", "RU"):
-        raise Invalid(gettext("Country must be IT or RU."), field="country")
+    name, place, country = check_session_name(name), check_session_place(place), check_country(country)
     if not isinstance(starts_on, date) or not isinstance(ends_on, date):
         raise Invalid(gettext("Give the start and end dates."), field="starts_on")
     if ends_on < starts_on:
