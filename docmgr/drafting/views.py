@@ -15,6 +15,7 @@ from docmgr.drafting import rendering, services
 from docmgr.drafting.api import draft_download
 from docmgr.errors import DocmgrError, Invalid
 from docmgr.extensions import db
+from docmgr.vocab import parse_number
 from docmgr.web import form_error, form_int
 
 bp = Blueprint("drafting", __name__)
@@ -34,16 +35,12 @@ def _int_list(form: MultiDict, name: str) -> list[int]:
 
 
 def _number_from_form(raw: str) -> Any:
-    """Accept 1234.5, 1234,5, 1.234,5 and 1 234,5; anything else goes to the service as text,
-    which refuses it naming the field."""
-    text = raw.replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
-    if "," in text:
-        text = text.replace(".", "").replace(",", ".")
+    """Accept 1234.5, 1234,5, 1.234,5 and 1 234,5 (``vocab.parse_number``); anything else goes to
+    the service as text, which refuses it naming the field."""
     try:
-        number = float(text)
+        return parse_number(raw)
     except ValueError:
         return raw
-    return int(number) if number.is_integer() and "." not in text else number
 
 
 def fields_from_form(specs: list[rendering.FieldSpec], form: MultiDict) -> dict[str, Any]:
