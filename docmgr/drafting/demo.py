@@ -38,6 +38,6 @@ def load_drafting_demo(session: Session) -> None:
              "organization_id": russian.id, "email": "firm.ru@demo.docmgr.test"},
         ],
     )
-    if "subject_ru" not in agreement.fields_json:  # the proposal had no Russian title: give one
+    if "subject_ru" not in agreement.fields:  # the proposal had no Russian title: give one
         update_agreement(session, legal, agreement.id, fields={"subject_ru": "мехатронные сборочные линии"})
     render_draft(session, legal, agreement.id)

@@ -105,7 +105,7 @@ def get_draft(session: Session, actor: User, agreement_id: int, version: int) ->
 
 
 def template_fields(template: Template) -> list[rendering.FieldSpec]:
-    return rendering.parse_field_declarations(json.loads(template.fields_json or "[]"))
+    return rendering.parse_field_declarations(template.fields or [])
 
 
 def template_source_sha256(*, name: str, name_ru: str, fields: list[rendering.FieldSpec], body: str) -> str:
@@ -191,7 +191,7 @@ def _add_template_version(
     version = (session.scalar(select(func.max(Template.version)).where(Template.key == key)) or 0) + 1
     template = Template(
         key=key, version=version, name=name, name_ru=name_ru,
-        fields_json=json.dumps([f.to_dict() for f in specs], ensure_ascii=False),
+        fields=[f.to_dict() for f in specs],
         body=body,
         source_sha256=source_sha256 or template_source_sha256(name=name, name_ru=name_ru, fields=specs, body=body),
         created_by_id=actor.id if actor else None,
@@ -233,7 +233,7 @@ def create_template_version(
     name, name_ru, specs, body = _checked_template_content(
         name=current.name if name is UNCHANGED else name,
         name_ru=current.name_ru if name_ru is UNCHANGED else name_ru,
-        fields=json.loads(current.fields_json) if fields is UNCHANGED else fields,
+        fields=current.fields if fields is UNCHANGED else fields,
         body=current.body if body is UNCHANGED else body,
     )
     return _add_template_version(session, actor, key=key, name=name, name_ru=name_ru, specs=specs, body=body)
@@ -532,7 +532,7 @@ def create_agreement(
         raise Invalid(gettext("The title is longer than 500 characters."), field="title")
     agreement = Agreement(
         title=title, template=template, status=AgreementStatus.DRAFT.value,
-        fields_json=json.dumps(values, ensure_ascii=False, sort_keys=True), session=forum_session,
+        fields=values, session=forum_session,
         created_by_id=actor.id, parties=parties, proposals=proposals,
     )
     session.add(agreement)
@@ -547,7 +547,7 @@ def create_agreement(
 
 
 def agreement_fields(agreement: Agreement) -> dict[str, Any]:
-    return json.loads(agreement.fields_json or "{}")
+    return dict(agreement.fields or {})
 
 
 def update_agreement(
@@ -584,9 +584,8 @@ def update_agreement(
                 gettext("'%(field)s' must be one of the parties of the agreement.", field=f"fields.{spec.name}"),
                 field=f"fields.{spec.name}",
             )
-    new_fields_json = json.dumps(values, ensure_ascii=False, sort_keys=True)
-    if new_fields_json != agreement.fields_json:
-        agreement.fields_json = new_fields_json
+    if values != agreement.fields:
+        agreement.fields = values
         changed.append("fields")
     if signatories is not UNCHANGED:
         state_before = _signatory_state(agreement)
@@ -737,9 +736,9 @@ def render_draft(session: Session, actor: User, agreement_id: int) -> Draft:
     version = (session.scalar(select(func.max(Draft.version)).where(Draft.agreement_id == agreement.id)) or 0) + 1
     draft = Draft(
         agreement=agreement, version=version, template_id=agreement.template_id,
-        fields_json=rendering.json_dumps(snapshot), pdf_sha256=pdf_blob.sha256, pdf_size=pdf_blob.size,
+        fields=_json_values(snapshot), pdf_sha256=pdf_blob.sha256, pdf_size=pdf_blob.size,
         docx_sha256=docx_blob.sha256, docx_size=docx_blob.size, text=rendered.plain_text(),
-        clauses_json=rendering.json_dumps(rendered.summaries()), created_by_id=actor.id,
+        clauses=_json_values(rendered.summaries()), created_by_id=actor.id,
     )
     session.add(draft)
     session.flush()
@@ -752,12 +751,17 @@ def render_draft(session: Session, actor: User, agreement_id: int) -> Draft:
     return draft
 
 
+def _json_values(data: Any) -> Any:
+    """``data`` with what JSON has no type for (dates, decimals) as text, as the snapshot stores it."""
+    return json.loads(rendering.json_dumps(data))
+
+
 def draft_snapshot(draft: Draft) -> dict[str, Any]:
-    return json.loads(draft.fields_json or "{}")
+    return dict(draft.fields or {})
 
 
 def draft_clauses(draft: Draft) -> list[dict[str, str]]:
-    return json.loads(draft.clauses_json or "[]")
+    return list(draft.clauses or [])
 
 
 def compare_drafts(session: Session, actor: User, agreement_id: int, version_a: int, version_b: int) -> dict[str, Any]:

@@ -286,7 +286,7 @@ def template_detail(key: str):
 
 
 def _template_form_defaults(template) -> MultiDict:
-    fields = json.loads(template.fields_json) if template else []
+    fields = template.fields if template else []
     return MultiDict({
         "key": template.key if template else "", "name": template.name if template else "",
         "name_ru": template.name_ru if template else "",
