@@ -241,18 +241,34 @@ def parse_sectors(raw: str | Iterable[str] | None) -> list[str]:
     return sectors
 
 
-def _validated_fields(
-    session: Session, actor: User, *, title_it: str, title_ru: str, kind: str, sectors: list[str],
-    organization_id: int | None, session_id: int | None,
-) -> tuple[str, str, Organization, TaskForceSession | None]:
+def check_titles(title_it: str | None, title_ru: str | None) -> tuple[str, str]:
     title_it, title_ru = (title_it or "").strip(), (title_ru or "").strip()
     if not title_it and not title_ru:
         raise Invalid(gettext("Give a title in Italian or in Russian (or both)."), field="title_it", code="missing_field")
     for name, value in (("title_it", title_it), ("title_ru", title_ru)):
-        if len(value) > 500:
-            raise Invalid(gettext("Titles are limited to 500 characters."), field=name)
+        check_title(value, name)
+    return title_it, title_ru
+
+
+def check_title(value: str | None, field: str = "title_it") -> str:
+    value = (value or "").strip()
+    if len(value) > 500:
+        raise Invalid(gettext("Titles are limited to 500 characters."), field=field)
+    return value
+
+
+def check_kind(kind: str | None) -> str:
     if kind not in KINDS:
         raise Invalid(gettext("Kind must be one of %(choices)s.", choices=", ".join(KINDS)), field="kind")
+    return kind
+
+
+def _validated_fields(
+    session: Session, actor: User, *, title_it: str, title_ru: str, kind: str, sectors: list[str],
+    organization_id: int | None, session_id: int | None,
+) -> tuple[str, str, Organization, TaskForceSession | None]:
+    title_it, title_ru = check_titles(title_it, title_ru)
+    check_kind(kind)
     if actor.role == Role.FIRM.value:
         if organization_id not in (None, actor.organization_id):
             raise Invalid(gettext("Firm users upload for their own organisation only."), field="organization_id")

@@ -9,8 +9,10 @@ from flask_login import current_user, login_required
 from docmgr.accounts import permissions
 from docmgr.documents import previews, services
 from docmgr.documents.api import download_response
+from docmgr.documents.forms import NewDocumentForm
 from docmgr.errors import DocmgrError, Invalid
 from docmgr.extensions import db
+from docmgr.forms import FormInvalid
 from docmgr.vocab import KINDS, LANGUAGES, SECTORS
 from docmgr.web import form_error, form_int
 
@@ -49,8 +51,11 @@ def index():
 def new():
     actor = current_user._get_current_object()
     error, status = None, 200
+    form = NewDocumentForm()
     if request.method == "POST":
         try:
+            if not form.validate():
+                raise FormInvalid
             # Each file input has its language select beside it: pair them by position *before* dropping
             # the inputs left empty, or an empty first input would give the second file the first's language.
             languages = request.form.getlist("language")
@@ -60,17 +65,17 @@ def new():
                 if p.filename
             ]
             document = services.create_document(
-                db.session, actor, title_it=request.form.get("title_it", ""), title_ru=request.form.get("title_ru", ""),
-                kind=request.form.get("kind", "proposal"), sectors=services.parse_sectors(request.form.getlist("sectors")),
-                organization_id=form_int(request.form.get("organization_id"), "organization_id"),
-                session_id=form_int(request.form.get("session_id"), "session_id"), uploads=uploads,
+                db.session, actor, title_it=form.title_it.data, title_ru=form.title_ru.data, kind=form.kind.data,
+                sectors=services.parse_sectors(form.sectors.data),
+                organization_id=form_int(form.organization_id.data, "organization_id"),
+                session_id=form_int(form.session_id.data, "session_id"), uploads=uploads,
             )
             db.session.commit()
             flash(_("The document was uploaded."), "success")
             return redirect(url_for("documents.detail", document_id=document.id))
-        except DocmgrError as exc:
+        except (DocmgrError, FormInvalid) as exc:
             db.session.rollback()
-            error, status = form_error(exc), exc.status
+            error, status = form.refusal(exc)
     return render_template(
         "documents/new.html", error=error, form=request.form, sectors=SECTORS, kinds=KINDS,
         languages=LANGUAGES, organizations=services.list_organizations(db.session),
