@@ -53,6 +53,12 @@ class FormErrors(list):
     def code(self) -> str:
         return self[0]["code"] if self else ""
 
+    def __getattr__(self, name: str) -> Any:
+        """Details of the first error (e.g. ``line`` of a template error), None when it has none."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[0].get(name) if self else None
+
 
 class FormInvalid(Exception):
     """Raised by a view when its form did not validate, to share the path of a service's refusal."""
@@ -75,7 +81,7 @@ class PageForm(FlaskForm):
             field = self.error_fields.get(name, name)
             errors.extend({"field": field, "message": str(m), "code": "invalid_field"} for m in messages[:1])
         if refusal is not None and not errors.for_field(refusal.field or ""):
-            errors.append({"field": refusal.field, "message": refusal.message, "code": refusal.code})
+            errors.append({**refusal.details, "field": refusal.field, "message": refusal.message, "code": refusal.code})
         return errors
 
     def refusal(self, error: Exception) -> tuple[FormErrors, int]:

@@ -13,8 +13,10 @@ from werkzeug.datastructures import MultiDict
 
 from docmgr.drafting import rendering, services
 from docmgr.drafting.api import draft_download
-from docmgr.errors import DocmgrError, Invalid
+from docmgr.drafting.forms import NewAgreementForm, TemplateForm
+from docmgr.errors import DocmgrError
 from docmgr.extensions import db
+from docmgr.forms import FormInvalid
 from docmgr.vocab import parse_number
 from docmgr.web import form_error, form_int
 
@@ -135,20 +137,22 @@ def new_agreement():
     actor = _actor()
     services.require_drafter(actor)
     error, status = None, 200
+    form = NewAgreementForm()
     if request.method == "POST":
         try:
+            if not form.validate():
+                raise FormInvalid
             agreement = services.create_agreement(
-                db.session, actor, template_key=request.form.get("template", ""),
-                title=request.form.get("title", ""), organization_ids=_int_list(request.form, "organization_ids"),
-                proposal_ids=_int_list(request.form, "proposal_ids"),
-                session_id=form_int(request.form.get("session_id"), "session_id"),
+                db.session, actor, template_key=form.template.data, title=form.title.data,
+                organization_ids=form.organization_ids.data, proposal_ids=form.proposal_ids.data,
+                session_id=form.session_id.data,
             )
             db.session.commit()
             flash(_("The agreement was created. Fill in its fields and signatories."), "success")
             return redirect(url_for("drafting.edit", agreement_id=agreement.id))
-        except DocmgrError as exc:
+        except (DocmgrError, FormInvalid) as exc:
             db.session.rollback()
-            error, status = form_error(exc), exc.status
+            error, status = form.refusal(exc)
     return render_template(
         "drafting/new.html", error=error, form=request.form, templates=services.list_templates(db.session),
         organizations=services.organizations_for_form(db.session),
@@ -294,16 +298,6 @@ def _template_form_defaults(template) -> MultiDict:
     })
 
 
-def _parse_fields_text(raw: str) -> Any:
-    try:
-        return json.loads(raw or "[]")
-    except json.JSONDecodeError as exc:
-        raise Invalid(
-            _("The field list is not valid JSON (line %(line)s): %(message)s", line=exc.lineno, message=exc.msg),
-            field="fields",
-        ) from None
-
-
 @bp.route("/templates/new", methods=["GET", "POST"])
 @login_required
 def template_new():
@@ -311,19 +305,20 @@ def template_new():
     services.require_drafter(actor)
     error, status, form = None, 200, _template_form_defaults(None)
     if request.method == "POST":
-        form = request.form
+        form, page_form = request.form, TemplateForm()
         try:
+            if not page_form.validate():
+                raise FormInvalid
             template = services.create_template(
-                db.session, actor, key=request.form.get("key", "").strip(), name=request.form.get("name", ""),
-                name_ru=request.form.get("name_ru", ""), fields=_parse_fields_text(request.form.get("fields", "")),
-                body=request.form.get("body", ""),
+                db.session, actor, key=page_form.key.data, name=page_form.name.data, name_ru=page_form.name_ru.data,
+                fields=page_form.fields.data, body=page_form.body.data,
             )
             db.session.commit()
             flash(_("Template %(key)s was created.", key=template.key), "success")
             return redirect(url_for("drafting.template_detail", key=template.key))
-        except DocmgrError as exc:
+        except (DocmgrError, FormInvalid) as exc:
             db.session.rollback()
-            error, status = form_error(exc) | {"line": exc.details.get("line")}, exc.status
+            error, status = page_form.refusal(exc)
     return render_template("drafting/template_form.html", template=None, form=form, error=error), status
 
 
@@ -335,21 +330,22 @@ def template_new_version(key: str):
     current = services.get_template(db.session, key)
     error, status, form = None, 200, _template_form_defaults(current)
     if request.method == "POST":
-        form = request.form
+        form, page_form = request.form, TemplateForm()
         try:
+            if not page_form.validate():
+                raise FormInvalid
             template = services.create_template_version(
-                db.session, actor, key, body=request.form.get("body", ""),
-                fields=_parse_fields_text(request.form.get("fields", "")), name=request.form.get("name", ""),
-                name_ru=request.form.get("name_ru", ""),
+                db.session, actor, key, body=page_form.body.data, fields=page_form.fields.data,
+                name=page_form.name.data, name_ru=page_form.name_ru.data,
             )
             db.session.commit()
             flash(_("Version %(version)s of %(key)s was created.", version=template.version, key=key), "success")
             return redirect(url_for("drafting.template_detail", key=key))
-        except DocmgrError as exc:
+        except (DocmgrError, FormInvalid) as exc:
             db.session.rollback()
-            if exc.status in (403, 404):
+            if isinstance(exc, DocmgrError) and exc.status in (403, 404):
                 raise
-            error, status = form_error(exc) | {"line": exc.details.get("line")}, exc.status
+            error, status = page_form.refusal(exc)
             current = services.get_template(db.session, key)
     return render_template("drafting/template_form.html", template=current, form=form, error=error), status
 
