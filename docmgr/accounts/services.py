@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from docmgr.accounts.identity import EMAIL_MAX_LENGTH, IdentityError, checked_email, normalize_email, skeleton
 from docmgr.accounts.models import COUNTRIES, ApiToken, LoginAttempt, Organization, OrganizationKind, Role, User
-from docmgr.accounts.permissions import require_role
+from docmgr.accounts.permissions import require_admin
 from docmgr.audit.services import record
 from docmgr.database import utcnow
 from docmgr.errors import Invalid, NotFound, RateLimited
@@ -94,7 +94,7 @@ def create_organization(
     address_alt: str | None = None,
 ) -> Organization:
     if actor is not None:
-        require_role(actor, Role.ADMIN)
+        require_admin(actor)
     name = check_organization_name(name)
     country = check_country(country)
     kind = check_organization_kind(kind)
@@ -149,7 +149,7 @@ def create_user(
 ) -> User:
     """``actor`` None means the command line (the operator of the machine)."""
     if actor is not None:
-        require_role(actor, Role.ADMIN)
+        require_admin(actor)
     email = _identity_email(session, email)
     check_role(role)
     check_password(password)
@@ -177,7 +177,7 @@ def _identity_email(session: Session, raw: str) -> str:
 
 
 def set_user_active(session: Session, actor: User, user_id: int, is_active: bool) -> User:
-    require_role(actor, Role.ADMIN)
+    require_admin(actor)
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(gettext("No such user."))
@@ -258,7 +258,7 @@ def issue_token(session: Session, user: User) -> tuple[str, ApiToken]:
 def list_tokens(session: Session, actor: User, user_id: int | None = None) -> list[ApiToken]:
     owner_id = user_id if user_id is not None else actor.id
     if owner_id != actor.id:
-        require_role(actor, Role.ADMIN)
+        require_admin(actor)
     return list(session.scalars(select(ApiToken).where(ApiToken.user_id == owner_id).order_by(ApiToken.id.desc())))
 
 

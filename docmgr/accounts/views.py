@@ -13,7 +13,7 @@ from sqlalchemy import select
 from docmgr.accounts import services
 from docmgr.accounts.forms import LoginForm, NewOrganizationForm, NewSessionForm, NewUserForm
 from docmgr.accounts.models import COUNTRIES, OrganizationKind, Role, User
-from docmgr.accounts.permissions import require_role
+from docmgr.accounts.permissions import require_admin
 from docmgr.documents.services import create_task_force_session, list_organizations, list_task_force_sessions
 from docmgr.errors import DocmgrError
 from docmgr.extensions import db
@@ -91,7 +91,7 @@ def account():
 @bp.route("/admin/users", methods=["GET", "POST"])
 @login_required
 def admin_users():
-    actor = require_role(current_user._get_current_object(), Role.ADMIN)
+    actor = require_admin(current_user._get_current_object())
     error, status = None, 200
     form = NewUserForm()
     if request.method == "POST":
@@ -125,7 +125,7 @@ def admin_users():
 @bp.route("/admin/organizations", methods=["GET", "POST"])
 @login_required
 def admin_organizations():
-    actor = require_role(current_user._get_current_object(), Role.ADMIN)
+    actor = require_admin(current_user._get_current_object())
     error, status = None, 200
     form = NewOrganizationForm()
     if request.method == "POST":
@@ -151,7 +151,7 @@ def admin_organizations():
 @bp.route("/admin/sessions", methods=["GET", "POST"])
 @login_required
 def admin_sessions():
-    actor = require_role(current_user._get_current_object(), Role.ADMIN)
+    actor = require_admin(current_user._get_current_object())
     error, status = None, 200
     form = NewSessionForm()
     if request.method == "POST":
