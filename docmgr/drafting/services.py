@@ -300,6 +300,11 @@ def sync_templates(session: Session, directory: Path | str | None = None) -> lis
 # --- field values ------------------------------------------------------------------------------
 
 
+def check_field_value(spec: rendering.FieldSpec, value: Any, party_ids: set[int]) -> Any:
+    """One template field's value checked against its declaration (for the page forms)."""
+    return _check_value(spec, value, f"fields.{spec.name}", party_ids)
+
+
 def _check_value(spec: rendering.FieldSpec, value: Any, path: str, party_ids: set[int]) -> Any:
     """One field's value, checked against its declared type; returns the JSON form we store."""
     if spec.type in ("text", "long_text"):

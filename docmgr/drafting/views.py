@@ -13,11 +13,10 @@ from werkzeug.datastructures import MultiDict
 
 from docmgr.drafting import rendering, services
 from docmgr.drafting.api import draft_download
-from docmgr.drafting.forms import NewAgreementForm, TemplateForm
+from docmgr.drafting.forms import AgreementForm, NewAgreementForm, TemplateForm
 from docmgr.errors import DocmgrError
 from docmgr.extensions import db
 from docmgr.forms import FormInvalid
-from docmgr.vocab import parse_number
 from docmgr.web import form_error, form_int
 
 bp = Blueprint("drafting", __name__)
@@ -30,37 +29,6 @@ def _actor():
     return current_user._get_current_object()
 
 
-
-
-def _int_list(form: MultiDict, name: str) -> list[int]:
-    return [v for v in (form_int(raw, name) for raw in form.getlist(name)) if v is not None]
-
-
-def _number_from_form(raw: str) -> Any:
-    """Accept 1234.5, 1234,5, 1.234,5 and 1 234,5 (``vocab.parse_number``); anything else goes to
-    the service as text, which refuses it naming the field."""
-    try:
-        return parse_number(raw)
-    except ValueError:
-        return raw
-
-
-def fields_from_form(specs: list[rendering.FieldSpec], form: MultiDict) -> dict[str, Any]:
-    """The template's fields as the service expects them (empty inputs clear the value)."""
-    values: dict[str, Any] = {}
-    for spec in specs:
-        raw = form.get(f"field_{spec.name}", "")
-        if spec.type == "list":
-            values[spec.name] = [line.strip() for line in raw.splitlines() if line.strip()]
-        elif not raw.strip():
-            values[spec.name] = None
-        elif spec.type == "number":
-            values[spec.name] = _number_from_form(raw.strip())
-        elif spec.type == "organization":
-            values[spec.name] = form_int(raw, f"fields.{spec.name}")
-        else:
-            values[spec.name] = raw
-    return values
 
 
 def signatories_from_form(form: MultiDict) -> list[dict[str, Any]]:
@@ -180,24 +148,24 @@ def edit(agreement_id: int):
     specs = services.template_fields(agreement.template)
     error, status, form = None, 200, _form_values_from_agreement(agreement)
     if request.method == "POST":
-        form = request.form
+        form, page_form = request.form, AgreementForm.for_template(specs)
         try:
+            if not page_form.validate():
+                raise FormInvalid
             services.update_agreement(
-                db.session, actor, agreement_id, title=request.form.get("title", ""),
-                fields=fields_from_form(specs, request.form), signatories=signatories_from_form(request.form),
-                organization_ids=_int_list(request.form, "organization_ids"),
-                proposal_ids=_int_list(request.form, "proposal_ids"),
-                session_id=form_int(request.form.get("session_id"), "session_id"),
+                db.session, actor, agreement_id, title=page_form.title.data, fields=page_form.template_values(),
+                signatories=signatories_from_form(request.form), organization_ids=page_form.organization_ids.data,
+                proposal_ids=page_form.proposal_ids.data, session_id=page_form.session_id.data,
             )
             db.session.commit()
             flash(_("The agreement was saved."), "success")
             target = "drafting.preview" if request.form.get("then") == "preview" else "drafting.detail"
             return redirect(url_for(target, agreement_id=agreement_id))
-        except DocmgrError as exc:
+        except (DocmgrError, FormInvalid) as exc:
             db.session.rollback()
-            if exc.status in (403, 404):
+            if isinstance(exc, DocmgrError) and exc.status in (403, 404):
                 raise
-            error, status = form_error(exc), exc.status
+            error, status = page_form.refusal(exc)
             agreement = services.get_agreement(db.session, actor, agreement_id)
     signatory_rows = len([k for k in form if k.startswith("sig-") and k.endswith("-name")]) + BLANK_SIGNATORY_ROWS
     return render_template(

@@ -10,7 +10,7 @@ from tests.conftest import csrf_from, table_counts
 
 
 def _field_errors(html: str) -> dict[str, str]:
-    found = re.findall(r'<p class="field-error" id="([\w-]+)-error" role="alert">([^<]*)</p>', html)
+    found = re.findall(r'<p class="field-error" id="([\w.\[\]-]+)-error" role="alert">([^<]*)</p>', html)
     return {field: html_lib.unescape(message) for field, message in found}
 
 
@@ -43,4 +43,29 @@ def test_template_form_names_a_json_syntax_error_by_line(client, login, world):
     html = html_lib.unescape(response.get_data(as_text=True))
     assert response.status_code == 422
     assert "The field list is not valid JSON (line 3)" in html
+    assert table_counts() == before
+
+
+def test_edit_form_names_every_wrong_template_field_at_once(client, login, world):
+    login(world.legal)
+    token = csrf_from(client.get("/agreements/new").get_data(as_text=True))
+    created = client.post("/agreements/new", data={
+        "csrf_token": token, "template": "mou", "title": "MoU dei moduli",
+        "organization_ids": [str(world.org_it.id), str(world.org_ru.id)],
+    })
+    edit_url = created.headers["Location"]
+    before = table_counts()
+    response = client.post(edit_url, data={
+        "csrf_token": token, "title": "MoU dei moduli", "organization_ids": [str(world.org_it.id), str(world.org_ru.id)],
+        "field_effective_date": "25/11/2026", "field_duration_years": "tre", "field_budget_eur": "1.234,56",
+        "field_coordinator": "x",
+    })
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert _field_errors(html) == {
+        "fields.effective_date": "'fields.effective_date' must be a date as YYYY-MM-DD.",
+        "fields.duration_years": "'fields.duration_years' must be a number.",
+        "fields.coordinator": "Choose a value from the list.",
+    }
+    assert 'value="1.234,56"' in html and 'value="tre"' in html  # what was typed is kept
     assert table_counts() == before
