@@ -12,7 +12,7 @@ from flask_login import current_user
 from marshmallow import Schema
 
 from docmgr.errors import BadRequest, Invalid, Unauthorized
-from docmgr.vocab import iso, parse_int  # noqa: F401 - iso: the API modules import it from here
+from docmgr.vocab import parse_int
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
