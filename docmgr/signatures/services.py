@@ -32,6 +32,7 @@ from docmgr.accounts.permissions import is_staff, may_sign_for, require_can_sign
 from docmgr.audit.models import AuditEvent
 from docmgr.audit.services import record
 from docmgr.database import utcnow
+from docmgr.documents.models import DocumentFile
 from docmgr.documents.sandbox import SandboxLimits
 from docmgr.documents.services import Upload, create_document, display_filename, share_document
 from docmgr.drafting.models import Agreement, AgreementStatus, Signatory, SignatoryStatus
@@ -39,6 +40,7 @@ from docmgr.drafting.services import can_read_agreement, get_agreement  # noqa: 
 from docmgr.errors import Conflict, Invalid, NotFound, TooLarge, UnsupportedType
 from docmgr.pdf import html_to_pdf
 from docmgr.signatures import checking, lifecycle, trust
+from docmgr.signatures.evidence import build_package
 from docmgr.signatures.lifecycle import SIGNING_STATUSES, TransitionContext
 from docmgr.signatures.models import SignatureSubmission
 from docmgr.storage import current_store, store_bytes
@@ -526,8 +528,6 @@ def get_submission(
 
 def evidence_package(session: Session, actor: User, agreement_id: int) -> tuple[Agreement, bytes]:
     """The evidence ZIP of an executed agreement the actor may read (see :mod:`docmgr.signatures.evidence`)."""
-    from docmgr.signatures.evidence import build_package
-
     agreement = get_agreement(session, actor, agreement_id)
     return agreement, build_package(session, agreement)
 
@@ -539,8 +539,6 @@ def verify_upload(
     """What an uploaded file is: whether it (or the PDF signed inside it) is byte-identical to a file of
     an executed agreement the actor may read, and what each of its signatures says. Agreements the
     actor may not read are never named, nor is it hinted that one matched. Nothing is stored."""
-    from docmgr.documents.models import DocumentFile
-
     name = display_filename(filename)
     if stream is None:
         raise Invalid(gettext("Attach the file to check as 'file'."), field="file", code="missing_field")

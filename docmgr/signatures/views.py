@@ -12,6 +12,7 @@ from docmgr.drafting.models import Agreement
 from docmgr.errors import DocmgrError
 from docmgr.extensions import db
 from docmgr.signatures import reports, services
+from docmgr.signatures.api import evidence as evidence_download
 from docmgr.signatures.api import pdf_download, submission_content
 from docmgr.signatures.forms import DeclineForm, SignatureForm, TransitionForm
 from docmgr.vocab import AGREEMENT_STATUS_LABELS
@@ -158,8 +159,6 @@ def certificate(agreement_id: int):
 @bp.get("/agreements/<int:agreement_id>/signatures/evidence.zip")
 @login_required
 def evidence(agreement_id: int):
-    from docmgr.signatures.api import evidence as evidence_download
-
     return evidence_download(agreement_id)
 
 
