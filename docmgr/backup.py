@@ -57,6 +57,7 @@ from sqlalchemy import Engine, Table, create_engine, func, inspect, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from docmgr.audit.anchor import audit_key, reseal_all, set_heads_aside
 from docmgr.audit.models import AuditEvent
 from docmgr.audit.services import export_lines, verify_chain
 from docmgr.config import REPO_ROOT
@@ -264,8 +265,6 @@ def _add_file(tar: tarfile.TarFile, name: str, stream: BinaryIO, size: int) -> t
 
 def backup_key(key: str | None = None) -> bytes:
     """The key that signs (and authenticates) archives: the one given, ``DOCMGR_BACKUP_KEY``, or the audit key."""
-    from docmgr.audit.anchor import audit_key
-
     chosen = key or os.environ.get("DOCMGR_BACKUP_KEY")
     return chosen.encode("utf-8") if chosen else audit_key()
 
@@ -616,8 +615,6 @@ def import_backup(path: Path | str, echo: Echo = _quiet, *, key: str | None = No
             try:
                 rows = _restore_rows(snapshot, manifest, echo)
                 _verify_restored_audit(manifest)
-                from docmgr.audit.anchor import reseal_all, set_heads_aside  # authenticated, or trusted
-
                 echo(f"audit: {reseal_all(db.session)} entr(ies) sealed with this instance's key")
                 set_heads_aside()
                 db.session.commit()
