@@ -66,7 +66,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.login_view = "accounts.login"
     login_manager.unauthorized_handler(_unauthorized)
 
-    from docmgr.errors import register_error_handlers
+    from docmgr.errorhandlers import register_error_handlers
 
     register_error_handlers(app)
     from docmgr.security_log import configure_security_logging
@@ -120,7 +120,8 @@ def _select_locale() -> str:
 def _unauthorized():
     from flask import redirect, url_for
 
-    from docmgr.errors import Unauthorized, wants_json
+    from docmgr.errorhandlers import wants_json
+    from docmgr.errors import Unauthorized
 
     if wants_json():
         raise Unauthorized("Log in, or send an API token as 'Authorization: Bearer TOKEN'.", code="not_authenticated")

@@ -12,6 +12,7 @@ from flask_login import current_user
 from marshmallow import Schema
 
 from docmgr.errors import BadRequest, Invalid, Unauthorized
+from docmgr.vocab import parse_int
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -113,13 +114,12 @@ def form_fields(allowed: set[str] | type[Schema]) -> None:
 
 
 def int_arg(name: str, default: int | None = None, *, minimum: int = 1, maximum: int | None = None) -> int | None:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
     try:
-        value = int(raw)
+        value = parse_int(request.args.get(name))
     except ValueError:
         raise Invalid(f"'{name}' must be a whole number.", field=name) from None
+    if value is None:
+        return default
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
         raise Invalid(f"'{name}' must be {bound}.", field=name)
@@ -128,10 +128,3 @@ def int_arg(name: str, default: int | None = None, *, minimum: int = 1, maximum:
 
 def page_args(default_per_page: int = 20, max_per_page: int = 100) -> tuple[int, int]:
     return int_arg("page", 1), int_arg("per_page", default_per_page, maximum=max_per_page)
-
-
-def iso(value) -> str | None:
-    if value is None:
-        return None
-    text = value.isoformat()
-    return text.replace("+00:00", "Z")

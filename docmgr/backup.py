@@ -57,8 +57,16 @@ from sqlalchemy import Engine, Table, create_engine, func, inspect, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from docmgr.audit.anchor import audit_key, reseal_all, set_heads_aside
+from docmgr.audit.models import AuditEvent
+from docmgr.audit.services import export_lines, verify_chain
+from docmgr.config import REPO_ROOT
+from docmgr.documents.models import Document
+from docmgr.drafting.models import Draft
 from docmgr.errors import Conflict, Invalid
 from docmgr.extensions import db
+from docmgr.search import services as search
+from docmgr.security_log import log_security_event
 from docmgr.storage import CHUNK, current_store, fsync_dir
 
 FORMAT = "docmgr-backup"
@@ -107,8 +115,6 @@ def docmgr_version() -> str:
         return version("docmgr")
     except PackageNotFoundError:
         import tomllib
-
-        from docmgr.config import REPO_ROOT
 
         try:
             return tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
@@ -190,9 +196,6 @@ def _row_counts(engine: Engine) -> dict[str, int]:
 
 
 def _audit_summary(session: Session, *, seals: bool = True) -> dict[str, Any]:
-    from docmgr.audit.models import AuditEvent
-    from docmgr.audit.services import verify_chain
-
     # A snapshot is checked link by link, not against this instance's heads file (which runs ahead of it).
     report = verify_chain(session, seals=seals, heads=False)
     head = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
@@ -262,8 +265,6 @@ def _add_file(tar: tarfile.TarFile, name: str, stream: BinaryIO, size: int) -> t
 
 def backup_key(key: str | None = None) -> bytes:
     """The key that signs (and authenticates) archives: the one given, ``DOCMGR_BACKUP_KEY``, or the audit key."""
-    from docmgr.audit.anchor import audit_key
-
     chosen = key or os.environ.get("DOCMGR_BACKUP_KEY")
     return chosen.encode("utf-8") if chosen else audit_key()
 
@@ -287,8 +288,6 @@ def export_backup(path: Path | str, echo: Echo = _quiet, key: str | None = None)
     damaged) are left out and listed in the manifest and in ``problems``: the archive restores the
     instance exactly as it is, and ``docmgr check`` will name the same problems after the import.
     """
-    from docmgr.audit.services import export_lines
-
     path = Path(path).resolve()
     if path.exists():
         raise Conflict(f"{path} already exists; choose a new name for the archive.", field="path", code="file_exists")
@@ -369,8 +368,6 @@ def export_backup(path: Path | str, echo: Echo = _quiet, key: str | None = None)
             os.fsync(raw_out.fileno())
     os.replace(tmp_path, path)
     fsync_dir(path.parent)
-    from docmgr.security_log import log_security_event
-
     log_security_event("backup_exported", archive=str(path), files=len(files), problems=len(problems))
     echo(f"archive: {path} ({path.stat().st_size} bytes, {len(files)} file(s))")
     return ExportResult(path=path, manifest=manifest, problems=problems)
@@ -576,15 +573,10 @@ def _verify_restored_audit(manifest: dict[str, Any]) -> None:
 
 def _rebuild_search_index() -> str:
     """Use the search module's rebuild when it offers one; else queue every object for the next drain."""
-    from docmgr.search import services as search
-
     rebuild = getattr(search, "rebuild_index", None) or getattr(search, "reindex", None)
     if rebuild is not None:
         count = rebuild()
         return f"rebuilt ({count} entries)"
-    from docmgr.documents.models import Document
-    from docmgr.drafting.models import Draft
-
     queued = 0
     for object_type, model in (("document", Document), ("draft", Draft)):
         for (object_id,) in db.session.execute(select(model.id)):
@@ -623,8 +615,6 @@ def import_backup(path: Path | str, echo: Echo = _quiet, *, key: str | None = No
             try:
                 rows = _restore_rows(snapshot, manifest, echo)
                 _verify_restored_audit(manifest)
-                from docmgr.audit.anchor import reseal_all, set_heads_aside  # authenticated, or trusted
-
                 echo(f"audit: {reseal_all(db.session)} entr(ies) sealed with this instance's key")
                 set_heads_aside()
                 db.session.commit()
@@ -638,8 +628,6 @@ def import_backup(path: Path | str, echo: Echo = _quiet, *, key: str | None = No
             snapshot.dispose()
     index = _rebuild_search_index()
     echo(f"index: {index}")
-    from docmgr.security_log import log_security_event
-
     log_security_event("backup_imported", archive=str(path.resolve()), rows=rows, files=len(archive_blobs),
                        authenticated=manifest["_authenticated"])
     return ImportResult(manifest=manifest, restored_blobs=len(archive_blobs), restored_rows=rows, index=index)

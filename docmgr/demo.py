@@ -13,6 +13,7 @@ from docmgr.accounts.services import create_organization, create_user
 from docmgr.documents.models import Document, TaskForceSession
 from docmgr.documents.services import Upload, create_document, create_task_force_session
 from docmgr.extensions import db
+from docmgr.pdf import html_to_pdf
 
 DEMO_PASSWORD = "demo-password"
 
@@ -96,8 +97,6 @@ PROPOSALS = [
 def render_pdf(title: str, body: str, lang: str) -> bytes:
     """A real text PDF made with WeasyPrint and the bundled DejaVu fonts."""
     from markupsafe import escape
-
-    from docmgr.pdf import html_to_pdf
 
     html = (
         f'<html lang="{lang}"><head><meta charset="utf-8"></head><body>'

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema, fields
 
-from docmgr.api import iso
+from docmgr.vocab import iso
 
 
 class Output(Schema):

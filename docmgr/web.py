@@ -4,43 +4,26 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, request
-from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
-from docmgr.errors import DocmgrError
+from docmgr.accounts import permissions
+from docmgr.errors import DocmgrError, Invalid
+from docmgr.vocab import (
+    AGREEMENT_STATUS_LABELS,
+    COUNTRY_LABELS,
+    KIND_LABELS,
+    LANGUAGE_LABELS,
+    ORGANIZATION_KIND_LABELS,
+    ROLE_LABELS,
+    SECTOR_LABELS,
+    parse_int,
+)
 
-SECTOR_LABELS = {
-    "energy": _l("Energy"),
-    "construction": _l("Construction technology"),
-    "mechanics": _l("Mechanics and mechatronics"),
-    "nanotech": _l("Nanotechnology"),
-    "biotech": _l("Biotechnology"),
-    "other": _l("Other"),
-}
-KIND_LABELS = {
-    "proposal": _l("Partnership proposal"),
-    "agreement": _l("Agreement"),
-    "annex": _l("Annex"),
-    "other": _l("Other"),
-}
-LANGUAGE_LABELS = {"it": _l("Italian"), "ru": _l("Russian"), "bi": _l("Bilingual")}
-ROLE_LABELS = {"admin": _l("Administrator"), "legal": _l("Legal staff"), "firm": _l("Firm"), "ministry": _l("Ministry")}
-COUNTRY_LABELS = {"IT": _l("Italy"), "RU": _l("Russia")}
-AGREEMENT_STATUS_LABELS = {
-    "draft": _l("Draft"),
-    "in_review": _l("In review"),
-    "approved": _l("Approved"),
-    "out_for_signature": _l("Out for signature"),
-    "partially_signed": _l("Partially signed"),
-    "executed": _l("Executed"),
-    "withdrawn": _l("Withdrawn"),
-    "declined": _l("Declined"),
-    "expired": _l("Expired"),
-}
 _SIZE_UNITS = {"B": _l("%(size)s B"), "KB": _l("%(size)s KB"), "MB": _l("%(size)s MB"), "GB": _l("%(size)s GB")}
-ORGANIZATION_KIND_LABELS = {"firm": _l("Firm"), "institution": _l("Institution"), "ministry": _l("Ministry")}  # i18n
 
 
 def human_size(size: int | None) -> str:
@@ -65,14 +48,8 @@ def local_date(value: date | datetime | None) -> str:
 
 def form_int(value: str | None, field: str) -> int | None:
     """A whole number from a form or query value ('' is None); anything else is a 422 naming the field."""
-    from flask_babel import gettext
-
-    from docmgr.errors import Invalid
-
-    if value in (None, ""):
-        return None
     try:
-        return int(value)
+        return parse_int(value)
     except ValueError:
         raise Invalid(gettext("Choose a value from the list."), field=field) from None
 
@@ -97,6 +74,7 @@ def register_template_helpers(app: Flask) -> None:
             "COUNTRY_LABELS": COUNTRY_LABELS,
             "AGREEMENT_STATUS_LABELS": AGREEMENT_STATUS_LABELS,
             "ORGANIZATION_KIND_LABELS": ORGANIZATION_KIND_LABELS,
+            "permissions": permissions,
             "current_locale": str(get_locale() or "en"),
             "interface_languages": app.config["LANGUAGES"],
             "url_with_lang": _url_with_lang,
@@ -106,6 +84,4 @@ def register_template_helpers(app: Flask) -> None:
 def _url_with_lang(lang: str) -> str:
     args = request.args.to_dict(flat=False)
     args["lang"] = [lang]
-    from urllib.parse import urlencode
-
     return request.path + "?" + urlencode(args, doseq=True)

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from docmgr.accounts import serializers as ser
 from docmgr.accounts import services
-from docmgr.accounts.models import ApiToken, Organization, Role, User
+from docmgr.accounts.models import ApiToken, Organization, User
+from docmgr.accounts.permissions import require_admin
 from docmgr.api import acting_user, documented, json_body, text_field
 from docmgr.documents.services import create_task_force_session, list_organizations, list_task_force_sessions
 from docmgr.errors import Invalid, Unauthorized
@@ -82,7 +83,7 @@ def me():
 @bp.get("/users")
 @documented({200: ser.UserSchema(many=True)})
 def list_users():
-    services.require_role(acting_user(), Role.ADMIN)
+    require_admin(acting_user())
     return jsonify(USERS.dump(db.session.scalars(select(User).order_by(User.id))))
 
 

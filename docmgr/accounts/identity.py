@@ -12,13 +12,14 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 from confusable_homoglyphs import categories, confusables
 
+from docmgr.vocab import EMAIL
+
 EMAIL_MAX_LENGTH = 254
-_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SHAPE = EMAIL  # e-mail syntax: one definition, in docmgr.vocab
 # Letters that render as blank space without being Unicode "format" characters.
 _FILLERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800", "\u034f", "\u17b4", "\u17b5"}
 _INVISIBLE_CATEGORIES = {"Cc", "Cf", "Cn", "Co", "Cs", "Zs", "Zl", "Zp", "Mn", "Me"}

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from docmgr.database import Base, UTCDateTime, utcnow
-
-
-class Role(str, enum.Enum):  # noqa: UP042 - values compared as plain strings everywhere
-    ADMIN = "admin"
-    LEGAL = "legal"
-    FIRM = "firm"
-    MINISTRY = "ministry"
-
-
-class OrganizationKind(str, enum.Enum):  # noqa: UP042
-    FIRM = "firm"
-    INSTITUTION = "institution"
-    MINISTRY = "ministry"
-
-
-COUNTRIES = ("IT", "RU")
+from docmgr.vocab import (  # noqa: F401 - re-exported: the models speak of them
+    COUNTRIES,
+    READS_EVERYTHING_ROLES,
+    WRITER_ROLES,
+    OrganizationKind,
+    Role,
+)
 
 
 class Organization(Base):
@@ -96,12 +86,13 @@ class User(Base):
 
     @property
     def sees_everything(self) -> bool:
-        """Admins, legal staff and the ministry read every document; firms read their own."""
-        return self.role in (Role.ADMIN.value, Role.LEGAL.value, Role.MINISTRY.value)
+        """Admins, legal staff and the ministry read every document; firms read their own
+        (for templates; services ask ``accounts.permissions``)."""
+        return self.role in READS_EVERYTHING_ROLES
 
     @property
     def can_write(self) -> bool:
-        return self.role != Role.MINISTRY.value
+        return self.role in WRITER_ROLES
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email} {self.role}>"

@@ -5,11 +5,8 @@ from __future__ import annotations
 from marshmallow import fields
 from marshmallow.validate import OneOf
 
-from docmgr.accounts.models import COUNTRIES, OrganizationKind, Role
 from docmgr.serializers import Input, IsoDate, IsoDateTime, Output
-
-ROLES = [r.value for r in Role]
-ORGANIZATION_KINDS = [k.value for k in OrganizationKind]
+from docmgr.vocab import COUNTRIES, ORGANIZATION_KINDS, ROLES
 
 
 class NewTokenSchema(Output):

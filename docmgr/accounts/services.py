@@ -3,46 +3,83 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from docmgr.accounts.identity import EMAIL_MAX_LENGTH, normalize_email
+from docmgr.accounts.identity import EMAIL_MAX_LENGTH, IdentityError, checked_email, normalize_email, skeleton
 from docmgr.accounts.models import COUNTRIES, ApiToken, LoginAttempt, Organization, OrganizationKind, Role, User
+from docmgr.accounts.permissions import require_admin
 from docmgr.audit.services import record
 from docmgr.database import utcnow
-from docmgr.errors import Forbidden, Invalid, NotFound, RateLimited, Unauthorized
+from docmgr.errors import Invalid, NotFound, RateLimited
 from docmgr.extensions import db
 from docmgr.security_log import log_security_event
+from docmgr.vocab import ORGANIZATION_KINDS, ROLES, iso
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 8
 # Hashing a password nobody has takes as long as checking a real one, so timing tells no one
 # which e-mail addresses exist.
 _DUMMY_HASH = generate_password_hash("docmgr-timing-equaliser")
 
 
-def require_role(actor: User | None, *roles: Role | str) -> User:
-    if actor is None:
-        raise Unauthorized(gettext("Please log in."), code="not_authenticated")
-    allowed = {r.value if isinstance(r, Role) else r for r in roles}
-    if actor.role not in allowed:
-        raise Forbidden(gettext("Your role does not allow this action."), code="forbidden_role")
-    return actor
+# --- field checks: one rule and one message each, run by the services and by the page forms ----------
 
 
-def require_writer(actor: User | None) -> User:
-    """Everyone but the ministry may change things (each within their own rules)."""
-    return require_role(actor, Role.ADMIN, Role.LEGAL, Role.FIRM)
+def check_organization_name(name: str | None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise Invalid(gettext("The organisation needs a name."), field="name")
+    if len(name) > 300:
+        raise Invalid(gettext("The name is longer than 300 characters."), field="name")
+    return name
 
 
-# --- organisations -----------------------------------------------------------------------------
+def check_country(country: str | None) -> str:
+    country = (country or "").strip().upper()
+    if country not in COUNTRIES:
+        raise Invalid(gettext("Country must be IT or RU."), field="country")
+    return country
+
+
+def check_organization_kind(kind: str | None) -> str:
+    if kind not in ORGANIZATION_KINDS:
+        raise Invalid(gettext("Kind must be firm, institution or ministry."), field="kind")
+    return kind
+
+
+def check_email(email: str | None) -> str:
+    """A new user's e-mail: normalised, one script, nothing invisible (docmgr.accounts.identity)."""
+    try:
+        return checked_email(email or "")
+    except IdentityError as error:
+        if error.code == "invisible_characters":
+            message = gettext("The e-mail address contains invisible characters (%(chars)s).", chars=error.detail)
+        elif error.code == "mixed_script":
+            message = gettext("Each part of the e-mail address must be written in one script.")
+        else:
+            raise Invalid(gettext("Give a valid e-mail address."), field="email") from None
+        raise Invalid(message, field="email", code=error.code) from None
+
+
+def check_role(role: str | None) -> str:
+    if role not in ROLES:
+        raise Invalid(gettext("Role must be admin, legal, firm or ministry."), field="role")
+    return role
+
+
+def check_password(password: str | None) -> str:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise Invalid(gettext("The password needs at least %(num)s characters.", num=MIN_PASSWORD_LENGTH), field="password")
+    return password or ""
+
+
+# --- organisations ---------------------------------------------------------------------------------
 
 
 def create_organization(
@@ -57,17 +94,10 @@ def create_organization(
     address_alt: str | None = None,
 ) -> Organization:
     if actor is not None:
-        require_role(actor, Role.ADMIN)
-    name = (name or "").strip()
-    if not name:
-        raise Invalid(gettext("The organisation needs a name."), field="name")
-    if len(name) > 300:
-        raise Invalid(gettext("The name is longer than 300 characters."), field="name")
-    country = (country or "").strip().upper()
-    if country not in COUNTRIES:
-        raise Invalid(gettext("Country must be IT or RU."), field="country")
-    if kind not in {k.value for k in OrganizationKind}:
-        raise Invalid(gettext("Kind must be firm, institution or ministry."), field="kind")
+        require_admin(actor)
+    name = check_organization_name(name)
+    country = check_country(country)
+    kind = check_organization_kind(kind)
     if _organization_named(session, name) is not None:
         raise Invalid(gettext("An organisation named '%(name)s' already exists.", name=name), field="name", code="duplicate")
     org = Organization(
@@ -119,12 +149,10 @@ def create_user(
 ) -> User:
     """``actor`` None means the command line (the operator of the machine)."""
     if actor is not None:
-        require_role(actor, Role.ADMIN)
+        require_admin(actor)
     email = _identity_email(session, email)
-    if role not in {r.value for r in Role}:
-        raise Invalid(gettext("Role must be admin, legal, firm or ministry."), field="role")
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise Invalid(gettext("The password needs at least %(num)s characters.", num=MIN_PASSWORD_LENGTH), field="password")
+    check_role(role)
+    check_password(password)
     if role == Role.FIRM.value and organization is None:
         raise Invalid(gettext("A firm user belongs to an organisation: give one."), field="org")
     user = User(
@@ -138,20 +166,8 @@ def create_user(
 
 
 def _identity_email(session: Session, raw: str) -> str:
-    """A new user's e-mail: normalised, one script, nothing invisible, and not a look-alike of anyone's
-    (docmgr.accounts.identity)."""
-    from docmgr.accounts.identity import IdentityError, checked_email, skeleton
-
-    try:
-        email = checked_email(raw)
-    except IdentityError as error:
-        if error.code == "invisible_characters":
-            message = gettext("The e-mail address contains invisible characters (%(chars)s).", chars=error.detail)
-        elif error.code == "mixed_script":
-            message = gettext("Each part of the e-mail address must be written in one script.")
-        else:
-            raise Invalid(gettext("Give a valid e-mail address."), field="email") from None
-        raise Invalid(message, field="email", code=error.code) from None
+    """A new user's e-mail (``check_email``), not a look-alike of anyone's (docmgr.accounts.identity)."""
+    email = check_email(raw)
     wanted = skeleton(email)
     for (existing,) in session.execute(select(User.email)):
         if existing == email or skeleton(existing) == wanted:
@@ -161,7 +177,7 @@ def _identity_email(session: Session, raw: str) -> str:
 
 
 def set_user_active(session: Session, actor: User, user_id: int, is_active: bool) -> User:
-    require_role(actor, Role.ADMIN)
+    require_admin(actor)
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(gettext("No such user."))
@@ -242,7 +258,7 @@ def issue_token(session: Session, user: User) -> tuple[str, ApiToken]:
 def list_tokens(session: Session, actor: User, user_id: int | None = None) -> list[ApiToken]:
     owner_id = user_id if user_id is not None else actor.id
     if owner_id != actor.id:
-        require_role(actor, Role.ADMIN)
+        require_admin(actor)
     return list(session.scalars(select(ApiToken).where(ApiToken.user_id == owner_id).order_by(ApiToken.id.desc())))
 
 
@@ -275,12 +291,22 @@ def user_for_token(session: Session, token: str) -> User | None:
     return user if user.is_active else None
 
 
+def bearer_token_state(session: Session, token: str) -> str:
+    """Why a presented API token did not log anyone in: revoked, expired, inactive_user or unknown."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token))) if token else None
+    if row is None:
+        return "unknown"
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at <= utcnow():
+        return "expired"
+    return "inactive_user"
+
+
 # --- Flask-Login loaders -----------------------------------------------------------------------
 
 
 def load_user_from_session(user_id: str) -> User | None:
-    from flask import has_request_context, request
-
     if has_request_context() and request.headers.get("Authorization", "").startswith("Bearer "):
         # A request that sends a token is judged by that token alone: it skips the CSRF check, so a
         # session cookie riding along must not log it in when the token itself is bogus.
@@ -300,5 +326,4 @@ def load_user_from_request(request) -> User | None:
 
 
 def token_expiry_iso(row: ApiToken) -> str:
-    expires: datetime = row.expires_at
-    return expires.isoformat().replace("+00:00", "Z")
+    return iso(row.expires_at) or ""

@@ -3,7 +3,6 @@ organisations and task-force sessions."""
 
 from __future__ import annotations
 
-from datetime import date
 from urllib.parse import urlparse
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -12,10 +11,13 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from docmgr.accounts import services
-from docmgr.accounts.models import COUNTRIES, Organization, OrganizationKind, Role, User
+from docmgr.accounts.forms import LoginForm, NewOrganizationForm, NewSessionForm, NewUserForm
+from docmgr.accounts.models import COUNTRIES, OrganizationKind, Role, User
+from docmgr.accounts.permissions import require_admin
 from docmgr.documents.services import create_task_force_session, list_organizations, list_task_force_sessions
-from docmgr.errors import DocmgrError, Invalid
+from docmgr.errors import DocmgrError
 from docmgr.extensions import db
+from docmgr.forms import FormInvalid
 from docmgr.web import form_error
 
 bp = Blueprint("accounts", __name__)
@@ -38,11 +40,10 @@ def login():
         return redirect(_safe_next(request.args.get("next")))
     error = None
     status = 200
+    form = LoginForm()
     if request.method == "POST":
         try:
-            user = services.authenticate(
-                db.session, request.form.get("email", ""), request.form.get("password", ""), request.remote_addr or ""
-            )
+            user = services.authenticate(db.session, form.email.data, form.password.data, request.remote_addr or "")
             db.session.commit()
             if user is None:
                 error, status = {"field": "password", "message": _("Wrong e-mail or password.")}, 401
@@ -52,7 +53,7 @@ def login():
         except DocmgrError as exc:
             db.session.rollback()
             error, status = form_error(exc), exc.status
-    return render_template("accounts/login.html", error=error, email=request.form.get("email", "")), status
+    return render_template("accounts/login.html", error=error, email=form.email.data), status
 
 
 @bp.post("/logout")
@@ -90,8 +91,9 @@ def account():
 @bp.route("/admin/users", methods=["GET", "POST"])
 @login_required
 def admin_users():
-    actor = services.require_role(current_user._get_current_object(), Role.ADMIN)
+    actor = require_admin(current_user._get_current_object())
     error, status = None, 200
+    form = NewUserForm()
     if request.method == "POST":
         try:
             if request.form.get("action") in ("activate", "deactivate"):
@@ -101,22 +103,18 @@ def admin_users():
                 db.session.commit()
                 flash(_("Saved."), "success")
                 return redirect(url_for("accounts.admin_users"))
-            org = None
-            if request.form.get("organization_id"):
-                org_id = request.form.get("organization_id", type=int)
-                org = db.session.get(Organization, org_id) if org_id else None
-                if org is None:  # a value not from the list: say so beside the field, as for other fields
-                    raise Invalid(_("No such organisation."), field="org")
+            if not form.validate():
+                raise FormInvalid
             user = services.create_user(
-                db.session, actor, email=request.form.get("email", ""), password=request.form.get("password", ""),
-                role=request.form.get("role", ""), organization=org, name=request.form.get("name", ""),
+                db.session, actor, email=form.email.data, password=form.password.data,
+                role=form.role.data, organization=form.organization, name=form.name.data,
             )
             db.session.commit()
             flash(_("User %(email)s created.", email=user.email), "success")
             return redirect(url_for("accounts.admin_users"))
-        except DocmgrError as exc:
+        except (DocmgrError, FormInvalid) as exc:
             db.session.rollback()
-            error, status = form_error(exc), exc.status
+            error, status = form.refusal(exc)
     users = db.session.scalars(select(User).order_by(User.email)).all()
     return render_template(
         "accounts/admin_users.html", users=users, organizations=list_organizations(db.session), roles=[r.value for r in Role],
@@ -127,51 +125,49 @@ def admin_users():
 @bp.route("/admin/organizations", methods=["GET", "POST"])
 @login_required
 def admin_organizations():
-    actor = services.require_role(current_user._get_current_object(), Role.ADMIN)
+    actor = require_admin(current_user._get_current_object())
     error, status = None, 200
+    form = NewOrganizationForm()
     if request.method == "POST":
         try:
+            if not form.validate():
+                raise FormInvalid
             org = services.create_organization(
-                db.session, actor, name=request.form.get("name", ""), country=request.form.get("country", ""),
-                kind=request.form.get("kind", "firm"), name_alt=request.form.get("name_alt"),
-                address=request.form.get("address"), address_alt=request.form.get("address_alt"),
+                db.session, actor, name=form.name.data, country=form.country.data, kind=form.kind.data,
+                name_alt=form.name_alt.data, address=form.address.data, address_alt=form.address_alt.data,
             )
             db.session.commit()
             flash(_("Organisation %(name)s created.", name=org.name), "success")
             return redirect(url_for("accounts.admin_organizations"))
-        except DocmgrError as exc:
+        except (DocmgrError, FormInvalid) as exc:
             db.session.rollback()
-            error, status = form_error(exc), exc.status
+            error, status = form.refusal(exc)
     return render_template(
         "accounts/admin_organizations.html", organizations=list_organizations(db.session), countries=COUNTRIES,
         kinds=[k.value for k in OrganizationKind], error=error, form=request.form,
     ), status
 
 
-def _form_date(name: str) -> date:
-    try:
-        return date.fromisoformat(request.form.get(name, ""))
-    except ValueError:
-        raise Invalid(_("Give a date as YYYY-MM-DD."), field=name) from None
-
-
 @bp.route("/admin/sessions", methods=["GET", "POST"])
 @login_required
 def admin_sessions():
-    actor = services.require_role(current_user._get_current_object(), Role.ADMIN)
+    actor = require_admin(current_user._get_current_object())
     error, status = None, 200
+    form = NewSessionForm()
     if request.method == "POST":
         try:
+            if not form.validate():
+                raise FormInvalid
             forum_session = create_task_force_session(
-                db.session, actor, name=request.form.get("name", ""), place=request.form.get("place", ""),
-                country=request.form.get("country", ""), starts_on=_form_date("starts_on"), ends_on=_form_date("ends_on"),
+                db.session, actor, name=form.name.data, place=form.place.data, country=form.country.data,
+                starts_on=form.starts_on.data, ends_on=form.ends_on.data,
             )
             db.session.commit()
             flash(_("Session %(name)s created.", name=forum_session.name), "success")
             return redirect(url_for("accounts.admin_sessions"))
-        except DocmgrError as exc:
+        except (DocmgrError, FormInvalid) as exc:
             db.session.rollback()
-            error, status = form_error(exc), exc.status
+            error, status = form.refusal(exc)
     return render_template(
         "accounts/admin_sessions.html", sessions=list_task_force_sessions(db.session), countries=COUNTRIES,
         error=error, form=request.form,

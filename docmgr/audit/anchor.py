@@ -28,6 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from docmgr.audit.models import AuditEvent
+from docmgr.config import _secret_key
+from docmgr.database import utcnow
 
 _PENDING = "docmgr_audit_heads"  # session.info key: heads to append once the transaction commits
 
@@ -35,8 +37,6 @@ _PENDING = "docmgr_audit_heads"  # session.info key: heads to append once the tr
 def audit_key() -> bytes:
     """The instance's audit key (never stored in the database): ``AUDIT_KEY``, else the storage folder's
     ``audit_key`` file, made once (0600) on first use."""
-    from docmgr.config import _secret_key
-
     if not current_app.config.get("AUDIT_KEY"):
         current_app.config["AUDIT_KEY"] = _secret_key(Path(current_app.config["STORAGE_DIR"]), "audit_key")
     return str(current_app.config["AUDIT_KEY"]).encode("utf-8")
@@ -78,8 +78,6 @@ def reseal_all(session: Session, *, only_unsealed: bool = False) -> int:
 def set_heads_aside() -> Path | None:
     """Before an import replaces the whole chain: the old heads file is renamed (kept, not deleted), and the
     restored chain's head starts a new one."""
-    from docmgr.database import utcnow
-
     path = heads_path()
     if not path.exists():
         return None
@@ -90,8 +88,6 @@ def set_heads_aside() -> Path | None:
 
 def _append_head(path: Path, event_id: int, event_hash: str, mac: str) -> None:
     """One line, appended with O_APPEND (a single write: lines from several workers never interleave)."""
-    from docmgr.database import utcnow
-
     line = json.dumps({"id": event_id, "hash": event_hash, "mac": mac, "at": utcnow().isoformat()}) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
+from docmgr.accounts.permissions import require_audit_reader
 from docmgr.api import acting_user, documented, int_arg
 from docmgr.audit import serializers as ser
 from docmgr.audit import services
 from docmgr.errors import Invalid
 from docmgr.extensions import db
+from docmgr.signatures.services import agreement_events, get_agreement
 
 bp = Blueprint("audit_api", __name__)
 
 
 def _agreement_visible_to(actor, agreement_id: int):
-    """404 for agreements the actor may not read (the signatures module holds that rule)."""
-    from docmgr.signatures.services import get_agreement
-
+    """404 for agreements the actor may not read (accounts.permissions holds that rule)."""
     return get_agreement(db.session, actor, agreement_id)
 
 
@@ -24,8 +24,6 @@ def _agreement_visible_to(actor, agreement_id: int):
 @documented({200: ser.AgreementEventsSchema})
 def agreement_audit(agreement_id: int):
     """Every event about one agreement, oldest first: whoever may read the agreement may read this."""
-    from docmgr.signatures.services import agreement_events
-
     agreement, events = agreement_events(db.session, acting_user(), agreement_id)
     return jsonify(ser.AgreementEventsSchema().dump({"agreement": agreement, "events": events}))
 
@@ -38,7 +36,7 @@ def export():
     agreement_id = int_arg("agreement_id")
     if agreement_id is not None:
         _agreement_visible_to(actor, agreement_id)
-    services.require_audit_reader(actor)
+    require_audit_reader(actor)
     fmt = request.args.get("format") or "jsonl"
     if fmt not in services.EXPORT_FORMATS:
         raise Invalid("'format' must be jsonl or csv.", field="format")
@@ -57,7 +55,7 @@ def export_agreement(agreement_id: int):
     """The per-agreement export under the agreement's own URL (same as /audit/export?agreement_id=)."""
     actor = acting_user()
     _agreement_visible_to(actor, agreement_id)
-    services.require_audit_reader(actor)
+    require_audit_reader(actor)
     fmt = request.args.get("format") or "jsonl"
     if fmt not in services.EXPORT_FORMATS:
         raise Invalid("'format' must be jsonl or csv.", field="format")
@@ -72,5 +70,5 @@ def export_agreement(agreement_id: int):
 @documented({200: ser.ChainReportSchema})
 def verify():
     """``{"ok", "events", "problems"}``: every edited, removed or reordered entry, named by id."""
-    services.require_audit_reader(acting_user())
+    require_audit_reader(acting_user())
     return jsonify(ser.ChainReportSchema().dump(services.verify_chain(db.session)))

@@ -134,14 +134,6 @@ EXPORT_COLUMNS = (
 HEAD_MARK = "audit_head"  # the last line (JSON) or row (CSV) of an export: the chain's head when it was made
 
 
-def require_audit_reader(actor: User) -> User:
-    """The whole log is for administrators, legal staff and the ministry."""
-    from docmgr.accounts.models import Role
-    from docmgr.accounts.services import require_role
-
-    return require_role(actor, Role.ADMIN, Role.LEGAL, Role.MINISTRY)
-
-
 def event_dict(event: AuditEvent, *, raw_data: bool = False) -> dict[str, Any]:
     """One event as JSON. ``raw_data`` keeps ``data`` as the exact canonical string that was hashed,
     so an exported log can be re-verified outside docmgr."""

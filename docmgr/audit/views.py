@@ -6,6 +6,7 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
+from docmgr.accounts.permissions import require_audit_reader
 from docmgr.audit import services
 from docmgr.audit.models import AuditEvent
 from docmgr.extensions import db
@@ -19,7 +20,7 @@ PER_PAGE = 50
 @login_required
 def index():
     actor = current_user._get_current_object()
-    services.require_audit_reader(actor)
+    require_audit_reader(actor)
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     report = services.verify_chain(db.session)
     total = db.session.scalar(select(func.count()).select_from(AuditEvent)) or 0

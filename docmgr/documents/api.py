@@ -6,12 +6,14 @@ from flask import Blueprint, jsonify, request, send_file
 from werkzeug.datastructures import FileStorage
 
 from docmgr.api import acting_user, documented, form_fields, int_arg, json_body, page_args, text_field
+from docmgr.documents import ocr, previews, services
 from docmgr.documents import serializers as ser
-from docmgr.documents import services
 from docmgr.documents.models import DocumentFile
+from docmgr.documents.ocr import ocr_available
 from docmgr.errors import Invalid
 from docmgr.extensions import db
 from docmgr.storage import current_store
+from docmgr.vocab import parse_int
 
 bp = Blueprint("documents_api", __name__)
 
@@ -20,11 +22,8 @@ FILE = ser.DocumentFileSchema()
 
 
 def _optional_int(name: str) -> int | None:
-    raw = request.form.get(name)
-    if raw in (None, ""):
-        return None
     try:
-        return int(raw)
+        return parse_int(request.form.get(name))
     except ValueError:
         raise Invalid(f"'{name}' must be a whole number.", field=name) from None
 
@@ -142,9 +141,6 @@ def download_response(file: DocumentFile):
 @documented({200: ser.PageSetSchema})
 def file_pages(document_id: int, file_id: int):
     """Page images of a file (none for DOCX/ODT/TXT: read its text instead), and where its OCR stands."""
-    from docmgr.documents import previews
-    from docmgr.documents.ocr import ocr_available
-
     pages = previews.page_set(db.session, acting_user(), document_id, file_id)
     return jsonify(ser.PageSetSchema().dump({"page_set": pages, "ocr_available": ocr_available()}))
 
@@ -153,7 +149,5 @@ def file_pages(document_id: int, file_id: int):
 @documented({200: ser.OcrOverviewSchema})
 def ocr_overview():
     """{"ocr_available"}; staff also get "reason" (why not) and "jobs" (counts by status)."""
-    from docmgr.documents import ocr
-
     return jsonify(ser.OcrOverviewSchema().dump(ocr.ocr_overview(db.session, acting_user())))
 

@@ -10,17 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from docmgr.accounts.models import Organization, User
 from docmgr.database import Base, UTCDateTime, utcnow
-
-
-class DocumentKind(str, enum.Enum):  # noqa: UP042 - values compared as plain strings everywhere
-    PROPOSAL = "proposal"
-    AGREEMENT = "agreement"
-    ANNEX = "annex"
-    OTHER = "other"
-
-
-SECTORS = ("energy", "construction", "mechanics", "nanotech", "biotech", "other")
-LANGUAGES = ("it", "ru", "bi")
+from docmgr.vocab import LANGUAGES, SECTORS, DocumentKind  # noqa: F401 - re-exported: the models speak of them
 
 
 class TaskForceSession(Base):

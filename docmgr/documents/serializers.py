@@ -8,10 +8,10 @@ from flask import url_for
 from marshmallow import fields
 from marshmallow.validate import OneOf
 
-from docmgr.documents.models import LANGUAGES, SECTORS, DocumentKind, TextStatus
+from docmgr.documents.models import TextStatus
 from docmgr.serializers import Input, IsoDateTime, Output, counts, optional
+from docmgr.vocab import KINDS, LANGUAGES, SECTORS
 
-KINDS = [k.value for k in DocumentKind]
 TEXT_STATUSES = [s.value for s in TextStatus]
 
 

@@ -18,45 +18,36 @@ from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from docmgr.accounts.models import Organization, Role, User
-from docmgr.accounts.services import require_role, require_writer
+from docmgr.accounts.permissions import (
+    can_read_document,
+    document_visibility_clause,
+    require_admin,
+    require_can_change_document,
+    require_writer,
+)
+from docmgr.accounts.services import check_country
 from docmgr.audit.services import record
 from docmgr.documents import extraction, sandbox
 from docmgr.documents.models import (
-    LANGUAGES,
-    SECTORS,
     Document,
     DocumentFile,
-    DocumentKind,
     DocumentSector,
     DocumentShare,
     TaskForceSession,
     TextStatus,
 )
-from docmgr.errors import Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
+from docmgr.documents.ocr import enqueue_ocr
+from docmgr.errors import Invalid, NotFound, TooLarge, UnsupportedType
 from docmgr.search.services import enqueue
 from docmgr.storage import current_store, store_stream
-
-KINDS = tuple(k.value for k in DocumentKind)
-
+from docmgr.vocab import KINDS, LANGUAGES, SECTORS, DocumentKind
 
 # --- visibility --------------------------------------------------------------------------------
 
 
-def visibility_clause(actor: User):
-    """The SQL condition for documents ``actor`` may read (None: everything)."""
-    if actor.sees_everything:
-        return None
-    if actor.organization_id is None:
-        return Document.id.is_(None)  # nothing
-    shared = exists().where(
-        DocumentShare.document_id == Document.id, DocumentShare.organization_id == actor.organization_id
-    )
-    return or_(Document.organization_id == actor.organization_id, shared)
-
-
 def visible_documents(actor: User) -> Select:
     query = select(Document)
-    clause = visibility_clause(actor)
+    clause = document_visibility_clause(actor)
     return query if clause is None else query.where(clause)
 
 
@@ -69,14 +60,10 @@ def documents_by_ids(session: Session, actor: User, ids: Iterable[int]) -> dict[
     return {document.id: document for document in session.scalars(query)}
 
 
-def can_read(actor: User, document: Document) -> bool:
-    return actor.sees_everything or actor.organization_id in document.reader_organization_ids
-
-
 def get_document(session: Session, actor: User, document_id: int) -> Document:
     """The document, or 404 alike for 'missing' and 'not yours' so titles never leak."""
     document = session.get(Document, document_id)
-    if document is None or not can_read(actor, document):
+    if document is None or not can_read_document(actor, document):
         raise NotFound(gettext("No such document."), code="document_not_found")
     return document
 
@@ -87,13 +74,6 @@ def get_file(session: Session, actor: User, document_id: int, file_id: int) -> D
     if file is None or file.document_id != document.id:
         raise NotFound(gettext("No such file."), code="file_not_found")
     return file
-
-
-def _require_can_change(actor: User, document: Document) -> None:
-    require_writer(actor)
-    if actor.role == Role.FIRM.value and document.organization_id != actor.organization_id:
-        # Shared with the firm (an agreement it is party to) but not its own: it reads, not writes.
-        raise Forbidden(gettext("Only the owning organisation or legal staff can change this document."))
 
 
 # --- uploads -----------------------------------------------------------------------------------
@@ -215,8 +195,6 @@ def _store_checked(session: Session, actor: User, document: Document, checked: _
     session.add(file)
     session.flush()
     if file.text_status == TextStatus.EMPTY.value:  # a scan: OCR it off the request path (docmgr.documents.ocr)
-        from docmgr.documents.ocr import enqueue_ocr
-
         enqueue_ocr(session, file)
     record(
         session, actor, "document.file_added", file,
@@ -263,18 +241,34 @@ def parse_sectors(raw: str | Iterable[str] | None) -> list[str]:
     return sectors
 
 
-def _validated_fields(
-    session: Session, actor: User, *, title_it: str, title_ru: str, kind: str, sectors: list[str],
-    organization_id: int | None, session_id: int | None,
-) -> tuple[str, str, Organization, TaskForceSession | None]:
+def check_titles(title_it: str | None, title_ru: str | None) -> tuple[str, str]:
     title_it, title_ru = (title_it or "").strip(), (title_ru or "").strip()
     if not title_it and not title_ru:
         raise Invalid(gettext("Give a title in Italian or in Russian (or both)."), field="title_it", code="missing_field")
     for name, value in (("title_it", title_it), ("title_ru", title_ru)):
-        if len(value) > 500:
-            raise Invalid(gettext("Titles are limited to 500 characters."), field=name)
+        check_title(value, name)
+    return title_it, title_ru
+
+
+def check_title(value: str | None, field: str = "title_it") -> str:
+    value = (value or "").strip()
+    if len(value) > 500:
+        raise Invalid(gettext("Titles are limited to 500 characters."), field=field)
+    return value
+
+
+def check_kind(kind: str | None) -> str:
     if kind not in KINDS:
         raise Invalid(gettext("Kind must be one of %(choices)s.", choices=", ".join(KINDS)), field="kind")
+    return kind
+
+
+def _validated_fields(
+    session: Session, actor: User, *, title_it: str, title_ru: str, kind: str, sectors: list[str],
+    organization_id: int | None, session_id: int | None,
+) -> tuple[str, str, Organization, TaskForceSession | None]:
+    title_it, title_ru = check_titles(title_it, title_ru)
+    check_kind(kind)
     if actor.role == Role.FIRM.value:
         if organization_id not in (None, actor.organization_id):
             raise Invalid(gettext("Firm users upload for their own organisation only."), field="organization_id")
@@ -343,7 +337,7 @@ def create_document(
 def add_file(session: Session, actor: User, document_id: int, upload: Upload) -> DocumentFile:
     """A new version of a language already present, or the other language."""
     document = get_document(session, actor, document_id)
-    _require_can_change(actor, document)
+    require_can_change_document(actor, document)
     fallback = document.files[-1].language if document.files else _title_language(document.title_it, document.title_ru)
     checked = _check_all([upload], fallback)
     try:
@@ -359,7 +353,7 @@ def update_document(
     kind: str | None = None, sectors: list[str] | None = None, session_id: int | None | str = "unchanged",
 ) -> Document:
     document = get_document(session, actor, document_id)
-    _require_can_change(actor, document)
+    require_can_change_document(actor, document)
     new_title_it = document.title_it if title_it is None else title_it
     new_title_ru = document.title_ru if title_ru is None else title_ru
     new_session_id = document.session_id if session_id == "unchanged" else session_id
@@ -457,18 +451,26 @@ def list_documents(
 # --- task-force sessions -----------------------------------------------------------------------
 
 
+def check_session_name(name: str | None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise Invalid(gettext("The session needs a name."), field="name")
+    return name
+
+
+def check_session_place(place: str | None) -> str:
+    place = (place or "").strip()
+    if not place:
+        raise Invalid(gettext("The session needs a place."), field="place")
+    return place
+
+
 def create_task_force_session(
     session: Session, actor: User | None, *, name: str, place: str, country: str, starts_on: date, ends_on: date
 ) -> TaskForceSession:
     if actor is not None:
-        require_role(actor, Role.ADMIN)
-    name, place, country = (name or "").strip(), (place or "").strip(), (country or "").strip().upper()
-    if not name:
-        raise Invalid(gettext("The session needs a name."), field="name")
-    if not place:
-        raise Invalid(gettext("The session needs a place."), field="place")
-    if country not in ("IT", "RU"):
-        raise Invalid(gettext("Country must be IT or RU."), field="country")
+        require_admin(actor)
+    name, place, country = check_session_name(name), check_session_place(place), check_country(country)
     if not isinstance(starts_on, date) or not isinstance(ends_on, date):
         raise Invalid(gettext("Give the start and end dates."), field="starts_on")
     if ends_on < starts_on:

@@ -6,11 +6,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from docmgr.documents import services
+from docmgr.accounts import permissions
+from docmgr.documents import previews, services
 from docmgr.documents.api import download_response
-from docmgr.documents.models import LANGUAGES, SECTORS
+from docmgr.documents.forms import NewDocumentForm
 from docmgr.errors import DocmgrError, Invalid
 from docmgr.extensions import db
+from docmgr.forms import FormInvalid
+from docmgr.vocab import KINDS, LANGUAGES, SECTORS
 from docmgr.web import form_error, form_int
 
 bp = Blueprint("documents", __name__)
@@ -35,11 +38,11 @@ def index():
         documents, total = services.list_documents(db.session, actor, filters, page, per_page)
     except DocmgrError as exc:
         error, documents, total = form_error(exc), [], 0
-    organizations = services.list_organizations(db.session) if actor.sees_everything else []
+    organizations = services.list_organizations(db.session) if permissions.sees_everything(actor) else []
     return render_template(
         "documents/index.html", documents=documents, total=total, page=page, per_page=per_page, error=error,
         organizations=organizations, sessions=services.list_task_force_sessions(db.session),
-        sectors=SECTORS, kinds=services.KINDS, languages=LANGUAGES,
+        sectors=SECTORS, kinds=KINDS, languages=LANGUAGES,
     ), (error and 422) or 200
 
 
@@ -48,8 +51,11 @@ def index():
 def new():
     actor = current_user._get_current_object()
     error, status = None, 200
+    form = NewDocumentForm()
     if request.method == "POST":
         try:
+            if not form.validate():
+                raise FormInvalid
             # Each file input has its language select beside it: pair them by position *before* dropping
             # the inputs left empty, or an empty first input would give the second file the first's language.
             languages = request.form.getlist("language")
@@ -59,19 +65,19 @@ def new():
                 if p.filename
             ]
             document = services.create_document(
-                db.session, actor, title_it=request.form.get("title_it", ""), title_ru=request.form.get("title_ru", ""),
-                kind=request.form.get("kind", "proposal"), sectors=services.parse_sectors(request.form.getlist("sectors")),
-                organization_id=form_int(request.form.get("organization_id"), "organization_id"),
-                session_id=form_int(request.form.get("session_id"), "session_id"), uploads=uploads,
+                db.session, actor, title_it=form.title_it.data, title_ru=form.title_ru.data, kind=form.kind.data,
+                sectors=services.parse_sectors(form.sectors.data),
+                organization_id=form_int(form.organization_id.data, "organization_id"),
+                session_id=form_int(form.session_id.data, "session_id"), uploads=uploads,
             )
             db.session.commit()
             flash(_("The document was uploaded."), "success")
             return redirect(url_for("documents.detail", document_id=document.id))
-        except DocmgrError as exc:
+        except (DocmgrError, FormInvalid) as exc:
             db.session.rollback()
-            error, status = form_error(exc), exc.status
+            error, status = form.refusal(exc)
     return render_template(
-        "documents/new.html", error=error, form=request.form, sectors=SECTORS, kinds=services.KINDS,
+        "documents/new.html", error=error, form=request.form, sectors=SECTORS, kinds=KINDS,
         languages=LANGUAGES, organizations=services.list_organizations(db.session),
         sessions=services.list_task_force_sessions(db.session),
     ), status
@@ -131,16 +137,12 @@ def _png_response(image):
 @bp.get("/documents/<int:document_id>/files/<int:file_id>/thumbnail.png")
 @login_required
 def thumbnail(document_id: int, file_id: int):
-    from docmgr.documents import previews
-
     return _png_response(previews.thumbnail(db.session, current_user._get_current_object(), document_id, file_id))
 
 
 @bp.get("/documents/<int:document_id>/files/<int:file_id>/pages/<int:page>.png")
 @login_required
 def page_image(document_id: int, file_id: int, page: int):
-    from docmgr.documents import previews
-
     actor = current_user._get_current_object()
     return _png_response(previews.page_image(db.session, actor, document_id, file_id, page))
 
@@ -148,8 +150,6 @@ def page_image(document_id: int, file_id: int, page: int):
 @bp.get("/documents/<int:document_id>/files/<int:file_id>/view")
 @login_required
 def viewer(document_id: int, file_id: int):
-    from docmgr.documents import previews
-
     pages = previews.page_set(db.session, current_user._get_current_object(), document_id, file_id)
     return render_template("documents/viewer.html", document=pages.file.document, file=pages.file, pages=pages)
 

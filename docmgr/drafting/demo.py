@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from docmgr.accounts.models import Organization, User
 from docmgr.documents.models import Document
 from docmgr.drafting.models import Agreement
-from docmgr.drafting.services import create_agreement, render_draft, sync_templates
+from docmgr.drafting.services import create_agreement, render_draft, sync_templates, update_agreement
 
 DEMO_TITLE = "MoU Meccatronica Piemontese – Sibirskie tekhnologii"
 
@@ -38,8 +38,6 @@ def load_drafting_demo(session: Session) -> None:
              "organization_id": russian.id, "email": "firm.ru@demo.docmgr.test"},
         ],
     )
-    if "subject_ru" not in agreement.fields_json:  # the proposal had no Russian title: give one
-        from docmgr.drafting.services import update_agreement
-
+    if "subject_ru" not in agreement.fields:  # the proposal had no Russian title: give one
         update_agreement(session, legal, agreement.id, fields={"subject_ru": "мехатронные сборочные линии"})
     render_draft(session, legal, agreement.id)

@@ -8,25 +8,15 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from docmgr.accounts.models import Organization, User
 from docmgr.database import Base, UTCDateTime, utcnow
 from docmgr.documents.models import Document, TaskForceSession
-
-
-class AgreementStatus(str, enum.Enum):  # noqa: UP042 - values compared as plain strings everywhere
-    DRAFT = "draft"
-    IN_REVIEW = "in_review"
-    APPROVED = "approved"
-    OUT_FOR_SIGNATURE = "out_for_signature"
-    PARTIALLY_SIGNED = "partially_signed"
-    EXECUTED = "executed"
-    WITHDRAWN = "withdrawn"
-    DECLINED = "declined"
-    EXPIRED = "expired"
+from docmgr.vocab import AgreementStatus  # noqa: F401 - re-exported: the models speak of it
 
 
 class SignatoryStatus(str, enum.Enum):  # noqa: UP042
@@ -46,7 +36,8 @@ class Template(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     name: Mapped[str] = mapped_column(String(200))
     name_ru: Mapped[str] = mapped_column(String(200), default="")
-    fields_json: Mapped[str] = mapped_column(Text, default="[]")  # field declarations
+    # Field declarations. JSON columns: their bytes are never hashed (the source hash covers the content).
+    fields: Mapped[list[dict[str, Any]]] = mapped_column("fields_json", JSON, default=list)
     body: Mapped[str] = mapped_column(Text)  # the template source
     source_sha256: Mapped[str] = mapped_column(String(64))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -75,7 +66,7 @@ class Agreement(Base):
     title: Mapped[str] = mapped_column(String(500))
     template_id: Mapped[int] = mapped_column(ForeignKey("templates.id"))
     status: Mapped[str] = mapped_column(String(30), default=AgreementStatus.DRAFT.value, index=True)
-    fields_json: Mapped[str] = mapped_column(Text, default="{}")
+    fields: Mapped[dict[str, Any]] = mapped_column("fields_json", JSON, default=dict)
     session_id: Mapped[int | None] = mapped_column(ForeignKey("task_force_sessions.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -121,14 +112,14 @@ class Draft(Base):
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     template_id: Mapped[int] = mapped_column(ForeignKey("templates.id"))
-    fields_json: Mapped[str] = mapped_column(Text)  # snapshot of everything the render used
+    fields: Mapped[dict[str, Any]] = mapped_column("fields_json", JSON)  # snapshot of everything the render used
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     pdf_size: Mapped[int] = mapped_column(Integer)
     docx_sha256: Mapped[str] = mapped_column(String(64))
     docx_size: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text, default="")  # plain text of the clauses, for search and diffs
     # drafting: the rendered clauses (kind, heading_it/ru, text_it/ru) as JSON, for clause-by-clause diffs.
-    clauses_json: Mapped[str] = mapped_column(Text, default="[]")
+    clauses: Mapped[list[dict[str, Any]]] = mapped_column("clauses_json", JSON, default=list)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

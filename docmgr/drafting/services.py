@@ -24,34 +24,29 @@ from flask_babel import gettext
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from docmgr.accounts.models import Organization, Role, User
-from docmgr.accounts.services import require_role
+from docmgr.accounts.models import Organization, User
+from docmgr.accounts.permissions import (
+    agreement_visibility_clause,
+    can_read_agreement,
+    can_read_document,
+    require_staff,
+)
 from docmgr.audit.services import record
 from docmgr.database import utcnow
 from docmgr.documents.models import Document, TaskForceSession
-from docmgr.documents.services import can_read as can_read_document
+from docmgr.documents.services import visible_documents
 from docmgr.drafting import rendering
 from docmgr.drafting.models import Agreement, AgreementStatus, Draft, Signatory, Template, agreement_parties
 from docmgr.errors import Conflict, Invalid, NotFound
-from docmgr.search.services import enqueue
+from docmgr.search.services import enqueue, register_indexer
 from docmgr.storage import store_bytes
+from docmgr.vocab import SECTOR_NAMES, is_email
 
 TEMPLATE_KEY = re.compile(r"^[a-z][a-z0-9_-]{1,79}$")
 MAX_TEXT = 2_000
 MAX_LONG_TEXT = 20_000
 MAX_LIST_ITEMS = 100
 MAX_BODY = 200_000
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-# Bilingual sector names for prefilling a "sectors" list field from linked proposals.
-SECTOR_NAMES = {
-    "energy": "Energia / Энергетика",
-    "construction": "Tecnologie per l'edilizia / Строительные технологии",
-    "mechanics": "Meccanica e meccatronica / Механика и мехатроника",
-    "nanotech": "Nanotecnologie / Нанотехнологии",
-    "biotech": "Biotecnologie / Биотехнологии",
-    "other": "Altro / Другое",
-}
 
 
 class _Unchanged:
@@ -65,27 +60,13 @@ UNCHANGED: Any = _Unchanged()
 # --- access ------------------------------------------------------------------------------------
 
 
-def require_drafter(actor: User | None) -> User:
-    """Legal staff and admins draft and edit; everyone else gets 403 (the ministry included)."""
-    return require_role(actor, Role.ADMIN, Role.LEGAL)
-
-
-def can_read_agreement(actor: User, agreement: Agreement) -> bool:
-    return actor.sees_everything or (actor.organization_id is not None and actor.organization_id in agreement.party_ids)
+require_drafter = require_staff  # legal staff and admins draft and edit; the ministry included, all others get 403
 
 
 def visible_agreements(actor: User) -> Select:
     query = select(Agreement)
-    if actor.sees_everything:
-        return query
-    if actor.organization_id is None:
-        return query.where(Agreement.id.is_(None))
-    return query.where(
-        exists().where(
-            agreement_parties.c.agreement_id == Agreement.id,
-            agreement_parties.c.organization_id == actor.organization_id,
-        )
-    )
+    clause = agreement_visibility_clause(actor)
+    return query if clause is None else query.where(clause)
 
 
 def get_agreement(session: Session, actor: User, agreement_id: int) -> Agreement:
@@ -124,7 +105,7 @@ def get_draft(session: Session, actor: User, agreement_id: int, version: int) ->
 
 
 def template_fields(template: Template) -> list[rendering.FieldSpec]:
-    return rendering.parse_field_declarations(json.loads(template.fields_json or "[]"))
+    return rendering.parse_field_declarations(template.fields or [])
 
 
 def template_source_sha256(*, name: str, name_ru: str, fields: list[rendering.FieldSpec], body: str) -> str:
@@ -210,7 +191,7 @@ def _add_template_version(
     version = (session.scalar(select(func.max(Template.version)).where(Template.key == key)) or 0) + 1
     template = Template(
         key=key, version=version, name=name, name_ru=name_ru,
-        fields_json=json.dumps([f.to_dict() for f in specs], ensure_ascii=False),
+        fields=[f.to_dict() for f in specs],
         body=body,
         source_sha256=source_sha256 or template_source_sha256(name=name, name_ru=name_ru, fields=specs, body=body),
         created_by_id=actor.id if actor else None,
@@ -252,7 +233,7 @@ def create_template_version(
     name, name_ru, specs, body = _checked_template_content(
         name=current.name if name is UNCHANGED else name,
         name_ru=current.name_ru if name_ru is UNCHANGED else name_ru,
-        fields=json.loads(current.fields_json) if fields is UNCHANGED else fields,
+        fields=current.fields if fields is UNCHANGED else fields,
         body=current.body if body is UNCHANGED else body,
     )
     return _add_template_version(session, actor, key=key, name=name, name_ru=name_ru, specs=specs, body=body)
@@ -317,6 +298,11 @@ def sync_templates(session: Session, directory: Path | str | None = None) -> lis
 
 
 # --- field values ------------------------------------------------------------------------------
+
+
+def check_field_value(spec: rendering.FieldSpec, value: Any, party_ids: set[int]) -> Any:
+    """One template field's value checked against its declaration (for the page forms)."""
+    return _check_value(spec, value, f"fields.{spec.name}", party_ids)
 
 
 def _check_value(spec: rendering.FieldSpec, value: Any, path: str, party_ids: set[int]) -> Any:
@@ -462,7 +448,7 @@ def _checked_signatories(raw: Any, party_ids: set[int]) -> list[dict[str, Any]]:
             values[key] = value.strip()
         if not values["name"]:
             raise Invalid(gettext("'%(field)s' is required.", field=f"{path}.name"), field=f"{path}.name", code="missing_field")
-        if values["email"] and not _EMAIL.match(values["email"]):
+        if values["email"] and not is_email(values["email"]):
             raise Invalid(gettext("'%(field)s' is not a valid e-mail address.", field=f"{path}.email"), field=f"{path}.email")
         org_id = item.get("organization_id")
         if not isinstance(org_id, int) or isinstance(org_id, bool) or org_id not in party_ids:
@@ -551,7 +537,7 @@ def create_agreement(
         raise Invalid(gettext("The title is longer than 500 characters."), field="title")
     agreement = Agreement(
         title=title, template=template, status=AgreementStatus.DRAFT.value,
-        fields_json=json.dumps(values, ensure_ascii=False, sort_keys=True), session=forum_session,
+        fields=values, session=forum_session,
         created_by_id=actor.id, parties=parties, proposals=proposals,
     )
     session.add(agreement)
@@ -566,7 +552,7 @@ def create_agreement(
 
 
 def agreement_fields(agreement: Agreement) -> dict[str, Any]:
-    return json.loads(agreement.fields_json or "{}")
+    return dict(agreement.fields or {})
 
 
 def update_agreement(
@@ -603,9 +589,8 @@ def update_agreement(
                 gettext("'%(field)s' must be one of the parties of the agreement.", field=f"fields.{spec.name}"),
                 field=f"fields.{spec.name}",
             )
-    new_fields_json = json.dumps(values, ensure_ascii=False, sort_keys=True)
-    if new_fields_json != agreement.fields_json:
-        agreement.fields_json = new_fields_json
+    if values != agreement.fields:
+        agreement.fields = values
         changed.append("fields")
     if signatories is not UNCHANGED:
         state_before = _signatory_state(agreement)
@@ -756,9 +741,9 @@ def render_draft(session: Session, actor: User, agreement_id: int) -> Draft:
     version = (session.scalar(select(func.max(Draft.version)).where(Draft.agreement_id == agreement.id)) or 0) + 1
     draft = Draft(
         agreement=agreement, version=version, template_id=agreement.template_id,
-        fields_json=rendering.json_dumps(snapshot), pdf_sha256=pdf_blob.sha256, pdf_size=pdf_blob.size,
+        fields=_json_values(snapshot), pdf_sha256=pdf_blob.sha256, pdf_size=pdf_blob.size,
         docx_sha256=docx_blob.sha256, docx_size=docx_blob.size, text=rendered.plain_text(),
-        clauses_json=rendering.json_dumps(rendered.summaries()), created_by_id=actor.id,
+        clauses=_json_values(rendered.summaries()), created_by_id=actor.id,
     )
     session.add(draft)
     session.flush()
@@ -771,12 +756,17 @@ def render_draft(session: Session, actor: User, agreement_id: int) -> Draft:
     return draft
 
 
+def _json_values(data: Any) -> Any:
+    """``data`` with what JSON has no type for (dates, decimals) as text, as the snapshot stores it."""
+    return json.loads(rendering.json_dumps(data))
+
+
 def draft_snapshot(draft: Draft) -> dict[str, Any]:
-    return json.loads(draft.fields_json or "{}")
+    return dict(draft.fields or {})
 
 
 def draft_clauses(draft: Draft) -> list[dict[str, str]]:
-    return json.loads(draft.clauses_json or "[]")
+    return list(draft.clauses or [])
 
 
 def compare_drafts(session: Session, actor: User, agreement_id: int, version_a: int, version_b: int) -> dict[str, Any]:
@@ -843,16 +833,7 @@ def _all_draft_ids(session: Session) -> Iterable[int]:
     return session.scalars(select(Draft.id).order_by(Draft.id))
 
 
-def _register_with_search() -> None:
-    """Wire the "draft" indexer into the search module (``register_indexer`` lives there)."""
-    try:
-        from docmgr.search.services import register_indexer
-    except ImportError:  # an older search module: the caller wires draft_index_fields itself
-        return
-    register_indexer("draft", _index_draft, _all_draft_ids)
-
-
-_register_with_search()
+register_indexer("draft", _index_draft, _all_draft_ids)  # drafting owns its indexer; search keeps the registry
 
 
 def organizations_for_form(session: Session) -> list[Organization]:
@@ -860,8 +841,6 @@ def organizations_for_form(session: Session) -> list[Organization]:
 
 
 def proposals_for_form(session: Session, actor: User) -> list[Document]:
-    from docmgr.documents.services import visible_documents
-
     query = visible_documents(actor).where(Document.kind == "proposal").order_by(Document.created_at.desc()).limit(200)
     return list(session.scalars(query))
 

@@ -13,8 +13,10 @@ from werkzeug.datastructures import MultiDict
 
 from docmgr.drafting import rendering, services
 from docmgr.drafting.api import draft_download
-from docmgr.errors import DocmgrError, Invalid
+from docmgr.drafting.forms import AgreementForm, NewAgreementForm, TemplateForm
+from docmgr.errors import DocmgrError
 from docmgr.extensions import db
+from docmgr.forms import FormInvalid
 from docmgr.web import form_error, form_int
 
 bp = Blueprint("drafting", __name__)
@@ -27,41 +29,6 @@ def _actor():
     return current_user._get_current_object()
 
 
-
-
-def _int_list(form: MultiDict, name: str) -> list[int]:
-    return [v for v in (form_int(raw, name) for raw in form.getlist(name)) if v is not None]
-
-
-def _number_from_form(raw: str) -> Any:
-    """Accept 1234.5, 1234,5, 1.234,5 and 1 234,5; anything else goes to the service as text,
-    which refuses it naming the field."""
-    text = raw.replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
-    if "," in text:
-        text = text.replace(".", "").replace(",", ".")
-    try:
-        number = float(text)
-    except ValueError:
-        return raw
-    return int(number) if number.is_integer() and "." not in text else number
-
-
-def fields_from_form(specs: list[rendering.FieldSpec], form: MultiDict) -> dict[str, Any]:
-    """The template's fields as the service expects them (empty inputs clear the value)."""
-    values: dict[str, Any] = {}
-    for spec in specs:
-        raw = form.get(f"field_{spec.name}", "")
-        if spec.type == "list":
-            values[spec.name] = [line.strip() for line in raw.splitlines() if line.strip()]
-        elif not raw.strip():
-            values[spec.name] = None
-        elif spec.type == "number":
-            values[spec.name] = _number_from_form(raw.strip())
-        elif spec.type == "organization":
-            values[spec.name] = form_int(raw, f"fields.{spec.name}")
-        else:
-            values[spec.name] = raw
-    return values
 
 
 def signatories_from_form(form: MultiDict) -> list[dict[str, Any]]:
@@ -138,20 +105,22 @@ def new_agreement():
     actor = _actor()
     services.require_drafter(actor)
     error, status = None, 200
+    form = NewAgreementForm()
     if request.method == "POST":
         try:
+            if not form.validate():
+                raise FormInvalid
             agreement = services.create_agreement(
-                db.session, actor, template_key=request.form.get("template", ""),
-                title=request.form.get("title", ""), organization_ids=_int_list(request.form, "organization_ids"),
-                proposal_ids=_int_list(request.form, "proposal_ids"),
-                session_id=form_int(request.form.get("session_id"), "session_id"),
+                db.session, actor, template_key=form.template.data, title=form.title.data,
+                organization_ids=form.organization_ids.data, proposal_ids=form.proposal_ids.data,
+                session_id=form.session_id.data,
             )
             db.session.commit()
             flash(_("The agreement was created. Fill in its fields and signatories."), "success")
             return redirect(url_for("drafting.edit", agreement_id=agreement.id))
-        except DocmgrError as exc:
+        except (DocmgrError, FormInvalid) as exc:
             db.session.rollback()
-            error, status = form_error(exc), exc.status
+            error, status = form.refusal(exc)
     return render_template(
         "drafting/new.html", error=error, form=request.form, templates=services.list_templates(db.session),
         organizations=services.organizations_for_form(db.session),
@@ -179,24 +148,24 @@ def edit(agreement_id: int):
     specs = services.template_fields(agreement.template)
     error, status, form = None, 200, _form_values_from_agreement(agreement)
     if request.method == "POST":
-        form = request.form
+        form, page_form = request.form, AgreementForm.for_template(specs)
         try:
+            if not page_form.validate():
+                raise FormInvalid
             services.update_agreement(
-                db.session, actor, agreement_id, title=request.form.get("title", ""),
-                fields=fields_from_form(specs, request.form), signatories=signatories_from_form(request.form),
-                organization_ids=_int_list(request.form, "organization_ids"),
-                proposal_ids=_int_list(request.form, "proposal_ids"),
-                session_id=form_int(request.form.get("session_id"), "session_id"),
+                db.session, actor, agreement_id, title=page_form.title.data, fields=page_form.template_values(),
+                signatories=signatories_from_form(request.form), organization_ids=page_form.organization_ids.data,
+                proposal_ids=page_form.proposal_ids.data, session_id=page_form.session_id.data,
             )
             db.session.commit()
             flash(_("The agreement was saved."), "success")
             target = "drafting.preview" if request.form.get("then") == "preview" else "drafting.detail"
             return redirect(url_for(target, agreement_id=agreement_id))
-        except DocmgrError as exc:
+        except (DocmgrError, FormInvalid) as exc:
             db.session.rollback()
-            if exc.status in (403, 404):
+            if isinstance(exc, DocmgrError) and exc.status in (403, 404):
                 raise
-            error, status = form_error(exc), exc.status
+            error, status = page_form.refusal(exc)
             agreement = services.get_agreement(db.session, actor, agreement_id)
     signatory_rows = len([k for k in form if k.startswith("sig-") and k.endswith("-name")]) + BLANK_SIGNATORY_ROWS
     return render_template(
@@ -289,22 +258,12 @@ def template_detail(key: str):
 
 
 def _template_form_defaults(template) -> MultiDict:
-    fields = json.loads(template.fields_json) if template else []
+    fields = template.fields if template else []
     return MultiDict({
         "key": template.key if template else "", "name": template.name if template else "",
         "name_ru": template.name_ru if template else "",
         "fields": json.dumps(fields, ensure_ascii=False, indent=2), "body": template.body if template else "",
     })
-
-
-def _parse_fields_text(raw: str) -> Any:
-    try:
-        return json.loads(raw or "[]")
-    except json.JSONDecodeError as exc:
-        raise Invalid(
-            _("The field list is not valid JSON (line %(line)s): %(message)s", line=exc.lineno, message=exc.msg),
-            field="fields",
-        ) from None
 
 
 @bp.route("/templates/new", methods=["GET", "POST"])
@@ -314,19 +273,20 @@ def template_new():
     services.require_drafter(actor)
     error, status, form = None, 200, _template_form_defaults(None)
     if request.method == "POST":
-        form = request.form
+        form, page_form = request.form, TemplateForm()
         try:
+            if not page_form.validate():
+                raise FormInvalid
             template = services.create_template(
-                db.session, actor, key=request.form.get("key", "").strip(), name=request.form.get("name", ""),
-                name_ru=request.form.get("name_ru", ""), fields=_parse_fields_text(request.form.get("fields", "")),
-                body=request.form.get("body", ""),
+                db.session, actor, key=page_form.key.data, name=page_form.name.data, name_ru=page_form.name_ru.data,
+                fields=page_form.fields.data, body=page_form.body.data,
             )
             db.session.commit()
             flash(_("Template %(key)s was created.", key=template.key), "success")
             return redirect(url_for("drafting.template_detail", key=template.key))
-        except DocmgrError as exc:
+        except (DocmgrError, FormInvalid) as exc:
             db.session.rollback()
-            error, status = form_error(exc) | {"line": exc.details.get("line")}, exc.status
+            error, status = page_form.refusal(exc)
     return render_template("drafting/template_form.html", template=None, form=form, error=error), status
 
 
@@ -338,21 +298,22 @@ def template_new_version(key: str):
     current = services.get_template(db.session, key)
     error, status, form = None, 200, _template_form_defaults(current)
     if request.method == "POST":
-        form = request.form
+        form, page_form = request.form, TemplateForm()
         try:
+            if not page_form.validate():
+                raise FormInvalid
             template = services.create_template_version(
-                db.session, actor, key, body=request.form.get("body", ""),
-                fields=_parse_fields_text(request.form.get("fields", "")), name=request.form.get("name", ""),
-                name_ru=request.form.get("name_ru", ""),
+                db.session, actor, key, body=page_form.body.data, fields=page_form.fields.data,
+                name=page_form.name.data, name_ru=page_form.name_ru.data,
             )
             db.session.commit()
             flash(_("Version %(version)s of %(key)s was created.", version=template.version, key=key), "success")
             return redirect(url_for("drafting.template_detail", key=key))
-        except DocmgrError as exc:
+        except (DocmgrError, FormInvalid) as exc:
             db.session.rollback()
-            if exc.status in (403, 404):
+            if isinstance(exc, DocmgrError) and exc.status in (403, 404):
                 raise
-            error, status = form_error(exc) | {"line": exc.details.get("line")}, exc.status
+            error, status = page_form.refusal(exc)
             current = services.get_template(db.session, key)
     return render_template("drafting/template_form.html", template=current, form=form, error=error), status
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from marshmallow import fields
 from marshmallow.validate import OneOf
 
-from docmgr.documents.models import LANGUAGES, SECTORS
-from docmgr.documents.serializers import KINDS
 from docmgr.search.services import SORTS
 from docmgr.serializers import Input, IsoDate, IsoDateTime, Output
+from docmgr.vocab import KINDS, LANGUAGES, SECTORS
 
 
 class HitSchema(Output):

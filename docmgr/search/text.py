@@ -26,9 +26,11 @@ from functools import lru_cache
 from whoosh.analysis import CompositeAnalyzer, Filter, LowercaseFilter, RegexTokenizer, StopFilter, Token, Tokenizer
 from whoosh.lang import stemmer_for_language, stopwords_for_language
 
+from docmgr.vocab import CYRILLIC
+
 # --- folding ---------------------------------------------------------------------------------------
 
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_CYRILLIC = CYRILLIC
 _LATIN = re.compile(r"[a-zA-Z\u00c0-\u024f]")
 
 

@@ -18,6 +18,7 @@ from docmgr.documents.extraction import ExtractionError, sniff
 from docmgr.documents.sandbox import SandboxLimits, extract_in_subprocess
 from docmgr.limits import run_in_limited_child
 from docmgr.signatures import cms
+from docmgr.signatures.verification import verify_digital
 
 CMS = "cms"
 SCAN_KINDS = ("pdf", "png", "jpeg")
@@ -68,8 +69,6 @@ def _verify_child(task: dict[str, Any]) -> dict[str, Any]:
                 require_trusted=task["require_trusted"], allow_fetching=task["allow_fetching"],
             )
         from asn1crypto import x509
-
-        from docmgr.signatures.verification import verify_digital
 
         report = verify_digital(
             data, frozen, trust_roots=[x509.Certificate.load(der) for der in task["trust_roots"]],

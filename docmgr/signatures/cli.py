@@ -14,6 +14,8 @@ from flask.cli import with_appcontext
 
 from docmgr.errors import DocmgrError
 from docmgr.extensions import db
+from docmgr.signatures import trust
+from docmgr.signatures.evidence import verify_package
 
 
 @click.group("trust")
@@ -26,8 +28,6 @@ def trust_cli() -> None:
 @with_appcontext
 def trust_import_command(path: Path) -> None:
     """Import trust anchors from a PEM/DER certificate file or an ETSI TS 119 612 trusted list."""
-    from docmgr.signatures import trust
-
     try:
         result = trust.import_file(db.session, path, list_signer_cert=current_app.config.get("TRUST_LIST_SIGNER_CERT"))
     except DocmgrError as error:
@@ -43,9 +43,6 @@ def trust_import_command(path: Path) -> None:
 @with_appcontext
 def verify_evidence_command(path: Path) -> None:
     """Check an agreement's evidence package: manifest hashes, audit chain, every signature."""
-    from docmgr.signatures import trust
-    from docmgr.signatures.evidence import verify_package
-
     checked, problems = verify_package(path.read_bytes(), trust_roots=trust.trust_roots(db.session, current_app.config))
     for line in checked:
         click.echo(f"ok       {line}")

@@ -33,6 +33,7 @@ from asn1crypto import cms, core, x509
 
 from docmgr.signatures import gost
 from docmgr.signatures.identity import signer_identity
+from docmgr.signatures.verification import quietly
 
 MAX_NESTING = 8
 MAX_SIGNER_INFOS = 16
@@ -197,8 +198,6 @@ def _verify_standard(
 
     from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
     from pyhanko_certvalidator import ValidationContext
-
-    from docmgr.signatures.verification import quietly
 
     single = signed_data.copy()
     single["signer_infos"] = cms.SignerInfos([signer_info])

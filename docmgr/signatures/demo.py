@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 
 from docmgr.accounts.models import User
 from docmgr.database import utcnow
+from docmgr.drafting.demo import DEMO_TITLE
 from docmgr.drafting.models import Agreement, AgreementStatus
+from docmgr.signatures.services import record_signature, transition
 
 
 def _handwritten_scan() -> bytes:
@@ -31,9 +33,6 @@ def _handwritten_scan() -> bytes:
 
 def load_signatures_demo(session: Session) -> None:
     """Idempotent: acts only while the demo MoU is still a rendered draft."""
-    from docmgr.drafting.demo import DEMO_TITLE
-    from docmgr.signatures.services import record_signature, transition
-
     agreement = session.scalar(select(Agreement).where(Agreement.title == DEMO_TITLE))
     if agreement is None or agreement.status != AgreementStatus.DRAFT.value or not agreement.drafts:
         return

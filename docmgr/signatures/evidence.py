@@ -31,7 +31,9 @@ from docmgr.audit.models import AuditEvent
 from docmgr.audit.services import compute_hash, event_dict
 from docmgr.drafting.models import Agreement
 from docmgr.errors import NotFound
+from docmgr.signatures.cms import verify_cms
 from docmgr.signatures.models import SignatureSubmission
+from docmgr.signatures.verification import verify_digital
 from docmgr.storage import current_store
 
 MANIFEST = "manifest-sha256.txt"
@@ -206,9 +208,6 @@ def _verify_audit(members: dict[str, bytes], checked: list[str]) -> list[str]:
 
 def _verify_signatures(members: dict[str, bytes], checked: list[str], trust_roots: list[bytes]) -> list[str]:
     from asn1crypto import x509
-
-    from docmgr.signatures.cms import verify_cms
-    from docmgr.signatures.verification import verify_digital
 
     problems: list[str] = []
     try:

@@ -20,8 +20,8 @@ from flask_babel import gettext
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session, selectinload
 
-from docmgr.accounts.models import COUNTRIES, Organization, Role, User
-from docmgr.accounts.services import require_role
+from docmgr.accounts.models import COUNTRIES, Organization, User
+from docmgr.accounts.permissions import require_figures_reader
 from docmgr.database import utcnow
 from docmgr.documents.models import Document, DocumentKind, TaskForceSession
 from docmgr.drafting.models import Agreement, AgreementStatus, Signatory, SignatoryStatus, agreement_parties
@@ -35,10 +35,6 @@ DEFINITIONS = {
     "agreements_signed": "agreements with status 'executed'",
     "organizations_by_country": "all organisations; with session_id, those with a proposal or an agreement in that session",
 }
-
-
-def require_figures_reader(actor: User) -> User:
-    return require_role(actor, Role.ADMIN, Role.LEGAL, Role.MINISTRY)
 
 
 def _check_session(session: Session, session_id: int | None) -> TaskForceSession | None:

@@ -27,23 +27,25 @@ from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from docmgr.accounts.models import Role, User
-from docmgr.accounts.services import require_role
+from docmgr.accounts.models import User
+from docmgr.accounts.permissions import is_staff, may_sign_for, require_can_sign_for, require_staff  # noqa: F401 - may_sign_for: the pages ask here
 from docmgr.audit.models import AuditEvent
 from docmgr.audit.services import record
 from docmgr.database import utcnow
+from docmgr.documents.models import DocumentFile
 from docmgr.documents.sandbox import SandboxLimits
 from docmgr.documents.services import Upload, create_document, display_filename, share_document
 from docmgr.drafting.models import Agreement, AgreementStatus, Signatory, SignatoryStatus
 from docmgr.drafting.services import can_read_agreement, get_agreement  # noqa: F401 - one visibility rule, re-exported
-from docmgr.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
+from docmgr.errors import Conflict, Invalid, NotFound, TooLarge, UnsupportedType
+from docmgr.pdf import html_to_pdf
 from docmgr.signatures import checking, lifecycle, trust
+from docmgr.signatures.evidence import build_package
 from docmgr.signatures.lifecycle import SIGNING_STATUSES, TransitionContext
 from docmgr.signatures.models import SignatureSubmission
 from docmgr.storage import current_store, store_bytes
 
 METHODS = ("wet_ink", "digital")
-STAFF_ROLES = (Role.ADMIN, Role.LEGAL)
 # A client's clock may run a little ahead of ours; a signing time further in the future is refused.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -91,7 +93,7 @@ def transition(
 ) -> Agreement:
     """A legal officer's request to move an agreement; 409 ``transition_not_allowed`` with the reason."""
     agreement = get_agreement(session, actor, agreement_id)
-    require_role(actor, *STAFF_ROLES)
+    require_staff(actor)
     _locked(session, agreement)
     if to not in lifecycle.STATUSES:
         raise Invalid(f"'to' must be one of {', '.join(lifecycle.STATUSES)}.", field="to")
@@ -116,7 +118,7 @@ class TransitionOption:
 
 def transition_options(session: Session, actor: User, agreement: Agreement) -> list[TransitionOption]:
     """What a legal officer could request now, with the reason when a guard refuses (for the page)."""
-    if actor.role not in (Role.ADMIN.value, Role.LEGAL.value):
+    if not is_staff(actor):
         return []
     options = []
     for target in lifecycle.manual_targets(agreement.status):
@@ -126,24 +128,6 @@ def transition_options(session: Session, actor: User, agreement: Agreement) -> l
 
 
 # --- signatures ----------------------------------------------------------------------------------
-
-
-def may_sign_for(actor: User, signatory: Signatory) -> bool:
-    """Whether the page should offer ``actor`` the signature and decline forms for ``signatory``."""
-    if actor.role == Role.FIRM.value:
-        return actor.organization_id == signatory.organization_id
-    return actor.role in (Role.ADMIN.value, Role.LEGAL.value)
-
-
-def _require_can_sign_for(actor: User, signatory: Signatory) -> None:
-    if actor.role == Role.FIRM.value:
-        if actor.organization_id != signatory.organization_id:
-            raise Forbidden(
-                gettext("Firm users record signatures and declines for their own organisation's signatories only."),
-                code="not_your_signatory",
-            )
-        return
-    require_role(actor, *STAFF_ROLES)
 
 
 def _require_signing_open(agreement: Agreement, signatory: Signatory) -> None:
@@ -230,7 +214,7 @@ def record_signature(
     """
     signatory = get_signatory(session, actor, agreement_id, signatory_id)
     agreement = _locked(session, signatory.agreement)
-    _require_can_sign_for(actor, signatory)
+    require_can_sign_for(actor, signatory)
     _require_signing_open(agreement, signatory)
     if method in (None, ""):
         raise Invalid(gettext("'method' is required: wet_ink or digital."), field="method", code="missing_field")
@@ -348,7 +332,7 @@ def decline(session: Session, actor: User, agreement_id: int, signatory_id: int,
     """A signatory refuses to sign: the agreement is declined (a final status)."""
     signatory = get_signatory(session, actor, agreement_id, signatory_id)
     agreement = _locked(session, signatory.agreement)
-    _require_can_sign_for(actor, signatory)
+    require_can_sign_for(actor, signatory)
     _require_signing_open(agreement, signatory)
     reason = (reason or "").strip() if isinstance(reason, str) else reason
     if not reason:
@@ -486,8 +470,6 @@ def certificate_html(session: Session, agreement: Agreement, head: AuditEvent | 
 
 def issue_certificate(session: Session, actor: User | None, agreement: Agreement) -> str:
     """Render the completion certificate to PDF, store it, and chain a record of it into the audit log."""
-    from docmgr.pdf import html_to_pdf
-
     session.flush()
     head = chain_head(session)
     pdf = html_to_pdf(certificate_html(session, agreement, head), CERTIFICATE_CSS)
@@ -546,8 +528,6 @@ def get_submission(
 
 def evidence_package(session: Session, actor: User, agreement_id: int) -> tuple[Agreement, bytes]:
     """The evidence ZIP of an executed agreement the actor may read (see :mod:`docmgr.signatures.evidence`)."""
-    from docmgr.signatures.evidence import build_package
-
     agreement = get_agreement(session, actor, agreement_id)
     return agreement, build_package(session, agreement)
 
@@ -559,8 +539,6 @@ def verify_upload(
     """What an uploaded file is: whether it (or the PDF signed inside it) is byte-identical to a file of
     an executed agreement the actor may read, and what each of its signatures says. Agreements the
     actor may not read are never named, nor is it hinted that one matched. Nothing is stored."""
-    from docmgr.documents.models import DocumentFile
-
     name = display_filename(filename)
     if stream is None:
         raise Invalid(gettext("Attach the file to check as 'file'."), field="file", code="missing_field")

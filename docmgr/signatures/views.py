@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -11,11 +9,14 @@ from flask_login import current_user, login_required
 
 from docmgr.database import utcnow
 from docmgr.drafting.models import Agreement
-from docmgr.errors import DocmgrError, Invalid
+from docmgr.errors import DocmgrError
 from docmgr.extensions import db
 from docmgr.signatures import reports, services
-from docmgr.signatures.api import pdf_download
-from docmgr.web import AGREEMENT_STATUS_LABELS, form_error
+from docmgr.signatures.api import evidence as evidence_download
+from docmgr.signatures.api import pdf_download, submission_content
+from docmgr.signatures.forms import DeclineForm, SignatureForm, TransitionForm
+from docmgr.vocab import AGREEMENT_STATUS_LABELS
+from docmgr.web import form_error
 
 bp = Blueprint("signatures", __name__)
 
@@ -96,16 +97,12 @@ def agreement(agreement_id: int):
 @bp.post("/agreements/<int:agreement_id>/signatures/transition")
 @login_required
 def transition(agreement_id: int):
+    form = TransitionForm()
+    if not form.validate():
+        return _agreement_page(agreement_id, form.page_errors(), 422)
     try:
-        due_at = None
-        if request.form.get("due_at"):
-            try:
-                due_at = datetime.fromisoformat(request.form["due_at"]).replace(tzinfo=UTC)
-            except ValueError:
-                raise Invalid(_("Give the due date as a date."), field="due_at") from None
         agreement = services.transition(
-            db.session, _actor(), agreement_id, request.form.get("to", ""), reason=request.form.get("reason"),
-            due_at=due_at,
+            db.session, _actor(), agreement_id, form.to.data, reason=form.reason.data, due_at=form.due_at.data,
         )
         db.session.commit()
     except DocmgrError as exc:
@@ -119,12 +116,14 @@ def transition(agreement_id: int):
 def upload_signature(agreement_id: int, signatory_id: int):
     part, detached = request.files.get("file"), request.files.get("signature")
     has_detached = detached is not None and bool(detached.filename)
+    form = SignatureForm()
+    form.validate()  # nothing to refuse here: the service checks the method, date and files
     try:
         outcome = services.record_signature(
             db.session, _actor(), agreement_id, signatory_id,
             stream=part.stream if part is not None and part.filename else None,
-            filename=part.filename if part is not None else "", method=request.form.get("method"),
-            signed_at=request.form.get("signed_at") or None,
+            filename=part.filename if part is not None else "", method=form.method.data,
+            signed_at=form.signed_at.data,
             signature_stream=detached.stream if has_detached else None,
             signature_filename=detached.filename if has_detached else "",
         )
@@ -142,7 +141,7 @@ def upload_signature(agreement_id: int, signatory_id: int):
 @login_required
 def decline(agreement_id: int, signatory_id: int):
     try:
-        signatory = services.decline(db.session, _actor(), agreement_id, signatory_id, request.form.get("reason"))
+        signatory = services.decline(db.session, _actor(), agreement_id, signatory_id, DeclineForm().reason.data)
         db.session.commit()
     except DocmgrError as exc:
         return _after_failure(agreement_id, exc)
@@ -160,8 +159,6 @@ def certificate(agreement_id: int):
 @bp.get("/agreements/<int:agreement_id>/signatures/evidence.zip")
 @login_required
 def evidence(agreement_id: int):
-    from docmgr.signatures.api import evidence as evidence_download
-
     return evidence_download(agreement_id)
 
 
@@ -188,6 +185,4 @@ def verify():
 @bp.get("/agreements/<int:agreement_id>/signatures/<int:signatory_id>/submissions/<int:submission_id>")
 @login_required
 def submission(agreement_id: int, signatory_id: int, submission_id: int):
-    from docmgr.signatures.api import submission_content
-
     return submission_content(agreement_id, signatory_id, submission_id)

@@ -282,7 +282,7 @@ def test_a_template_version_used_by_a_draft_never_changes(app, client, token_for
     headers = token_for(world.legal)
     render(client, headers, agreement["id"])
     old = db.session.get(Template, agreement["template"]["id"])
-    old_state = (old.version, old.body, old.fields_json, old.source_sha256)
+    old_state = (old.version, old.body, old.fields, old.source_sha256)
 
     new_body = old.body.replace("<h1>Memorandum d'intesa</h1>", "<h1>Memorandum d'intesa (rev. 2)</h1>")
     response = client.post("/api/v1/templates/mou/versions", json={"body": new_body}, headers=headers)
@@ -291,7 +291,7 @@ def test_a_template_version_used_by_a_draft_never_changes(app, client, token_for
 
     db.session.expire_all()
     old = db.session.get(Template, agreement["template"]["id"])
-    assert (old.version, old.body, old.fields_json, old.source_sha256) == old_state
+    assert (old.version, old.body, old.fields, old.source_sha256) == old_state
     # The existing agreement stays pinned to v1 and keeps rendering it; new agreements get v2.
     second = render(client, headers, agreement["id"])
     assert "(rev. 2)" not in pdf_text(client.get(second["pdf_url"], headers=headers).data)

@@ -66,7 +66,7 @@ def test_legal_drafts_an_agreement_through_the_pages(app, client, login, world):
     assert saved.status_code == 302 and saved.headers["Location"].endswith(f"/agreements/{agreement.id}/preview")
     db.session.expire_all()
     agreement = db.session.get(Agreement, agreement.id)
-    stored = json.loads(agreement.fields_json)
+    stored = agreement.fields
     assert stored["budget_eur"] == 1234.56 and stored["duration_years"] == 3
     assert stored["sectors"] == ["Meccanica / Механика", "Energia / Энергетика"]
     assert [s.name for s in agreement.signatories] == ["Marco Bianchi", "Анна Смирнова"]
@@ -118,7 +118,7 @@ def test_legal_creates_a_template_version_and_sees_the_error_line(app, client, l
     assert page.status_code == 200 and "Articolo 1 – Oggetto" in html
     token = csrf_from(html)
     current = db.session.scalar(select(Template).where(Template.key == "mou"))
-    fields = current.fields_json
+    fields = json.dumps(current.fields)
     before = table_counts()
     broken = client.post("/templates/mou/new-version", data={
         "csrf_token": token, "name": current.name, "name_ru": current.name_ru, "fields": fields,

@@ -74,9 +74,9 @@ def make_agreement(app, cast):
         n = next(_counter)
         body = "{{ title }}"
         template = Template(key=f"mou{n}", version=1, name="Memorandum of understanding", body=body,
-                            source_sha256=hashlib.sha256(body.encode()).hexdigest(), fields_json="[]")
+                            source_sha256=hashlib.sha256(body.encode()).hexdigest(), fields=[])
         agreement = Agreement(title=title or f"Memorandum {n}", template=template, created_by_id=author.id,
-                              session_id=session_id, fields_json="{}")
+                              session_id=session_id, fields={})
         agreement.parties = list(parties)
         if signatories is None:
             signatories = [(f"Signatory {org.name}", org) for org in parties]
@@ -87,7 +87,7 @@ def make_agreement(app, cast):
             for version in range(1, drafts + 1):
                 pdf = store_bytes(render_agreement_pdf(agreement.title, f"Version {version} of agreement {agreement.id}."))
                 docx = store_bytes(render_docx(agreement.title, f"Version {version}."))
-                db.session.add(Draft(agreement_id=agreement.id, version=version, template_id=template.id, fields_json="{}",
+                db.session.add(Draft(agreement_id=agreement.id, version=version, template_id=template.id, fields={},
                                      pdf_sha256=pdf.sha256, pdf_size=pdf.size, docx_sha256=docx.sha256,
                                      docx_size=docx.size, created_by_id=author.id))
         db.session.commit()

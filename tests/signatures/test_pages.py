@@ -82,3 +82,17 @@ def test_the_drafting_detail_page_shows_the_panel(cast, make_agreement, login):
     agreement = make_agreement()
     html = login(cast.legal).get(f"/agreements/{agreement.id}").get_data(as_text=True)
     assert 'id="signatures"' in html and 'name="to" value="in_review"' in html
+
+
+def test_a_due_date_that_is_not_a_date_is_named_and_changes_nothing(cast, make_agreement, advance, login):
+    agreement = advance(make_agreement(), "approved")
+    client = login(cast.legal)
+    page = client.get(f"/agreements/{agreement.id}/signatures")
+    response = client.post(f"/agreements/{agreement.id}/signatures/transition",
+                           data={"to": "out_for_signature", "due_at": "31/01/2099",
+                                 "csrf_token": csrf_from(page.get_data(as_text=True))})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'data-code="invalid_field">Give the due date as a date.</p>' in html  # the panel's summary
+    db.session.expire_all()
+    assert agreement.status == "approved"

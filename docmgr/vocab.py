@@ -1,0 +1,178 @@
+"""docmgr's vocabularies, each defined once: roles, organisation kinds, countries, document kinds,
+sectors, languages, agreement statuses and their labels; "is this Cyrillic", e-mail syntax, whole
+and decimal number parsing, ISO-8601 formatting.
+
+Models, services, forms, page templates, search and the API import from here, so adding a sector
+(say) is one line. A leaf module: it imports nothing of docmgr.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import date, datetime
+from decimal import Decimal
+
+from babel.numbers import NumberFormatError, parse_decimal
+from flask_babel import lazy_gettext as _l
+
+# --- roles and organisations ---------------------------------------------------------------------
+
+
+class Role(str, enum.Enum):  # noqa: UP042 - values compared as plain strings everywhere
+    ADMIN = "admin"
+    LEGAL = "legal"
+    FIRM = "firm"
+    MINISTRY = "ministry"
+
+
+ROLES: tuple[str, ...] = tuple(r.value for r in Role)
+# Which roles do what; the rules built on these sets live in docmgr.accounts.permissions.
+READS_EVERYTHING_ROLES = frozenset({Role.ADMIN.value, Role.LEGAL.value, Role.MINISTRY.value})  # firms read their own
+WRITER_ROLES = frozenset({Role.ADMIN.value, Role.LEGAL.value, Role.FIRM.value})  # the ministry reads only
+STAFF_ROLES = frozenset({Role.ADMIN.value, Role.LEGAL.value})  # draft agreements, move them, sign for anyone
+ROLE_LABELS = {"admin": _l("Administrator"), "legal": _l("Legal staff"), "firm": _l("Firm"), "ministry": _l("Ministry")}
+
+
+class OrganizationKind(str, enum.Enum):  # noqa: UP042
+    FIRM = "firm"
+    INSTITUTION = "institution"
+    MINISTRY = "ministry"
+
+
+ORGANIZATION_KINDS: tuple[str, ...] = tuple(k.value for k in OrganizationKind)
+ORGANIZATION_KIND_LABELS = {"firm": _l("Firm"), "institution": _l("Institution"), "ministry": _l("Ministry")}  # i18n
+
+COUNTRIES: tuple[str, ...] = ("IT", "RU")
+COUNTRY_LABELS = {"IT": _l("Italy"), "RU": _l("Russia")}
+
+# --- documents -----------------------------------------------------------------------------------
+
+
+class DocumentKind(str, enum.Enum):  # noqa: UP042 - values compared as plain strings everywhere
+    PROPOSAL = "proposal"
+    AGREEMENT = "agreement"
+    ANNEX = "annex"
+    OTHER = "other"
+
+
+KINDS: tuple[str, ...] = tuple(k.value for k in DocumentKind)
+KIND_LABELS = {
+    "proposal": _l("Partnership proposal"),
+    "agreement": _l("Agreement"),
+    "annex": _l("Annex"),
+    "other": _l("Other"),
+}
+
+SECTORS: tuple[str, ...] = ("energy", "construction", "mechanics", "nanotech", "biotech", "other")
+SECTOR_LABELS = {
+    "energy": _l("Energy"),
+    "construction": _l("Construction technology"),
+    "mechanics": _l("Mechanics and mechatronics"),
+    "nanotech": _l("Nanotechnology"),
+    "biotech": _l("Biotechnology"),
+    "other": _l("Other"),
+}
+# Bilingual sector names written into agreements (both languages at once, never translated by locale).
+SECTOR_NAMES = {
+    "energy": "Energia / Энергетика",
+    "construction": "Tecnologie per l'edilizia / Строительные технологии",
+    "mechanics": "Meccanica e meccatronica / Механика и мехатроника",
+    "nanotech": "Nanotecnologie / Нанотехнологии",
+    "biotech": "Biotecnologie / Биотехнологии",
+    "other": "Altro / Другое",
+}
+
+# Languages of a document's files ("bi": one file holding both).
+LANGUAGES: tuple[str, ...] = ("it", "ru", "bi")
+TEXT_LANGUAGES: tuple[str, ...] = ("it", "ru")
+LANGUAGE_LABELS = {"it": _l("Italian"), "ru": _l("Russian"), "bi": _l("Bilingual")}
+
+# --- agreements ----------------------------------------------------------------------------------
+
+
+class AgreementStatus(str, enum.Enum):  # noqa: UP042 - values compared as plain strings everywhere
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    OUT_FOR_SIGNATURE = "out_for_signature"
+    PARTIALLY_SIGNED = "partially_signed"
+    EXECUTED = "executed"
+    WITHDRAWN = "withdrawn"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+
+
+AGREEMENT_STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "in_review": _l("In review"),
+    "approved": _l("Approved"),
+    "out_for_signature": _l("Out for signature"),
+    "partially_signed": _l("Partially signed"),
+    "executed": _l("Executed"),
+    "withdrawn": _l("Withdrawn"),
+    "declined": _l("Declined"),
+    "expired": _l("Expired"),
+}
+
+# --- scripts, e-mail -----------------------------------------------------------------------------
+
+# Cyrillic, Cyrillic Supplement, Extended-A/B/C.
+CYRILLIC = re.compile("[\u0400-\u052f\u1c80-\u1c8f\u2de0-\u2dff\ua640-\ua69f]")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def is_cyrillic(text: str | None) -> bool:
+    """Whether ``text`` has at least one Cyrillic letter."""
+    return bool(text) and CYRILLIC.search(text) is not None
+
+
+def is_email(text: str | None) -> bool:
+    """Whether ``text`` looks like one e-mail address (``name@host.tld``, no spaces)."""
+    return bool(text) and EMAIL.match(text) is not None
+
+
+# --- numbers and dates ---------------------------------------------------------------------------
+
+
+def parse_int(value: str | int | None) -> int | None:
+    """A whole number from a form, query or JSON value; '' and None are None. ValueError otherwise
+    (callers turn it into an error naming their field)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError("not a whole number")
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if not re.fullmatch(r"[+-]?\d+", text, flags=re.ASCII):
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(text)
+
+
+_SPACES = str.maketrans("", "", "\u00a0\u202f \t")
+
+
+def parse_number(value: str) -> int | float:
+    """A number typed by a person in Italian, Russian or English style: 1234.5, 1234,5, 1.234,5 and
+    1 234,5 all read as 1234.5. A comma marks decimals (Italian/Russian conventions, parsed by Babel
+    with the Italian locale, whose group separator is a dot); otherwise the dot does (English).
+    ValueError when it is not a number."""
+    text = value.translate(_SPACES)
+    locale = "it" if "," in text else "en"
+    try:
+        number: Decimal = parse_decimal(text, locale=locale, strict=False)
+    except NumberFormatError:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a number")
+    if number == number.to_integral_value() and "." not in text and "," not in text:
+        return int(number)
+    return float(number)
+
+
+def iso(value: date | datetime | None) -> str | None:
+    """ISO 8601 for the API: UTC times end in ``Z`` rather than ``+00:00``."""
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z")
