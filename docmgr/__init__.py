@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy import event
 from werkzeug.routing import IntegerConverter
 
+from docmgr import documents, drafting, maintenance, search, signatures, tasks
 from docmgr.config import REPO_ROOT, load_config
 from docmgr.database import load_all_models
 from docmgr.extensions import babel, csrf, db, login_manager, migrate
@@ -85,10 +86,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from docmgr.web import register_template_helpers
 
     register_template_helpers(app)
-    from docmgr.documents.ocr import init_app as init_ocr  # OCR worker thread (when OCR_THREAD) and page helper
-
-    init_ocr(app)
-    __import__("docmgr.search.services").search.services.init_app(app)  # index queue drain + poller
+    # Each module registers its tasks, indexers, integrity checks, stored-file references and `init` steps.
+    # The task queue first (the others register handlers with it); search last (its `init` step rebuilds
+    # an outdated index once the others' steps have run).
+    for module in (maintenance, tasks, documents, drafting, signatures, search):
+        module.init_app(app)
     return app
 
 
@@ -209,8 +211,10 @@ def _configure_sqlite(engine) -> None:
 
 
 def _may_write() -> bool:
-    from flask import has_request_context
+    from flask import has_app_context, has_request_context
 
+    if has_app_context() and getattr(g, "docmgr_read_only", False):  # e.g. the index writer reading what to index
+        return False
     if not has_request_context():
         return True
     if getattr(g, "force_write_transaction", False):

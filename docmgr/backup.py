@@ -519,23 +519,10 @@ def _verify_restored_audit(manifest: dict[str, Any]) -> None:
 
 
 def _rebuild_search_index() -> str:
-    """Use the search module's rebuild when it offers one; else queue every object for the next drain."""
-    from docmgr.search import services as search
+    """Rebuild the search index from the restored database."""
+    from docmgr.search.rebuild import reindex
 
-    rebuild = getattr(search, "rebuild_index", None) or getattr(search, "reindex", None)
-    if rebuild is not None:
-        count = rebuild()
-        return f"rebuilt ({count} entries)"
-    from docmgr.documents.models import Document
-    from docmgr.drafting.models import Draft
-
-    queued = 0
-    for object_type, model in (("document", Document), ("draft", Draft)):
-        for (object_id,) in db.session.execute(select(model.id)):
-            search.enqueue(db.session, object_type, object_id)
-            queued += 1
-    db.session.commit()
-    return f"{queued} object(s) queued for indexing"
+    return f"rebuilt ({reindex()} entries)"
 
 
 def import_backup(path: Path | str, echo: Echo = _quiet) -> ImportResult:

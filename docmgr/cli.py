@@ -9,8 +9,12 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from docmgr.documents.ocr import ocr_status
 from docmgr.errors import DocmgrError
 from docmgr.extensions import db
+from docmgr.maintenance import initialize, run_checks
+from docmgr.search.rebuild import reindex
+from docmgr.tasks.worker import run_due, run_worker
 
 
 @click.group("docmgr")
@@ -29,14 +33,12 @@ def _fail(error: DocmgrError) -> None:
 @with_appcontext
 def init_command() -> None:
     """Create or upgrade the schema and the data folders; safe to run again."""
-    from docmgr.maintenance import initialize
-
-    reindexed = initialize()
+    said = initialize()
     click.echo(f"database: {current_app.config['SQLALCHEMY_DATABASE_URI']}")
     click.echo(f"storage:  {current_app.config['STORAGE_DIR']}")
     click.echo(f"index:    {current_app.config['INDEX_DIR']}")
-    if reindexed is not None:
-        click.echo(f"index:    built by an older version, rebuilt ({reindexed} entries)")
+    for line in said:
+        click.echo(line)
 
 
 @docmgr_cli.command("create-org")
@@ -90,9 +92,8 @@ def demo_command() -> None:
 @docmgr_cli.command("check")
 @with_appcontext
 def check_command() -> None:
-    """Verify stored files against their SHA-256, the index against the database, and the audit chain."""
-    from docmgr.maintenance import run_checks
-
+    """Verify stored files against their SHA-256, the index against the database, the audit chain, and that no
+    queued work is overdue or dead."""
     problems = run_checks(echo=click.echo)
     if problems:
         click.echo(f"FAILED: {problems} problem(s) found.")
@@ -100,19 +101,33 @@ def check_command() -> None:
     click.echo("OK: every check passed.")
 
 
-@docmgr_cli.command("ocr-worker")
-@click.option("--once", is_flag=True, help="Process the queued OCR jobs, then exit (instead of waiting for more).")
+@docmgr_cli.command("worker")
+@click.option("--once", is_flag=True, help="Run the work that is due now, then exit (instead of waiting for more).")
+@with_appcontext
+def worker_command(once: bool) -> None:
+    """Run queued and periodic work: indexing, OCR of scans, thumbnails (Ctrl-C or SIGTERM stops it)."""
+    _run_worker(once)
+
+
+@docmgr_cli.command("ocr-worker", hidden=True)
+@click.option("--once", is_flag=True)
 @with_appcontext
 def ocr_worker_command(once: bool) -> None:
-    """Recognise the text of scans (image-only PDFs, PNG/JPEG/TIFF) queued for OCR."""
-    from docmgr.documents.ocr import ocr_status, run_ocr_worker
+    """Deprecated: `worker` runs OCR together with all other queued work."""
+    click.echo("`ocr-worker` is deprecated: use `flask --app wsgi docmgr worker`.", err=True)
+    _run_worker(once)
 
-    status = ocr_status(current_app.config)
+
+def _run_worker(once: bool) -> None:
+    app = current_app._get_current_object()
+    status = ocr_status(app.config)
     if not status.available:
-        click.echo(f"OCR is unavailable: {status.reason} Queued scans keep waiting.", err=True)
-        sys.exit(1)
-    processed = run_ocr_worker(current_app._get_current_object(), once=once)
-    click.echo(f"{processed} OCR job(s) processed.")
+        click.echo(f"OCR is unavailable: {status.reason} Scans wait in the queue.", err=True)
+    if once:
+        done = run_due(app)
+        click.echo(f"{done} task(s) done.")
+        return
+    run_worker(app)
 
 
 @docmgr_cli.command("reindex")
@@ -120,8 +135,6 @@ def ocr_worker_command(once: bool) -> None:
 @with_appcontext
 def reindex_command(procs: int) -> None:
     """Rebuild the search index from the database (into a fresh directory, swapped in atomically)."""
-    from docmgr.search.services import reindex
-
     count = reindex(procs=procs)
     click.echo(f"index: {count} entr(ies) indexed into a fresh generation")
 

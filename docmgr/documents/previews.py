@@ -266,6 +266,26 @@ def thumbnail(session: Session, actor: User, document_id: int, file_id: int) -> 
     return PageImage(path=path, etag=f"{file.sha256}-thumb")
 
 
+THUMBNAIL_TASK = "documents.thumbnail"
+
+
+def thumbnail_task(file_id: int) -> None:
+    """The ``documents.thumbnail`` task (queued with each uploaded PDF or image): render the first-page
+    thumbnail into the cache, so lists and search results never wait for it. Idempotent: a cached
+    thumbnail (or a recent failure) is left as it is; a file gone since is skipped."""
+    from docmgr.documents.models import DocumentFile
+    from docmgr.extensions import db
+
+    file = db.session.get(DocumentFile, file_id)
+    kind = render_kind(file.content_type) if file is not None else None
+    if kind is None:
+        return
+    try:
+        _ensure_rendered(file, "thumb", kind, 0, width=THUMBNAIL_WIDTH)
+    except PreviewFailed:
+        pass  # remembered by the .failed marker; the page shows the file without a thumbnail
+
+
 def _ensure_rendered(file: DocumentFile, name: str, kind: str, page_index: int, **options) -> Path:
     from flask import current_app
 

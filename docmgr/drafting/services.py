@@ -33,7 +33,7 @@ from docmgr.documents.services import can_read as can_read_document
 from docmgr.drafting import rendering
 from docmgr.drafting.models import Agreement, AgreementStatus, Draft, Signatory, Template, agreement_parties
 from docmgr.errors import Conflict, Invalid, NotFound
-from docmgr.search.services import enqueue
+from docmgr.search.indexers import enqueue_index
 from docmgr.storage import store_bytes
 
 TEMPLATE_KEY = re.compile(r"^[a-z][a-z0-9_-]{1,79}$")
@@ -762,7 +762,7 @@ def render_draft(session: Session, actor: User, agreement_id: int) -> Draft:
     )
     session.add(draft)
     session.flush()
-    enqueue(session, "draft", draft.id)
+    enqueue_index(session, "draft", draft.id)
     record(
         session, actor, "agreement.draft_rendered", draft, agreement_id=agreement.id, version=version,
         template=agreement.template.key, template_version=agreement.template.version,
@@ -834,25 +834,14 @@ def draft_index_fields(session: Session, draft: Draft) -> dict[str, Any]:
     }
 
 
-def _index_draft(session: Session, draft_id: int) -> dict[str, Any] | None:
+def index_draft(session: Session, draft_id: int) -> dict[str, Any] | None:
+    """The "draft" indexer (registered in ``docmgr.drafting.init_app``)."""
     draft = session.get(Draft, draft_id)
     return None if draft is None else draft_index_fields(session, draft)
 
 
-def _all_draft_ids(session: Session) -> Iterable[int]:
+def all_draft_ids(session: Session) -> Iterable[int]:
     return session.scalars(select(Draft.id).order_by(Draft.id))
-
-
-def _register_with_search() -> None:
-    """Wire the "draft" indexer into the search module (``register_indexer`` lives there)."""
-    try:
-        from docmgr.search.services import register_indexer
-    except ImportError:  # an older search module: the caller wires draft_index_fields itself
-        return
-    register_indexer("draft", _index_draft, _all_draft_ids)
-
-
-_register_with_search()
 
 
 def organizations_for_form(session: Session) -> list[Organization]:

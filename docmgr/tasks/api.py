@@ -1,0 +1,30 @@
+"""/api/v1/queue (administrators): the same view of the queue as the page, and Retry."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, jsonify, request
+
+from docmgr.api import acting_user
+from docmgr.extensions import db
+from docmgr.tasks import services
+
+bp = Blueprint("tasks_api", __name__)
+
+
+@bp.get("/queue")
+def queue():
+    """Queued, failed and dead work (``?status=pending|failed|dead|done``), with counts per status."""
+    work = services.list_work(db.session, acting_user(), request.args.get("status") or None)
+    return jsonify({"counts": work["counts"], "items": [services.task_dict(row) for row in work["items"]]})
+
+
+@bp.post("/queue/<int:task_id>/retry")
+def retry(task_id: int):
+    """Try a dead or failed task again now (a fresh set of attempts); audited."""
+    row = services.retry(db.session, acting_user(), task_id)
+    db.session.commit()
+    return jsonify(services.task_dict(row))
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(bp, url_prefix="/api/v1")
