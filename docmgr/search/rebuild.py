@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 from flask import Flask, g
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from docmgr.database import utcnow
 from docmgr.extensions import db
@@ -42,13 +43,17 @@ def check_index(echo: Callable[[str], None]) -> int:
     queue (and not yet overdue: the queue's own check reports that) count as pending, not as problems."""
     engine = get_engine()
     indexed = engine.doc_ids()
-    session = db.session
     expected: dict[str, IndexEntry] = {}
-    for entry in expected_entries(session):
-        current = expected.get(entry.uid)
-        if current is None or entry.object_id > current.object_id:
-            expected[entry.uid] = entry
-    queued = _pending_objects(session)
+    g.docmgr_read_only = True  # a read transaction: it takes no write lock (nor waits for one)
+    try:
+        with Session(db.engine) as session:  # its own session: expected_entries() expunges as it goes
+            for entry in expected_entries(session):
+                current = expected.get(entry.uid)
+                if current is None or entry.object_id > current.object_id:
+                    expected[entry.uid] = entry
+            queued = _pending_objects(session)
+    finally:
+        g.docmgr_read_only = False
     indexers = state().indexers
     checked_types = {t for t in registered_types() if indexers[t].all_ids is not None}
     problems = pending = 0
@@ -78,9 +83,10 @@ def reindex(app: Flask | None = None, *, procs: int = 1, limitmb: int = 256) -> 
     answering from the old generation meanwhile. The one-writer lock is held throughout, so index work
     committed during the rebuild waits and is applied right after the swap (it re-reads the database)."""
     engine = get_engine(app)
-    with engine.drain_lock(blocking=True):
-        session = db.session
-        session.rollback()
+    caller = db.session()
+    if not (caller.new or caller.dirty or caller.deleted):
+        caller.rollback()  # a caller's read transaction must not hold the write lock we need below
+    with engine.drain_lock(blocking=True), Session(db.engine) as session:
         g.docmgr_read_only = True  # one read transaction (no write lock): the snapshot the index is built from
         try:
             covered = list(session.scalars(select(OutboxTask.id).where(

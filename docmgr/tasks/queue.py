@@ -8,10 +8,12 @@
   is loaded, its handler runs, the row becomes ``done``. A failure is recorded on the row and tried again
   with exponential back-off; after ``QUEUE_MAX_ATTEMPTS`` attempts the row is ``dead`` until an
   administrator retries it (``/queue``).
-* :func:`relay` hands over again every pending row whose ``next_attempt_at`` has passed (the hand-off was
-  lost, the worker died mid-task, the back-off is over). ``next_attempt_at`` doubles as a lease: a row is
-  run only while it is due (``next_attempt_at <= now + QUEUE_RELAY_AFTER_SECONDS``), so the duplicate
-  messages a relay may create while a run is under way are skipped, and handlers are idempotent anyway.
+* ``next_attempt_at`` is when a row may run next: at once for new work, after the back-off for failed
+  work (a message is scheduled for then), after a lease while a run is under way (so that duplicate
+  messages are skipped; handlers are idempotent anyway). :func:`relay` hands over again every pending row
+  that stayed due for ``QUEUE_RELAY_AFTER_SECONDS`` without being run (the hand-off was lost, Huey's
+  storage was lost, the worker died); at worker start it hands over everything due, and the runs the
+  previous worker left unfinished.
 
 Huey's storage is SQLite in its own file (``STORAGE_DIR/queue.sqlite3``: queue writes never wait for the
 application database's write lock), or Redis when ``DOCMGR_QUEUE_URL=redis://…``. Huey keeps only ids:
@@ -24,7 +26,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,20 +73,19 @@ class TaskQueue:
     def relay_after(self) -> timedelta:
         return timedelta(seconds=float(self.app.config["QUEUE_RELAY_AFTER_SECONDS"]))
 
-    def lease(self, handler: Handler | None) -> timedelta:
-        lease = handler.lease if handler else timedelta(minutes=5)
-        return max(lease, 2 * self.relay_after)
-
-    def hand_off(self, ids: Iterable[int]) -> None:
-        """Give committed rows to Huey. Never raises: a row that did not make it is relayed later."""
+    def hand_off(self, ids: Iterable[int], eta: datetime | None = None) -> None:
+        """Give committed rows to Huey (to run at once, or at ``eta``). Never raises: a row that did not
+        make it is relayed later."""
         for row_id in ids:
             try:
-                self._message(row_id)
+                if eta is None:
+                    self._message(row_id)
+                else:
+                    self._message.schedule((row_id,), eta=eta.astimezone(UTC).replace(tzinfo=None))
             except Exception:  # noqa: BLE001 - the relay sends it again
                 log.warning("could not hand outbox row %s to the queue; the relay will", row_id, exc_info=True)
 
-    def _message(self, row_id: int) -> None:  # replaced by the Huey task in build_queue
-        raise NotImplementedError
+    _message: Any = None  # the Huey task, set in build_queue
 
 
 # --- building the queue from the configuration ------------------------------------------------------------------
@@ -143,12 +144,9 @@ def register_handler(
 
 def enqueue(session: Session, task: str, **args: Any) -> OutboxTask:
     """Record follow-up work in the caller's transaction; it is handed to the worker after the commit."""
-    relay_after = 30.0
-    if has_app_context():
-        relay_after = float(current_app.config["QUEUE_RELAY_AFTER_SECONDS"])
     now = utcnow()
     row = OutboxTask(task=task, args=args, status=OutboxStatus.PENDING.value, attempts=0, last_error="",
-                     created_at=now, next_attempt_at=now + timedelta(seconds=relay_after))
+                     created_at=now, next_attempt_at=now)
     session.add(row)
     return row
 
@@ -215,8 +213,8 @@ def _execute(app: Flask, session: Session, row_id: int) -> str:
     queue = get_queue(app)
     now = utcnow()
     row = session.get(OutboxTask, row_id)
-    if row is None or row.status != OutboxStatus.PENDING.value or row.next_attempt_at > now + queue.relay_after:
-        session.rollback()  # done, dead, or being run right now (a duplicate message)
+    if row is None or row.status != OutboxStatus.PENDING.value or row.next_attempt_at > now:
+        session.rollback()  # done, dead, being run right now or waiting for its retry (a duplicate message)
         return "skipped"
     handler = queue.handlers.get(row.task)
     if handler is None:
@@ -229,10 +227,10 @@ def _execute(app: Flask, session: Session, row_id: int) -> str:
         rows += list(session.scalars(
             select(OutboxTask).where(
                 OutboxTask.task == row.task, OutboxTask.status == OutboxStatus.PENDING.value, OutboxTask.id != row.id,
-                OutboxTask.next_attempt_at <= now + queue.relay_after,
+                OutboxTask.next_attempt_at <= now,
             ).order_by(OutboxTask.id).limit(handler.batch - 1)
         ))
-    lease_until = now + queue.lease(handler)
+    lease_until = now + max(handler.lease, 2 * queue.relay_after)
     for item in rows:
         item.attempts += 1
         item.next_attempt_at = lease_until
@@ -247,17 +245,20 @@ def _execute(app: Flask, session: Session, row_id: int) -> str:
             handler.fn(**args[0])
     except Deferred as deferred:
         session.rollback()
+        retry_at = utcnow() + timedelta(seconds=deferred.seconds)
         for item in _load(session, ids):
             item.attempts -= 1
             item.last_error = deferred.reason
-            item.next_attempt_at = utcnow() + timedelta(seconds=deferred.seconds)
+            item.next_attempt_at = retry_at
         session.commit()
+        queue.hand_off(ids, eta=retry_at)
         return "deferred"
     except Exception as error:  # noqa: BLE001 - recorded on the row, retried with back-off
         session.rollback()
         log.warning("task %s (outbox %s) failed", row.task, ids, exc_info=True)
         max_attempts = int(app.config["QUEUE_MAX_ATTEMPTS"])
         outcome = "failed"
+        retries: dict[datetime, list[int]] = {}
         for item in _load(session, ids):
             item.last_error = f"{type(error).__name__}: {error}"[:2000]
             if item.attempts >= max_attempts:
@@ -265,7 +266,10 @@ def _execute(app: Flask, session: Session, row_id: int) -> str:
                 outcome = "dead"
             else:
                 item.next_attempt_at = utcnow() + _backoff(app, item.attempts)
+                retries.setdefault(item.next_attempt_at, []).append(item.id)
         session.commit()
+        for retry_at, retry_ids in retries.items():
+            queue.hand_off(retry_ids, eta=retry_at)
         return outcome
     for item in _load(session, ids):
         item.status = OutboxStatus.DONE.value
@@ -279,19 +283,20 @@ def _load(session: Session, ids: list[int]) -> list[OutboxTask]:
     return list(session.scalars(select(OutboxTask).where(OutboxTask.id.in_(ids))))
 
 
-def relay(app: Flask, *, at_start: bool = False, limit: int = 1000) -> int:
-    """Hand over again the pending rows that are due. At worker start also the rows whose run was cut
-    short (leased, no error recorded: the worker that ran them is gone). A row that has used up its
-    attempts without ever finishing (it crashed the worker each time) becomes dead. Returns how many
-    rows were handed over."""
+def relay(app: Flask, *, at_start: bool = False, due_now: bool = False, limit: int = 1000) -> int:
+    """Hand over again the pending rows that stayed due for ``QUEUE_RELAY_AFTER_SECONDS`` without being run
+    (``due_now``: every due row). ``at_start`` (a worker starting): every due row, and the runs left
+    unfinished (leased, no error recorded: the worker that ran them is gone). A row that has used up its
+    attempts without ever finishing (it stopped the worker each time) becomes dead. Returns how many rows
+    were handed over."""
     queue = get_queue(app)
     max_attempts = int(app.config["QUEUE_MAX_ATTEMPTS"])
     with app.app_context():
         session = db.session
         now = utcnow()
-        due = OutboxTask.next_attempt_at <= now
+        due = OutboxTask.next_attempt_at <= (now if at_start or due_now else now - queue.relay_after)
         if at_start:
-            due = or_(due, OutboxTask.last_error == "")
+            due = or_(due, (OutboxTask.attempts > 0) & (OutboxTask.last_error == ""))
         rows = list(session.scalars(
             select(OutboxTask).where(OutboxTask.status == OutboxStatus.PENDING.value, due)
             .order_by(OutboxTask.id).limit(limit)
@@ -303,7 +308,7 @@ def relay(app: Flask, *, at_start: bool = False, limit: int = 1000) -> int:
                 row.last_error = row.last_error or (
                     f"Gave up after {row.attempts} attempts: the worker stopped before finishing each time.")
                 continue
-            row.next_attempt_at = now + queue.relay_after
+            row.next_attempt_at = now
             ids.append(row.id)
         session.commit()
     queue.hand_off(ids)

@@ -31,7 +31,7 @@ def run_due(app: Flask) -> int:
     while True:
         message = queue.huey.dequeue() if not queue.huey.immediate else None
         if message is None:
-            if relay(app) == 0:
+            if relay(app, due_now=True) == 0:
                 break
             continue
         queue.huey.execute(message)
