@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from docmgr.search.models import IndexTask
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
 
@@ -17,7 +18,6 @@ from docmgr.database import utcnow
 from docmgr.documents import ocr
 from docmgr.documents.models import DocumentFile, OcrJob
 from docmgr.extensions import db
-from docmgr.search.models import IndexTask
 from tests.conftest import CORPUS, api_upload, stored_blob_count, table_counts
 
 FONT = Path(__file__).resolve().parents[2] / "docmgr" / "static" / "fonts" / "DejaVuSans.ttf"

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from docmgr.audit.models import AuditEvent
 from docmgr.database import utcnow
 from docmgr.extensions import db
-from docmgr.search import rebuild, services
+from docmgr.search import rebuild
 from docmgr.search.indexers import INDEX_TASK, build_entry, enqueue_index, get_engine
 from docmgr.tasks.models import OutboxTask
 from docmgr.tasks.queue import execute, get_queue
