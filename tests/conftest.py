@@ -33,8 +33,7 @@ def pytest_configure(config):
 @pytest.fixture
 def app(tmp_path, request):
     overrides = {}
-    marker = request.node.get_closest_marker("app_config")
-    if marker is not None:
+    for marker in reversed(list(request.node.iter_markers("app_config"))):  # module, class, then test markers
         overrides.update(marker.kwargs)
     app = create_app(
         {
