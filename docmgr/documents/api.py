@@ -6,9 +6,10 @@ from flask import Blueprint, jsonify, request, send_file
 from werkzeug.datastructures import FileStorage
 
 from docmgr.api import acting_user, documented, form_fields, int_arg, json_body, page_args, text_field
+from docmgr.documents import previews, services
 from docmgr.documents import serializers as ser
-from docmgr.documents import services
 from docmgr.documents.models import DocumentFile
+from docmgr.documents.ocr import ocr_available
 from docmgr.errors import Invalid
 from docmgr.extensions import db
 from docmgr.storage import current_store
@@ -142,10 +143,7 @@ def download_response(file: DocumentFile):
 @documented({200: ser.PageSetSchema})
 def file_pages(document_id: int, file_id: int):
     """Page images of a file (none for DOCX/ODT/TXT: read its text instead), and where its OCR stands."""
-    from docmgr.documents import previews
-    from docmgr.documents.ocr import ocr_available
-
-    pages = previews.page_set(db.session, acting_user(), document_id, file_id)
+    pages = previews.page_set(services.get_file(db.session, acting_user(), document_id, file_id))
     return jsonify(ser.PageSetSchema().dump({"page_set": pages, "ocr_available": ocr_available()}))
 
 

@@ -30,10 +30,10 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+import docmgr.documents.extraction as extraction
 from docmgr.accounts.models import User
 from docmgr.audit.services import record
 from docmgr.database import utcnow
-from docmgr.documents import extraction
 from docmgr.documents.models import DocumentFile, OcrJob, OcrJobStatus, TextStatus
 from docmgr.documents.previews import RenderError, render_kind, render_page
 from docmgr.extensions import db

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from docmgr.documents import services
+from docmgr.documents import previews, services
 from docmgr.documents.api import download_response
 from docmgr.documents.models import LANGUAGES, SECTORS
 from docmgr.errors import DocmgrError, Invalid
@@ -131,25 +131,20 @@ def _png_response(image):
 @bp.get("/documents/<int:document_id>/files/<int:file_id>/thumbnail.png")
 @login_required
 def thumbnail(document_id: int, file_id: int):
-    from docmgr.documents import previews
-
-    return _png_response(previews.thumbnail(db.session, current_user._get_current_object(), document_id, file_id))
+    file = services.get_file(db.session, current_user._get_current_object(), document_id, file_id)
+    return _png_response(previews.thumbnail(file))
 
 
 @bp.get("/documents/<int:document_id>/files/<int:file_id>/pages/<int:page>.png")
 @login_required
 def page_image(document_id: int, file_id: int, page: int):
-    from docmgr.documents import previews
-
-    actor = current_user._get_current_object()
-    return _png_response(previews.page_image(db.session, actor, document_id, file_id, page))
+    file = services.get_file(db.session, current_user._get_current_object(), document_id, file_id)
+    return _png_response(previews.page_image(file, page))
 
 
 @bp.get("/documents/<int:document_id>/files/<int:file_id>/view")
 @login_required
 def viewer(document_id: int, file_id: int):
-    from docmgr.documents import previews
-
-    pages = previews.page_set(db.session, current_user._get_current_object(), document_id, file_id)
+    pages = previews.page_set(services.get_file(db.session, current_user._get_current_object(), document_id, file_id))
     return render_template("documents/viewer.html", document=pages.file.document, file=pages.file, pages=pages)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify, request
 
+import docmgr.tasks.services as services
 from docmgr.api import acting_user
 from docmgr.extensions import db
-from docmgr.tasks import services
 
 bp = Blueprint("tasks_api", __name__)
 

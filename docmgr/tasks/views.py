@@ -6,9 +6,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+import docmgr.tasks.services as services
 from docmgr.errors import DocmgrError
 from docmgr.extensions import db
-from docmgr.tasks import services
 
 bp = Blueprint("tasks", __name__)
 
