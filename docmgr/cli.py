@@ -9,6 +9,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from docmgr.accounts.services import create_organization, create_user, find_organization
+from docmgr.backup import export_backup, import_backup
+from docmgr.demo import load_demo
 from docmgr.documents.ocr import ocr_status
 from docmgr.errors import DocmgrError
 from docmgr.extensions import db
@@ -48,8 +51,6 @@ def init_command() -> None:
 @click.option("--name-alt", default=None, help="The name in the other script.")
 @with_appcontext
 def create_org_command(name: str, country: str, kind: str, name_alt: str | None) -> None:
-    from docmgr.accounts.services import create_organization
-
     try:
         org = create_organization(db.session, None, name=name, country=country, kind=kind, name_alt=name_alt)
         db.session.commit()
@@ -66,8 +67,6 @@ def create_org_command(name: str, country: str, kind: str, name_alt: str | None)
 @click.option("--name", default="")
 @with_appcontext
 def create_user_command(email: str, password: str, role: str, org_name: str | None, name: str) -> None:
-    from docmgr.accounts.services import create_user, find_organization
-
     try:
         org = find_organization(db.session, org_name) if org_name else None
         user = create_user(db.session, None, email=email, password=password, role=role, organization=org, name=name)
@@ -81,8 +80,6 @@ def create_user_command(email: str, password: str, role: str, org_name: str | No
 @with_appcontext
 def demo_command() -> None:
     """Load demo organisations, users, proposals and agreements (once; running it again changes nothing)."""
-    from docmgr.demo import load_demo
-
     logins = load_demo()
     click.echo("Demo logins (e-mail / password):")
     for role, email, password in logins:
@@ -148,8 +145,6 @@ def reindex_command(procs: int) -> None:
 def export_command(path: Path) -> None:
     """Write a consistent backup archive (tar) of the database, stored files and audit log to PATH,
     while the service keeps running."""
-    from docmgr.backup import export_backup
-
     try:
         result = export_backup(path, echo=click.echo)
     except DocmgrError as error:
@@ -166,8 +161,6 @@ def export_command(path: Path) -> None:
 @with_appcontext
 def import_command(path: Path) -> None:
     """Restore a backup archive into this instance, which must be new (no users, no documents, no files)."""
-    from docmgr.backup import import_backup
-
     try:
         result = import_backup(path, echo=click.echo)
     except DocmgrError as error:
