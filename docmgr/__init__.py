@@ -39,6 +39,7 @@ from docmgr.security_log import configure_security_logging
 from docmgr.signatures import api as signatures_api
 from docmgr.signatures import views as signatures_views
 from docmgr.storage import FileStore, discard_uncommitted
+from docmgr.tasks import api as tasks_api
 from docmgr.web import register_template_helpers
 
 
@@ -68,7 +69,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # A blueprint cannot change once registered, and api_bp lives at module level: nest the modules'
     # API blueprints only the first time, so a second create_app in one process (tests) works.
     if not api_bp._got_registered_once:
-        for module in (accounts_api, documents_api, search_api, drafting_api, signatures_api, audit_api):
+        for module in (accounts_api, documents_api, search_api, drafting_api, signatures_api, audit_api, tasks_api):
             api_bp.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
 

@@ -13,7 +13,7 @@ from flask import Flask
 
 from docmgr.extensions import db
 from docmgr.maintenance import register_check
-from docmgr.tasks import api, views
+from docmgr.tasks import views
 from docmgr.tasks.queue import Deferred, build_queue, enqueue, get_queue, hand_off_after_commit, register_handler
 from docmgr.tasks.services import check_outbox
 
@@ -21,9 +21,9 @@ __all__ = ["Deferred", "enqueue", "get_queue", "hand_off_after_commit", "init_ap
 
 
 def init_app(app: Flask) -> None:
-    """Build the queue from the configuration; register the admin page, its API and the `check`."""
+    """Build the queue from the configuration; register the admin page and the `check` (the API blueprint,
+    docmgr.tasks.api, is nested in /api/v1 by create_app with the other modules' APIs)."""
     app.extensions["docmgr.tasks"] = build_queue(app)
     app.register_blueprint(views.bp)
-    api.register(app)
     overdue_after = timedelta(seconds=float(app.config["QUEUE_OVERDUE_SECONDS"]))
     register_check(app, lambda echo: check_outbox(db.session, echo, overdue_after))

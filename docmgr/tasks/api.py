@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, jsonify, request
 
 import docmgr.tasks.services as services
 from docmgr.api import acting_user
@@ -24,7 +24,3 @@ def retry(task_id: int):
     row = services.retry(db.session, acting_user(), task_id)
     db.session.commit()
     return jsonify(services.task_dict(row))
-
-
-def register(app: Flask) -> None:
-    app.register_blueprint(bp, url_prefix="/api/v1")
