@@ -379,3 +379,40 @@ def test_concurrent_writers_in_several_processes(app, make_user, search):
     db.session.rollback()
     result = app.test_cli_runner().invoke(args=["docmgr", "check"])
     assert result.exit_code == 0, result.output
+
+
+# --- the queue's storage from the configuration ---------------------------------------------------------------
+
+
+def test_queue_storage_follows_docmgr_queue_url(tmp_path):
+    from huey import RedisHuey, SqliteHuey
+
+    from docmgr.tasks.queue import build_huey
+
+    default = build_huey({"STORAGE_DIR": tmp_path / "storage"})
+    assert isinstance(default, SqliteHuey) and not default.immediate
+    assert default.storage.filename == str(tmp_path / "storage" / "queue.sqlite3")  # not the app's database file
+    other = build_huey({"STORAGE_DIR": tmp_path, "QUEUE_URL": f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}"})
+    assert other.storage.filename == str(tmp_path / "elsewhere.sqlite3")
+    redis = build_huey({"STORAGE_DIR": tmp_path, "QUEUE_URL": "redis://127.0.0.1:6399/3"})  # connects lazily
+    assert isinstance(redis, RedisHuey)
+    assert redis.storage.pool.connection_kwargs["port"] == 6399 and redis.storage.pool.connection_kwargs["db"] == 3
+    with pytest.raises(ValueError, match="DOCMGR_QUEUE_URL must be"):
+        build_huey({"STORAGE_DIR": tmp_path, "QUEUE_URL": "amqp://127.0.0.1/"})
+    assert build_huey({"STORAGE_DIR": tmp_path, "QUEUE_IMMEDIATE": True}).immediate
+
+
+@real_queue
+def test_the_daily_purge_forgets_only_rows_done_long_ago(app, make_user, make_document, run_queue):
+    from docmgr.tasks.queue import purge_done
+
+    for _ in range(3):
+        make_document(make_user("firm"))
+    old, recent, pending = rows()
+    run_queue()
+    db.session.get(OutboxTask, old.id).done_at = utcnow() - timedelta(days=8)
+    db.session.get(OutboxTask, pending.id).status = "pending"
+    db.session.commit()
+    assert purge_done(db.session, days=7) == 1
+    db.session.commit()
+    assert [(r.id, r.status) for r in rows()] == [(recent.id, "done"), (pending.id, "pending")]
