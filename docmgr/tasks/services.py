@@ -63,16 +63,11 @@ def retry(session: Session, actor: User, row_id: int) -> OutboxTask:
     return row
 
 
-def task_dict(row: OutboxTask) -> dict[str, Any]:
-    status = row.status
-    if status == OutboxStatus.PENDING.value and row.last_error:
-        status = "failed"
-    return {
-        "id": row.id, "task": row.task, "args": row.args, "status": status, "attempts": row.attempts,
-        "last_error": row.last_error, "created_at": row.created_at.isoformat(),
-        "done_at": row.done_at.isoformat() if row.done_at else None,
-        "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
-    }
+def shown_status(row: OutboxTask) -> str:
+    """pending, failed (pending with an error recorded: waiting for its next attempt), dead or done."""
+    if row.status == OutboxStatus.PENDING.value and row.last_error:
+        return "failed"
+    return row.status
 
 
 def check_outbox(session: Session, echo, overdue_after: timedelta) -> int:

@@ -19,7 +19,7 @@ def index():
     status = request.args.get("status") or None
     work = services.list_work(db.session, current_user._get_current_object(), status)
     return render_template("tasks/index.html", counts=work["counts"], items=work["items"], status=status,
-                           filters=services.STATUS_FILTERS)
+                           filters=services.STATUS_FILTERS, shown_status=services.shown_status)
 
 
 @bp.post("/queue/<int:task_id>/retry")
