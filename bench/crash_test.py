@@ -1,8 +1,9 @@
 #!/usr/bin/env python
-"""Load-and-fault test: gunicorn under concurrent uploads, searches and draft renders, killed with
-SIGKILL (master and workers) in the middle, restarted; then every upload that was answered 201 must be
-intact (same bytes, same SHA-256) and searchable, no stored object may have a wrong hash, and
-`docmgr check` must pass. Prints a JSON summary (requests per second, errors; connection errors while
+"""Load-and-fault test: gunicorn and the queue worker under concurrent uploads (scans among them),
+searches and draft renders, both killed with SIGKILL (master, workers and the queue worker) in the middle,
+restarted; then every upload that was answered 201 must be intact (same bytes, same SHA-256), searchable
+and (scans) OCR'd, no stored object may have a wrong hash, and `docmgr check` must pass (nothing overdue
+or dead in the queue, the index equal to the database). Prints a JSON summary (requests per second, errors; connection errors while
 the server was down are counted apart). Loopback only; every loop is bounded; the script stops by itself.
 
     .venv/bin/python bench/crash_test.py                    # the full run (about a minute)
@@ -47,15 +48,16 @@ class Settings:
     upload_threads: int = 4
     search_threads: int = 1
     render_threads: int = 1
+    scan_threads: int = 1  # uploads of image-only scans (PNG) that the worker must OCR
     seconds_before_kill: float = 12.0
     seconds_after_restart: float = 10.0
-    drain_seconds: float = 30.0  # how long the index queue may take to catch up after the load
+    drain_seconds: float = 60.0  # how long the worker may take to catch up after the load (index, OCR)
     request_timeout: float = 60.0
     hostile_upload: bool = True  # one crafted PDF that would stall a worker without the extraction sandbox
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(upload_threads=3, seconds_before_kill=5.0, seconds_after_restart=4.0, drain_seconds=20.0)
+        return cls(upload_threads=3, seconds_before_kill=5.0, seconds_after_restart=4.0, drain_seconds=60.0)
 
 
 # --- payloads: real small PDF, DOCX and TXT files, each with a word no other file has ---------------
@@ -104,6 +106,20 @@ def docx_payload(word: str) -> tuple[str, bytes]:
     out = io.BytesIO()
     document.save(out)
     return f"{word}.docx", out.getvalue()
+
+
+def scan_payload(word: str) -> tuple[str, bytes]:
+    """An image-only page (PNG, no text layer): the upload queues OCR; the title carries the unique word."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    page = Image.new("L", (1240, 400), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.truetype(str(REPO / "docmgr" / "static" / "fonts" / "DejaVuSans.ttf"), 48)
+    draw.text((60, 80), "Accordo di collaborazione", font=font, fill=0)
+    draw.text((60, 200), "tra distretti industriali", font=font, fill=0)
+    out = io.BytesIO()
+    page.save(out, "PNG")
+    return f"{word}.png", out.getvalue()
 
 
 def hostile_pdf(pages: int = 50) -> bytes:
@@ -192,6 +208,47 @@ class Server:
             pass
 
 
+class Worker:
+    """`docmgr worker` (the queue consumer and relay) in its own session, killed and restarted like gunicorn."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env, self.log_path = env, log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [str(BIN / "flask"), "--app", "wsgi", "docmgr", "worker"], cwd=REPO, env=self.env, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        log.close()
+
+    def wait(self, timeout: float) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        """SIGKILL to its group: the worker and the rendering/Tesseract children it may be running."""
+        assert self.process is not None
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+
+
 def run_cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [str(BIN / "flask"), "--app", "wsgi", "docmgr", *args], cwd=REPO, env=env, capture_output=True, text=True,
@@ -235,6 +292,7 @@ class Stats:
     connection_errors_outage: Counter = field(default_factory=Counter)  # while the server was down
     connection_errors_other: Counter = field(default_factory=Counter)
     uploads: list[dict] = field(default_factory=list)  # every 201: what we sent and what came back
+    scans: list[dict] = field(default_factory=list)  # the 201 scans among them
     drafts: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -270,13 +328,13 @@ class Load:
                 self.stats.http_errors[f"{kind}:{status}"] += 1
         return status, data
 
-    def uploader(self, number: int) -> None:
-        makers = (text_payload, pdf_payload, docx_payload)
+    def uploader(self, number: int, makers=(text_payload, pdf_payload, docx_payload), pause: float = 0.0) -> None:
         iteration = 0
         while not self.stop.is_set() and iteration < 100_000:
             iteration += 1
             word = unique_word()
             filename, data = makers[(number + iteration) % len(makers)](word)
+            time.sleep(pause)
             body, content_type = multipart({"title_it": f"Proposta {word}", "kind": "proposal"}, [(filename, data)])
             status, answer = self._call("upload", "POST", "/api/v1/documents", body,
                                         {**self.firm, "Content-Type": content_type}, expect=(201,))
@@ -288,6 +346,8 @@ class Load:
                         "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
                         "answered_sha256": document["files"][0]["sha256"], "data": data,
                     })
+                    if filename.endswith(".png"):
+                        self.stats.scans.append(self.stats.uploads[-1])
 
     def searcher(self) -> None:
         iteration = 0
@@ -311,6 +371,8 @@ class Load:
     def threads(self) -> list[threading.Thread]:
         workers = [threading.Thread(target=self.uploader, args=(i,), daemon=True)
                    for i in range(self.settings.upload_threads)]
+        workers += [threading.Thread(target=self.uploader, args=(i, (scan_payload,), 1.0), daemon=True)
+                    for i in range(self.settings.scan_threads)]
         workers += [threading.Thread(target=self.searcher, daemon=True) for _ in range(self.settings.search_threads)]
         if self.agreement_id is not None:
             workers += [threading.Thread(target=self.renderer, daemon=True) for _ in range(self.settings.render_threads)]
@@ -383,6 +445,35 @@ def verify_search(port: int, firm: dict, uploads: list[dict], drain_seconds: flo
             "rounds": rounds}
 
 
+def verify_ocr(port: int, firm: dict, scans: list[dict], drain_seconds: float) -> dict:
+    """Every 201 scan gets its text recognised by the worker (bounded wait), and is found by a recognised word."""
+    pending = {u["document_id"] for u in scans}
+    statuses: dict[int, str] = {}
+    deadline = time.monotonic() + drain_seconds
+    while pending and time.monotonic() < deadline:
+        for document_id in list(pending):
+            status, data = request(port, "GET", f"/api/v1/documents/{document_id}", headers=firm)
+            if status == 200:
+                statuses[document_id] = json.loads(data)["files"][0]["text_status"]
+                if statuses[document_id] == "ocr_done":
+                    pending.discard(document_id)
+        if pending:
+            time.sleep(1.0)
+    found_by_text = set()
+    if scans and not pending:
+        deadline = time.monotonic() + drain_seconds
+        while time.monotonic() < deadline:
+            status, data = request(port, "GET", "/api/v1/search?q=collaborazione&per_page=100", headers=firm)
+            if status == 200:
+                found_by_text = {hit["document_id"] for hit in json.loads(data)["hits"]}
+            if {u["document_id"] for u in scans} <= found_by_text:
+                break
+            time.sleep(1.0)
+    return {"checked": len(scans), "ocr_done": len(scans) - len(pending),
+            "found_by_recognised_text": len({u["document_id"] for u in scans} & found_by_text),
+            "not_done": {i: statuses.get(i) for i in sorted(pending)[:20]}}
+
+
 def verify_drafts(port: int, legal: dict, drafts: list[dict]) -> dict:
     intact = 0
     problems = []
@@ -421,7 +512,6 @@ def run(settings: Settings, workdir: Path) -> dict:
         "DOCMGR_DATABASE_URL": f"sqlite:///{workdir / 'docmgr.sqlite3'}",
         "DOCMGR_SECRET_KEY": "crash-test-secret",
         "DOCMGR_EXTRACTION_TIMEOUT_SECONDS": "5",
-        "DOCMGR_OCR_THREAD": "0",
         "PYTHONUNBUFFERED": "1",
     }
     summary: dict = {"settings": asdict(settings), "workdir": str(workdir)}
@@ -433,7 +523,9 @@ def run(settings: Settings, workdir: Path) -> dict:
     run_cli(env, "create-user", "--email", "legal@crash.test", "--password", PASSWORD, "--role", "legal")
 
     server = Server(env, free_port(), settings.workers, workdir / "gunicorn.log")
+    worker = Worker(env, workdir / "worker.log")
     try:
+        worker.start()
         summary["startup_seconds"] = round(server.start(), 2)
         firm_token, legal_token = token(server.port, "firm@crash.test"), token(server.port, "legal@crash.test")
         legal = {"Authorization": f"Bearer {legal_token}"}
@@ -450,6 +542,8 @@ def run(settings: Settings, workdir: Path) -> dict:
         load.server_down.set()
         killed_at = time.monotonic()
         server.kill()
+        worker.kill()
+        worker.start()
         summary["restart_seconds"] = round(server.start(), 2)
         load.server_down.clear()
         summary["outage_seconds"] = round(time.monotonic() - killed_at, 2)
@@ -482,9 +576,11 @@ def run(settings: Settings, workdir: Path) -> dict:
         summary["uploads"] = verify_uploads(server.port, load.firm, stats.uploads)
         if search_path == "search":
             summary["search"] = verify_search(server.port, load.firm, stats.uploads, settings.drain_seconds)
+        summary["ocr"] = verify_ocr(server.port, load.firm, stats.scans, settings.drain_seconds)
         summary["drafts"] = verify_drafts(server.port, legal, stats.drafts)
     finally:
         server.stop()
+        worker.stop()
     summary["storage"] = verify_storage(workdir / "storage")
     check = run_cli(env, "check", check=False)
     summary["check"] = {"exit_code": check.returncode, "output": check.stdout.strip().splitlines()[-6:]}
@@ -495,6 +591,9 @@ def run(settings: Settings, workdir: Path) -> dict:
         failures.append("an upload answered 201 is missing or damaged")
     if "search" in summary and summary["search"]["found"] != summary["search"]["checked"]:
         failures.append("an upload answered 201 is not searchable")
+    if summary["ocr"]["ocr_done"] != summary["ocr"]["checked"] \
+            or summary["ocr"]["found_by_recognised_text"] != summary["ocr"]["checked"]:
+        failures.append("a scan answered 201 was not OCR'd or is not found by its recognised text")
     if summary["drafts"]["intact"] != summary["drafts"]["checked"]:
         failures.append("a rendered draft is missing or damaged")
     if summary["storage"]["objects_bad"]:

@@ -9,10 +9,39 @@ from flask_login import current_user
 from sqlalchemy import event
 from werkzeug.routing import IntegerConverter
 
+from docmgr import (
+    documents,
+    drafting,
+    maintenance,
+    openapi,  # noqa: F401  (registers /api/v1/openapi.json on the API blueprint)
+    search,
+    signatures,
+    tasks,
+)
+from docmgr.accounts import api as accounts_api
+from docmgr.accounts import views as accounts_views
+from docmgr.accounts.services import load_user_from_request, load_user_from_session
+from docmgr.api import bp as api_bp
+from docmgr.audit import api as audit_api
+from docmgr.audit import views as audit_views
+from docmgr.cli import docmgr_cli
 from docmgr.config import REPO_ROOT, load_config
 from docmgr.database import load_all_models
+from docmgr.documents import api as documents_api
+from docmgr.documents import views as documents_views
+from docmgr.drafting import api as drafting_api
+from docmgr.drafting import views as drafting_views
+from docmgr.errorhandlers import register_error_handlers, wants_json
+from docmgr.errors import Unauthorized
 from docmgr.extensions import babel, csrf, db, login_manager, migrate
-from docmgr.storage import FileStore
+from docmgr.search import api as search_api
+from docmgr.search import views as search_views
+from docmgr.security_log import configure_security_logging
+from docmgr.signatures import api as signatures_api
+from docmgr.signatures import views as signatures_views
+from docmgr.storage import FileStore, discard_uncommitted
+from docmgr.tasks import api as tasks_api
+from docmgr.web import register_template_helpers
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -35,45 +64,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     load_all_models()
     # Security (tests/security): ids beyond SQLite's 64-bit integers answer 404, not an OverflowError 500.
     app.url_map.converters["int"] = _RowIdConverter
-    from docmgr import openapi  # noqa: F401  (registers /api/v1/openapi.json on the API blueprint)
-    from docmgr.accounts import api as accounts_api
-    from docmgr.accounts import views as accounts_views
-    from docmgr.api import bp as api_bp
-    from docmgr.audit import api as audit_api
-    from docmgr.audit import views as audit_views
-    from docmgr.documents import api as documents_api
-    from docmgr.documents import views as documents_views
-    from docmgr.drafting import api as drafting_api
-    from docmgr.drafting import views as drafting_views
-    from docmgr.search import api as search_api
-    from docmgr.search import views as search_views
-    from docmgr.signatures import api as signatures_api
-    from docmgr.signatures import views as signatures_views
 
     for module in (accounts_views, documents_views, search_views, drafting_views, signatures_views, audit_views):
         app.register_blueprint(module.bp)
     # A blueprint cannot change once registered, and api_bp lives at module level: nest the modules'
     # API blueprints only the first time, so a second create_app in one process (tests) works.
     if not api_bp._got_registered_once:
-        for module in (accounts_api, documents_api, search_api, drafting_api, signatures_api, audit_api):
+        for module in (accounts_api, documents_api, search_api, drafting_api, signatures_api, audit_api, tasks_api):
             api_bp.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
-
-    from docmgr.accounts.services import load_user_from_request, load_user_from_session
 
     login_manager.user_loader(load_user_from_session)
     login_manager.request_loader(load_user_from_request)
     login_manager.login_view = "accounts.login"
     login_manager.unauthorized_handler(_unauthorized)
 
-    from docmgr.errorhandlers import register_error_handlers
-
     register_error_handlers(app)
-    from docmgr.security_log import configure_security_logging
-
     configure_security_logging(app)  # hardening: JSON lines on the "docmgr.security" logger
-
-    from docmgr.cli import docmgr_cli
 
     app.cli.add_command(docmgr_cli)
 
@@ -81,14 +88,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(_csrf_unless_bearer)
     app.after_request(_security_headers)
     app.teardown_request(_discard_uncommitted_blobs)
-
-    from docmgr.web import register_template_helpers
-
     register_template_helpers(app)
-    from docmgr.documents.ocr import init_app as init_ocr  # OCR worker thread (when OCR_THREAD) and page helper
-
-    init_ocr(app)
-    __import__("docmgr.search.services").search.services.init_app(app)  # index queue drain + poller
+    # Each module registers its tasks, indexers, integrity checks, stored-file references and `init` steps.
+    # The task queue first (the others register handlers with it); search last (its `init` step rebuilds
+    # an outdated index once the others' steps have run).
+    for module in (maintenance, tasks, documents, drafting, signatures, search):
+        module.init_app(app)
     return app
 
 
@@ -119,9 +124,6 @@ def _select_locale() -> str:
 
 def _unauthorized():
     from flask import redirect, url_for
-
-    from docmgr.errorhandlers import wants_json
-    from docmgr.errors import Unauthorized
 
     if wants_json():
         raise Unauthorized("Log in, or send an API token as 'Authorization: Bearer TOKEN'.", code="not_authenticated")
@@ -178,8 +180,6 @@ def _security_headers(response):
 
 def _discard_uncommitted_blobs(exc: BaseException | None) -> None:
     """A request that stored new blobs but did not commit must not leave them behind."""
-    from docmgr.storage import discard_uncommitted
-
     discard_uncommitted()
 
 
@@ -225,8 +225,10 @@ def _owner_only_database(path: str | None) -> None:
 
 
 def _may_write() -> bool:
-    from flask import has_request_context
+    from flask import has_app_context, has_request_context
 
+    if has_app_context() and getattr(g, "docmgr_read_only", False):  # e.g. the index writer reading what to index
+        return False
     if not has_request_context():
         return True
     if getattr(g, "force_write_transaction", False):

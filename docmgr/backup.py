@@ -61,11 +61,8 @@ from docmgr.audit.anchor import audit_key, reseal_all, set_heads_aside
 from docmgr.audit.models import AuditEvent
 from docmgr.audit.services import export_lines, verify_chain
 from docmgr.config import REPO_ROOT
-from docmgr.documents.models import Document
-from docmgr.drafting.models import Draft
 from docmgr.errors import Conflict, Invalid
 from docmgr.extensions import db
-from docmgr.search import services as search
 from docmgr.security_log import log_security_event
 from docmgr.storage import CHUNK, current_store, fsync_dir
 
@@ -572,18 +569,10 @@ def _verify_restored_audit(manifest: dict[str, Any]) -> None:
 
 
 def _rebuild_search_index() -> str:
-    """Use the search module's rebuild when it offers one; else queue every object for the next drain."""
-    rebuild = getattr(search, "rebuild_index", None) or getattr(search, "reindex", None)
-    if rebuild is not None:
-        count = rebuild()
-        return f"rebuilt ({count} entries)"
-    queued = 0
-    for object_type, model in (("document", Document), ("draft", Draft)):
-        for (object_id,) in db.session.execute(select(model.id)):
-            search.enqueue(db.session, object_type, object_id)
-            queued += 1
-    db.session.commit()
-    return f"{queued} object(s) queued for indexing"
+    """Rebuild the search index from the restored database."""
+    from docmgr.search.rebuild import reindex
+
+    return f"rebuilt ({reindex()} entries)"
 
 
 def import_backup(path: Path | str, echo: Echo = _quiet, *, key: str | None = None,

@@ -9,8 +9,17 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from docmgr.accounts.services import create_organization, create_user, find_organization
+from docmgr.audit.anchor import check_head, reseal_all
+from docmgr.audit.services import verify_chain
+from docmgr.backup import export_backup, import_backup
+from docmgr.demo import load_demo
+from docmgr.documents.ocr import ocr_status
 from docmgr.errors import DocmgrError
 from docmgr.extensions import db
+from docmgr.maintenance import initialize, run_checks
+from docmgr.search.rebuild import reindex
+from docmgr.tasks.worker import run_due, run_worker
 
 
 @click.group("docmgr")
@@ -29,14 +38,12 @@ def _fail(error: DocmgrError) -> None:
 @with_appcontext
 def init_command() -> None:
     """Create or upgrade the schema and the data folders; safe to run again."""
-    from docmgr.maintenance import initialize
-
-    reindexed = initialize()
+    said = initialize()
     click.echo(f"database: {current_app.config['SQLALCHEMY_DATABASE_URI']}")
     click.echo(f"storage:  {current_app.config['STORAGE_DIR']}")
     click.echo(f"index:    {current_app.config['INDEX_DIR']}")
-    if reindexed is not None:
-        click.echo(f"index:    built by an older version, rebuilt ({reindexed} entries)")
+    for line in said:
+        click.echo(line)
 
 
 @docmgr_cli.command("create-org")
@@ -46,8 +53,6 @@ def init_command() -> None:
 @click.option("--name-alt", default=None, help="The name in the other script.")
 @with_appcontext
 def create_org_command(name: str, country: str, kind: str, name_alt: str | None) -> None:
-    from docmgr.accounts.services import create_organization
-
     try:
         org = create_organization(db.session, None, name=name, country=country, kind=kind, name_alt=name_alt)
         db.session.commit()
@@ -64,8 +69,6 @@ def create_org_command(name: str, country: str, kind: str, name_alt: str | None)
 @click.option("--name", default="")
 @with_appcontext
 def create_user_command(email: str, password: str, role: str, org_name: str | None, name: str) -> None:
-    from docmgr.accounts.services import create_user, find_organization
-
     try:
         org = find_organization(db.session, org_name) if org_name else None
         user = create_user(db.session, None, email=email, password=password, role=role, organization=org, name=name)
@@ -79,8 +82,6 @@ def create_user_command(email: str, password: str, role: str, org_name: str | No
 @with_appcontext
 def demo_command() -> None:
     """Load demo organisations, users, proposals and agreements (once; running it again changes nothing)."""
-    from docmgr.demo import load_demo
-
     logins = load_demo()
     click.echo("Demo logins (e-mail / password):")
     for role, email, password in logins:
@@ -93,10 +94,8 @@ def demo_command() -> None:
                    "chain must still hold. May be given several times.")
 @with_appcontext
 def check_command(heads: tuple[str, ...]) -> None:
-    """Verify stored files against their SHA-256, the index against the database, and the audit chain."""
-    from docmgr.audit.anchor import check_head
-    from docmgr.maintenance import run_checks
-
+    """Verify stored files against their SHA-256, the index against the database, the audit chain, and that no
+    queued work is overdue or dead."""
     problems = run_checks(echo=click.echo)
     for head in heads:
         found = check_head(db.session, head)
@@ -116,9 +115,6 @@ def check_command(heads: tuple[str, ...]) -> None:
 def seal_audit_command() -> None:
     """Seal the audit entries written before seals existed (once, after upgrading). Refuses when the chain's
     hashes do not verify: sealing must not bless a trail that was already altered."""
-    from docmgr.audit.anchor import reseal_all
-    from docmgr.audit.services import verify_chain
-
     report = verify_chain(db.session, seals=False, heads=False)
     if not report.ok:
         for problem in report.problems:
@@ -130,19 +126,33 @@ def seal_audit_command() -> None:
     click.echo(f"OK: {sealed} entr(ies) sealed.")
 
 
-@docmgr_cli.command("ocr-worker")
-@click.option("--once", is_flag=True, help="Process the queued OCR jobs, then exit (instead of waiting for more).")
+@docmgr_cli.command("worker")
+@click.option("--once", is_flag=True, help="Run the work that is due now, then exit (instead of waiting for more).")
+@with_appcontext
+def worker_command(once: bool) -> None:
+    """Run queued and periodic work: indexing, OCR of scans, thumbnails (Ctrl-C or SIGTERM stops it)."""
+    _run_worker(once)
+
+
+@docmgr_cli.command("ocr-worker", hidden=True)
+@click.option("--once", is_flag=True)
 @with_appcontext
 def ocr_worker_command(once: bool) -> None:
-    """Recognise the text of scans (image-only PDFs, PNG/JPEG/TIFF) queued for OCR."""
-    from docmgr.documents.ocr import ocr_status, run_ocr_worker
+    """Deprecated: `worker` runs OCR together with all other queued work."""
+    click.echo("`ocr-worker` is deprecated: use `flask --app wsgi docmgr worker`.", err=True)
+    _run_worker(once)
 
-    status = ocr_status(current_app.config)
+
+def _run_worker(once: bool) -> None:
+    app = current_app._get_current_object()
+    status = ocr_status(app.config)
     if not status.available:
-        click.echo(f"OCR is unavailable: {status.reason} Queued scans keep waiting.", err=True)
-        sys.exit(1)
-    processed = run_ocr_worker(current_app._get_current_object(), once=once)
-    click.echo(f"{processed} OCR job(s) processed.")
+        click.echo(f"OCR is unavailable: {status.reason} Scans wait in the queue.", err=True)
+    if once:
+        done = run_due(app)
+        click.echo(f"{done} task(s) done.")
+        return
+    run_worker(app)
 
 
 @docmgr_cli.command("reindex")
@@ -150,8 +160,6 @@ def ocr_worker_command(once: bool) -> None:
 @with_appcontext
 def reindex_command(procs: int) -> None:
     """Rebuild the search index from the database (into a fresh directory, swapped in atomically)."""
-    from docmgr.search.services import reindex
-
     count = reindex(procs=procs)
     click.echo(f"index: {count} entr(ies) indexed into a fresh generation")
 
@@ -169,8 +177,6 @@ _KEY_HELP = "Key that signs the archive's manifest (default: DOCMGR_BACKUP_KEY, 
 def export_command(path: Path, key: str | None) -> None:
     """Write a consistent, signed backup archive (tar, 0600) of the database, stored files and audit log to
     PATH, while the service keeps running."""
-    from docmgr.backup import export_backup
-
     try:
         result = export_backup(path, echo=click.echo, key=key)
     except DocmgrError as error:
@@ -189,8 +195,6 @@ def export_command(path: Path, key: str | None) -> None:
 @with_appcontext
 def import_command(path: Path, key: str | None, trust_unsigned: bool) -> None:
     """Restore a signed backup archive into this instance, which must be new (no users, no documents, no files)."""
-    from docmgr.backup import import_backup
-
     try:
         result = import_backup(path, echo=click.echo, key=key, trust_unsigned=trust_unsigned)
     except DocmgrError as error:

@@ -72,7 +72,24 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_FAILURE_WINDOW_SECONDS": 15 * 60,
         "TEMPLATES_DIR": REPO_ROOT / "templates",
-        "INDEX_SYNC": True,  # drain the index queue right after each committed request
+        # The task queue (docmgr.tasks): Huey on SQLite in STORAGE_DIR/queue.sqlite3 unless DOCMGR_QUEUE_URL
+        # names Redis (redis://host:6379/0). QUEUE_IMMEDIATE runs each task in the process that committed it,
+        # right after the commit: only for unit tests (the TESTING default); never with a real worker.
+        # Thumbnails of uploaded PDFs and images are rendered by the worker right away (a task per file), not on
+        # the first page view; off in unit tests (each upload would start a rendering child).
+        "THUMBNAILS_QUEUED": not overrides.get("TESTING"),
+        "QUEUE_URL": env.get("DOCMGR_QUEUE_URL", ""),
+        "QUEUE_IMMEDIATE": bool(overrides.get("TESTING")),
+        "QUEUE_WORKERS": int(env.get("DOCMGR_QUEUE_WORKERS", "2")),  # consumer threads of `docmgr worker`
+        "QUEUE_MAX_ATTEMPTS": int(env.get("DOCMGR_QUEUE_MAX_ATTEMPTS", "5")),  # then the task is dead
+        "QUEUE_RETRY_SECONDS": float(env.get("DOCMGR_QUEUE_RETRY_SECONDS", "10")),  # doubled after each failure
+        "QUEUE_RELAY_AFTER_SECONDS": 30.0,  # a row not done this long after its hand-off is handed over again
+        "QUEUE_RELAY_INTERVAL_SECONDS": 2.0,  # how often the worker's relay looks for such rows
+        "QUEUE_OVERDUE_SECONDS": float(env.get("DOCMGR_QUEUE_OVERDUE_SECONDS", "600")),  # `check` fails beyond
+        "QUEUE_KEEP_DONE_DAYS": 7,  # done rows are purged after this (a daily periodic task)
+        # Test hook (tests/test_crash.py): exit the process right after a commit that recorded this task,
+        # before handing it to the queue. Never set in production.
+        "QUEUE_EXIT_AFTER_COMMIT": env.get("DOCMGR_QUEUE_EXIT_AFTER_COMMIT", ""),
         # Signatures (docmgr.signatures): PEM files of the CAs whose certificates count as trusted
         # (empty: every certificate is reported untrusted, integrity is still checked), and whether
         # an untrusted but intact signature over the right PDF is refused.
@@ -83,10 +100,9 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SIGNATURE_REVOCATION_FETCH": env.get("DOCMGR_SIGNATURE_REVOCATION_FETCH", "").lower() in ("1", "true", "yes"),
         # `docmgr trust import` checks a TS 119 612 list's XML signature against this PEM certificate when set.
         "TRUST_LIST_SIGNER_CERT": env.get("DOCMGR_TRUST_LIST_SIGNER_CERT") or None,
-        # OCR of scans (docmgr.documents.ocr): off when disabled or when Tesseract is missing (jobs then wait);
-        # a worker thread per server process unless DOCMGR_OCR_THREAD=0 (never in tests: they run the worker).
+        # OCR of scans (docmgr.documents.ocr, run by `docmgr worker`): off when disabled or when Tesseract is
+        # missing (the tasks then wait).
         "OCR_ENABLED": env.get("DOCMGR_OCR_ENABLED", "1").lower() not in ("0", "false", "no"),
-        "OCR_THREAD": env.get("DOCMGR_OCR_THREAD", "1").lower() not in ("0", "false", "no") and not overrides.get("TESTING"),
         "OCR_TESSERACT": env.get("DOCMGR_OCR_TESSERACT", "tesseract"),
         "OCR_LANGUAGES": "ita+rus",
         # Hardening (docmgr.documents.sandbox): text extraction of uploads runs in a child process with
@@ -107,7 +123,4 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "AUDIT_HEADS_PATH": str(_resolve(env.get("DOCMGR_AUDIT_HEADS_PATH") or str(storage_dir / "audit_heads.jsonl"))),
     }
     config.update(overrides)
-    # The per-process poller that drains index tasks left by a crashed process: on for the server,
-    # off under TESTING unless a test asks for it (each test app would otherwise start a thread).
-    config.setdefault("INDEX_POLL", not config.get("TESTING", False))
     return config

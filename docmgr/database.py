@@ -44,12 +44,11 @@ class Base(DeclarativeBase):
 
 
 def load_all_models() -> None:
-    """Import every module's models so the metadata (create_all, Alembic) sees all tables."""
+    """Import every package's models so the metadata (create_all, Alembic) sees all tables."""
     import importlib
+    import pkgutil
+    from pathlib import Path
 
-    for module in ("accounts", "documents", "search", "drafting", "signatures", "audit"):
-        try:
-            importlib.import_module(f"docmgr.{module}.models")
-        except ModuleNotFoundError as error:
-            if error.name != f"docmgr.{module}.models":
-                raise
+    for package in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if package.ispkg and (Path(__file__).parent / package.name / "models.py").is_file():
+            importlib.import_module(f"docmgr.{package.name}.models")

@@ -43,6 +43,9 @@ PRELOAD = [
     "pyhanko.sign.validation",
     "pyhanko.sign.validation.generic_cms",
     "gostcrypto.gostsignature",
+    # page images of PDFs and scans (previews, thumbnails, OCR)
+    "docmgr.documents.previews",
+    "PIL.Image",
 ]
 
 

@@ -1,76 +1,78 @@
-"""Setting up the data folders and schema, and the integrity checks behind `docmgr check`."""
+"""Setting up the data folders and schema, and the integrity checks behind `docmgr check`.
+
+Modules plug in from their ``init_app(app)``: :func:`register_check` (a check prints what it finds and
+returns how many problems), :func:`register_blob_references` (which stored files their rows point at)
+and :func:`register_init_step` (what `docmgr init` must also do: load shipped templates, rebuild an
+outdated index…). This module imports none of them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from flask import current_app
-from sqlalchemy import select
+from flask import Flask, current_app
+from flask_migrate import upgrade
+from sqlalchemy.orm import Session
 
+from docmgr.audit.services import verify_chain
 from docmgr.extensions import db
 from docmgr.storage import current_store
 
+Echo = Callable[[str], None]
+Check = Callable[[Echo], int]
+BlobReferences = Callable[[Session], Iterable[tuple[str, str]]]
+InitStep = Callable[[], str | None]
 
-def initialize() -> int | None:
-    """Create the data folders, bring the schema to the newest migration and rebuild a search
-    index built by an older version. Returns how many entries were reindexed (None: none needed)."""
-    from flask_migrate import upgrade
 
+def _registry(app: Flask, name: str) -> list:
+    return app.extensions.setdefault(f"docmgr.{name}", [])
+
+
+def register_check(app: Flask, check: Check) -> None:
+    """Add a check to `docmgr check`: ``check(echo)`` prints what it finds and returns how many problems."""
+    if check not in _registry(app, "checks"):
+        _registry(app, "checks").append(check)
+
+
+def register_blob_references(app: Flask, references: BlobReferences) -> None:
+    """``references(session)`` yields (sha256, what points at it) for every stored file a module's rows use."""
+    if references not in _registry(app, "blob_references"):
+        _registry(app, "blob_references").append(references)
+
+
+def register_init_step(app: Flask, step: InitStep) -> None:
+    """Something `docmgr init` does after the migrations; it may return a line to print."""
+    if step not in _registry(app, "init_steps"):
+        _registry(app, "init_steps").append(step)
+
+
+def initialize() -> list[str]:
+    """Create the data folders, bring the schema to the newest migration and run every module's init
+    step. Returns the lines the steps had to say."""
     current_store().ensure()
     current_app.config["INDEX_DIR"].mkdir(parents=True, exist_ok=True)
     upgrade()
-    from docmgr.drafting.services import sync_templates  # drafting: load the shipped agreement templates
-
-    sync_templates(db.session)
-    db.session.commit()
-    from docmgr.search.services import reindex_if_outdated
-
-    return reindex_if_outdated()
+    said = []
+    for step in _registry(current_app, "init_steps"):
+        line = step()
+        if line:
+            said.append(line)
+    return said
 
 
 def referenced_blobs() -> list[tuple[str, str]]:
     """(sha256, what points at it) for every stored file a row refers to."""
-    from docmgr.documents.models import DocumentFile
-    from docmgr.drafting.models import Agreement, Draft, Signatory
-
     refs: list[tuple[str, str]] = []
-    for file_id, document_id, sha, filename in db.session.execute(
-        select(DocumentFile.id, DocumentFile.document_id, DocumentFile.sha256, DocumentFile.filename)
-    ):
-        refs.append((sha, f"document {document_id} file {file_id} ({filename})"))
-    for draft_id, agreement_id, pdf, docx in db.session.execute(
-        select(Draft.id, Draft.agreement_id, Draft.pdf_sha256, Draft.docx_sha256)
-    ):
-        refs.append((pdf, f"agreement {agreement_id} draft {draft_id} (PDF)"))
-        refs.append((docx, f"agreement {agreement_id} draft {draft_id} (DOCX)"))
-    for signatory_id, agreement_id, sha in db.session.execute(
-        select(Signatory.id, Signatory.agreement_id, Signatory.signed_file_sha256).where(
-            Signatory.signed_file_sha256.is_not(None)
-        )
-    ):
-        refs.append((sha, f"agreement {agreement_id} signatory {signatory_id} signed copy"))
-    for agreement_id, sha in db.session.execute(
-        select(Agreement.id, Agreement.certificate_sha256).where(Agreement.certificate_sha256.is_not(None))
-    ):
-        refs.append((sha, f"agreement {agreement_id} completion certificate"))
-    from docmgr.signatures.models import SignatureSubmission
-
-    for submission_id, agreement_id, sha, detached in db.session.execute(
-        select(SignatureSubmission.id, SignatureSubmission.agreement_id, SignatureSubmission.sha256,
-               SignatureSubmission.signature_sha256)
-    ):
-        refs.append((sha, f"agreement {agreement_id} signature submission {submission_id}"))
-        if detached:
-            refs.append((detached, f"agreement {agreement_id} signature submission {submission_id} (detached signature)"))
+    for references in _registry(current_app, "blob_references"):
+        refs.extend(references(db.session))
     return refs
 
 
-def check_files(echo: Callable[[str], None]) -> int:
+def check_files(echo: Echo) -> int:
     store = current_store()
     problems = 0
     seen: dict[str, str | None] = {}
-    refs = referenced_blobs()
-    for sha, owner in refs:
+    for sha, owner in referenced_blobs():
         if sha not in seen:
             seen[sha] = store.verify(sha)
         if seen[sha]:
@@ -80,9 +82,7 @@ def check_files(echo: Callable[[str], None]) -> int:
     return problems
 
 
-def check_audit(echo: Callable[[str], None]) -> int:
-    from docmgr.audit.services import verify_chain
-
+def check_audit(echo: Echo) -> int:
     report = verify_chain(db.session)
     for problem in report.problems:
         echo(f"audit: {problem['message']}")
@@ -90,9 +90,10 @@ def check_audit(echo: Callable[[str], None]) -> int:
     return len(report.problems)
 
 
-# Each check prints what it finds and returns how many problems. Modules add theirs here.
-CHECKS: list[Callable[[Callable[[str], None]], int]] = [check_files, check_audit]
+def init_app(app: Flask) -> None:
+    register_check(app, check_files)
+    register_check(app, check_audit)
 
 
-def run_checks(echo: Callable[[str], None] = print) -> int:
-    return sum(check(echo) for check in CHECKS)
+def run_checks(echo: Echo = print) -> int:
+    return sum(check(echo) for check in list(_registry(current_app, "checks")))

@@ -33,8 +33,7 @@ def pytest_configure(config):
 @pytest.fixture
 def app(tmp_path, request):
     overrides = {}
-    marker = request.node.get_closest_marker("app_config")
-    if marker is not None:
+    for marker in reversed(list(request.node.iter_markers("app_config"))):  # module, class, then test markers
         overrides.update(marker.kwargs)
     app = create_app(
         {
@@ -210,3 +209,17 @@ def compiled_translations():
         with tmp_path.open("wb") as fh:
             write_mo(fh, catalog)
         tmp_path.replace(mo_path)  # atomic: parallel test sessions never read a half-written catalog
+
+
+@pytest.fixture
+def run_queue(app):
+    """Run the queued work that is due, in this process: the same code as `docmgr worker --once`.
+    (Unit-test apps run each task right after its commit — QUEUE_IMMEDIATE — unless a test turns that off
+    with ``@pytest.mark.app_config(QUEUE_IMMEDIATE=False)`` to look at the queue in between.)"""
+    from docmgr.tasks.worker import run_due
+
+    def run() -> int:
+        db.session.rollback()  # outside requests a transaction holds the write lock: free it for the worker
+        return run_due(app)
+
+    return run

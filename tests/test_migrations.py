@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 
 from docmgr import create_app
 from docmgr.extensions import db
-from docmgr.search.services import get_engine
+from docmgr.search.indexers import get_engine
 
 
 def _fresh_app(tmp_path):
@@ -42,6 +42,6 @@ def test_init_creates_the_schema_of_the_models_and_is_safe_to_rerun(tmp_path):
             diff = compare_metadata(MigrationContext.configure(connection, opts={"render_as_batch": True}), db.metadata)
             tables = set(inspect(connection).get_table_names())
         assert diff == [], f"models and migrations differ: {diff}"
-        assert {"users", "documents", "document_files", "audit_events", "agreements", "index_tasks"} <= tables
+        assert {"users", "documents", "document_files", "audit_events", "agreements", "outbox"} <= tables
         assert (tmp_path / "storage" / "objects").is_dir()
         assert (tmp_path / "index").is_dir()

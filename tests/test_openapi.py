@@ -24,6 +24,7 @@ from openapi_spec_validator import validate as validate_spec
 
 from docmgr.api import bp
 from docmgr.extensions import db
+from docmgr.search.indexers import enqueue_index
 from tests.conftest import PASSWORD
 from tests.security.conftest import mou_fields, png_bytes
 
@@ -308,6 +309,17 @@ def test_every_route_answers_as_the_spec_says(app, client, spec, people):
     call("GET", "/audit/verify", 200, headers=admin)
     call("GET", f"/stats?session_id={forum['id']}", 200, headers=ministry)
     call("GET", "/stats", 200, headers=legal)
+
+    # The task queue (administrators): work that failed, listed, then retried.
+    enqueue_index(db.session, "report", 1)  # no indexer for "report": the task fails and waits for a retry
+    db.session.commit()
+    failed = call("GET", "/queue?status=failed", 200, headers=admin).get_json()["items"]
+    assert [(t["task"], t["status"]) for t in failed] == [("search.index", "failed")]
+    call("GET", "/queue", 200, headers=admin)
+    call("GET", "/queue", 403, headers=legal)
+    call("GET", "/queue?status=lost", 422, headers=admin)
+    call("POST", f"/queue/{failed[0]['id']}/retry", 200, headers=admin)
+    call("POST", "/queue/999999/retry", 404, headers=admin)
 
     # Tokens last: revoke one by id, then the one in use.
     listed = call("GET", "/auth/tokens", 200, headers=firm).get_json()

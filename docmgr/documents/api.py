@@ -141,7 +141,7 @@ def download_response(file: DocumentFile):
 @documented({200: ser.PageSetSchema})
 def file_pages(document_id: int, file_id: int):
     """Page images of a file (none for DOCX/ODT/TXT: read its text instead), and where its OCR stands."""
-    pages = previews.page_set(db.session, acting_user(), document_id, file_id)
+    pages = previews.page_set(services.get_file(db.session, acting_user(), document_id, file_id))
     return jsonify(ser.PageSetSchema().dump({"page_set": pages, "ocr_available": ocr_available()}))
 
 

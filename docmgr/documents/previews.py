@@ -1,35 +1,32 @@
 """Page images of stored files: a thumbnail for lists, every page for the viewer, pages for OCR.
 
-PDF pages are rendered with pdfium, images (scans) are decoded with Pillow; both happen in a child process (this very
-file, run as a script) with a timeout and a memory limit, because a hostile file can make either library spin or
-allocate without end, and pdfium is not thread-safe besides. The scale is bounded too: no page image exceeds a pixel
+PDF pages are rendered with pdfium, images (scans) are decoded with Pillow; both happen in a child process
+(:func:`docmgr.limits.run_in_limited_child`, the sandbox text extraction uses too) with a timeout and a memory limit,
+because a hostile file can make either library spin or allocate without end, and pdfium is not thread-safe besides. The scale is bounded too: no page image exceeds a pixel
 budget, whatever size the PDF claims for its pages.
 
 Rendered previews are cached by the file's SHA-256 in ``STORAGE_DIR/previews/<sha256>/<page>.png`` (and
 ``thumb.png``), written to a temporary name and renamed into place, so readers never see half a PNG and a file
 uploaded twice is rendered once. A render that failed leaves a ``.failed`` marker for a while, so a hostile file is
 not re-rendered on every request.
-
-The top-level imports are the standard library only: the child process must start fast and never load the app.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+from flask import current_app
 
-    from docmgr.accounts.models import User
-    from docmgr.documents.models import DocumentFile
+from docmgr.documents.models import DocumentFile
+from docmgr.errors import Invalid, NotFound
+from docmgr.extensions import db
+from docmgr.limits import ChildLimits, run_in_limited_child
+from docmgr.storage import current_store
 
 PREVIEW_DPI = 110
 PREVIEW_MAX_WIDTH = 1240  # images are shown downscaled to at most this width (A4 at 150 dpi)
@@ -49,13 +46,10 @@ class RenderError(Exception):
     """Rendering a page failed (damaged file, timeout, memory limit)."""
 
 
-if __name__ != "__main__":  # in the app, not in the rendering child (which cannot import docmgr)
-    from docmgr.errors import Invalid
+class PreviewFailed(Invalid):
+    """422: the stored file was accepted, but this page cannot be shown (damaged, too slow, too big)."""
 
-    class PreviewFailed(Invalid):
-        """422: the stored file was accepted, but this page cannot be shown (damaged, too slow, too big)."""
-
-        code = "preview_failed"
+    code = "preview_failed"
 
 
 # --- rendering one page in a child process -------------------------------------------------------------------------
@@ -81,22 +75,17 @@ def render_page(
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".render-", suffix=".png")
     os.close(fd)
-    command = [
-        sys.executable, "-I", str(Path(__file__).resolve()), str(source), kind, str(page_index), tmp_name,
-        str(dpi or 0), str(width or 0), str(max_width or 0), str(max_pixels), "1" if grayscale else "0",
-    ]
+    limits = ChildLimits(timeout_seconds=timeout, memory_bytes=CHILD_MEMORY_BYTES, cpu_seconds=max(int(timeout), 1))
     try:
-        try:
-            result = subprocess.run(
-                command, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-            )
-        except subprocess.TimeoutExpired:
-            raise RenderError(f"rendering page {page_index + 1} took longer than {timeout:g} s") from None
-        if result.returncode != 0:
-            lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
-            reason = lines[-1] if lines else f"exit status {result.returncode}"
-            raise RenderError(f"rendering page {page_index + 1} failed: {reason}"[:500])
+        problem = run_in_limited_child(
+            _render_in_child,
+            (str(source), kind, page_index, tmp_name, dpi or 0, width or 0, max_width or 0, max_pixels, grayscale),
+            limits, name="docmgr-render",
+        )
+        if problem is None:
+            raise RenderError(f"rendering page {page_index + 1} took longer than {timeout:g} s or ran out of memory")
+        if problem:
+            raise RenderError(f"rendering page {page_index + 1} failed: {problem}"[:500])
         if os.path.getsize(tmp_name) == 0:
             raise RenderError(f"rendering page {page_index + 1} produced nothing")
         os.replace(tmp_name, target)
@@ -165,32 +154,23 @@ def _render_image_frame(source: str, kind: str, page_index: int, width: int, max
         return image
 
 
-def _child_main(argv: list[str]) -> int:
-    """The rendering child: render one page, save it as PNG, exit 0 (or print why not and exit 1)."""
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
-    source, kind, page, out, dpi, width, max_width, max_pixels, grayscale = argv
+def _render_in_child(source: str, kind: str, page: int, out: str, dpi: float, width: int, max_width: int,
+                     max_pixels: int, grayscale: bool) -> str:
+    """In the limited child: render one page and save it as PNG; '' when done, else why not."""
     try:
         if kind == "pdf":
-            image = _render_pdf_page(
-                source, int(page), float(dpi), int(width), int(max_width), int(max_pixels), grayscale == "1"
-            )
+            image = _render_pdf_page(source, page, dpi, width, max_width, max_pixels, grayscale)
         else:
-            image = _render_image_frame(
-                source, kind, int(page), int(width), int(max_width), int(max_pixels), grayscale == "1"
-            )
+            image = _render_image_frame(source, kind, page, width, max_width, max_pixels, grayscale)
         image.save(out, "PNG", compress_level=6)
     except MemoryError:
-        print("out of memory", file=sys.stderr)
-        return 1
-    except Exception as exc:  # whatever the libraries raise on a damaged file
-        print(f"{type(exc).__name__}: {exc}"[:300], file=sys.stderr)
-        return 1
-    return 0
+        return "out of memory"
+    except Exception as exc:  # noqa: BLE001 - whatever the libraries raise on a damaged file
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return ""
 
 
-# --- the cache and the visibility-checked services (run inside the app) --------------------------------------------
+# --- the cache (callers check that the actor may read the file: documents.services.get_file) ----------------------
 
 
 @dataclass
@@ -208,15 +188,11 @@ class PageSet:
 
 
 def preview_root() -> Path:
-    from docmgr.storage import current_store
-
     return current_store().root / "previews"
 
 
 def cached_page_path(sha256: str, name: str) -> Path:
     """Where the preview ``name`` ('1'…, 'thumb') of the blob ``sha256`` is cached."""
-    from docmgr.storage import current_store
-
     current_store().path(sha256)  # validates the hash: it becomes part of a path
     return preview_root() / sha256 / f"{name}.png"
 
@@ -229,21 +205,15 @@ def previewable_pages(file: DocumentFile) -> int:
     return min(file.page_count or 1, MAX_PREVIEW_PAGES)
 
 
-def page_set(session: Session, actor: User, document_id: int, file_id: int) -> PageSet:
-    from docmgr.documents.services import get_file
-
-    file = get_file(session, actor, document_id, file_id)
+def page_set(file: DocumentFile) -> PageSet:
+    """The page images of a file the caller checked the actor may read."""
     pages = previewable_pages(file)
     total = file.page_count or (1 if pages else 0)
     return PageSet(file=file, pages=pages, total_pages=total, is_truncated=pages < total and pages > 0)
 
 
-def page_image(session: Session, actor: User, document_id: int, file_id: int, page: int) -> PageImage:
-    """Page ``page`` (1-based) of a file the actor may read, rendered at ~110 dpi (cached)."""
-    from docmgr.documents.services import get_file
-    from docmgr.errors import NotFound
-
-    file = get_file(session, actor, document_id, file_id)
+def page_image(file: DocumentFile, page: int) -> PageImage:
+    """Page ``page`` (1-based) of a file the caller checked the actor may read, rendered at ~110 dpi (cached)."""
     if not 1 <= page <= previewable_pages(file):
         raise NotFound("This file has no such page image.", code="page_not_found")
     kind = render_kind(file.content_type)
@@ -253,12 +223,8 @@ def page_image(session: Session, actor: User, document_id: int, file_id: int, pa
     return PageImage(path=path, etag=f"{file.sha256}-{page}")
 
 
-def thumbnail(session: Session, actor: User, document_id: int, file_id: int) -> PageImage:
-    """The first page, 200 px wide (cached)."""
-    from docmgr.documents.services import get_file
-    from docmgr.errors import NotFound
-
-    file = get_file(session, actor, document_id, file_id)
+def thumbnail(file: DocumentFile) -> PageImage:
+    """The first page, 200 px wide (cached), of a file the caller checked the actor may read."""
     kind = render_kind(file.content_type)
     if kind is None:
         raise NotFound("Text documents have no thumbnail.", code="page_not_found")
@@ -266,11 +232,24 @@ def thumbnail(session: Session, actor: User, document_id: int, file_id: int) -> 
     return PageImage(path=path, etag=f"{file.sha256}-thumb")
 
 
+THUMBNAIL_TASK = "documents.thumbnail"
+
+
+def thumbnail_task(file_id: int) -> None:
+    """The ``documents.thumbnail`` task (queued with each uploaded PDF or image): render the first-page
+    thumbnail into the cache, so lists and search results never wait for it. Idempotent: a cached
+    thumbnail (or a recent failure) is left as it is; a file gone since is skipped."""
+    file = db.session.get(DocumentFile, file_id)
+    kind = render_kind(file.content_type) if file is not None else None
+    if kind is None:
+        return
+    try:
+        _ensure_rendered(file, "thumb", kind, 0, width=THUMBNAIL_WIDTH)
+    except PreviewFailed:
+        pass  # remembered by the .failed marker; the page shows the file without a thumbnail
+
+
 def _ensure_rendered(file: DocumentFile, name: str, kind: str, page_index: int, **options) -> Path:
-    from flask import current_app
-
-    from docmgr.storage import current_store
-
     target = cached_page_path(file.sha256, name)
     if target.is_file():
         return target
@@ -285,6 +264,3 @@ def _ensure_rendered(file: DocumentFile, name: str, kind: str, page_index: int, 
         failed.write_text(str(error))
         raise PreviewFailed("No preview can be made of this page; download the file instead.") from None
 
-
-if __name__ == "__main__":
-    sys.exit(_child_main(sys.argv[1:]))

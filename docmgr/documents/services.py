@@ -37,9 +37,11 @@ from docmgr.documents.models import (
     TextStatus,
 )
 from docmgr.documents.ocr import enqueue_ocr
+from docmgr.documents.previews import THUMBNAIL_TASK, render_kind
 from docmgr.errors import Invalid, NotFound, TooLarge, UnsupportedType
-from docmgr.search.services import enqueue
+from docmgr.search.indexers import enqueue_index
 from docmgr.storage import current_store, store_stream
+from docmgr.tasks import enqueue
 from docmgr.vocab import KINDS, LANGUAGES, SECTORS, DocumentKind
 
 # --- visibility --------------------------------------------------------------------------------
@@ -196,6 +198,8 @@ def _store_checked(session: Session, actor: User, document: Document, checked: _
     session.flush()
     if file.text_status == TextStatus.EMPTY.value:  # a scan: OCR it off the request path (docmgr.documents.ocr)
         enqueue_ocr(session, file)
+    if current_app.config.get("THUMBNAILS_QUEUED") and render_kind(file.content_type):
+        enqueue(session, THUMBNAIL_TASK, file_id=file.id)
     record(
         session, actor, "document.file_added", file,
         document_id=document.id, filename=file.filename, sha256=file.sha256, language=file.language,
@@ -328,7 +332,7 @@ def create_document(
         )
         for item in checked:
             _store_checked(session, actor, document, item)
-        enqueue(session, "document", document.id)
+        enqueue_index(session, "document", document.id)
     finally:
         _clean(checked)
     return document
@@ -342,7 +346,7 @@ def add_file(session: Session, actor: User, document_id: int, upload: Upload) ->
     checked = _check_all([upload], fallback)
     try:
         file = _store_checked(session, actor, document, checked[0])
-        enqueue(session, "document", document.id)
+        enqueue_index(session, "document", document.id)
     finally:
         _clean(checked)
     return file
@@ -374,7 +378,7 @@ def update_document(
         document.sector_rows = [DocumentSector(sector=s) for s in sorted(sectors)]
     if changes:
         record(session, actor, "document.updated", document, changes=changes)
-        enqueue(session, "document", document.id)
+        enqueue_index(session, "document", document.id)
     return document
 
 
@@ -384,7 +388,7 @@ def share_document(session: Session, actor: User | None, document: Document, org
     for org_id in sorted(set(organization_ids) - present - {document.organization_id}):
         document.shares.append(DocumentShare(organization_id=org_id))
     record(session, actor, "document.shared", document, organization_ids=sorted(set(organization_ids)))
-    enqueue(session, "document", document.id)
+    enqueue_index(session, "document", document.id)
 
 
 # --- listing -----------------------------------------------------------------------------------

@@ -137,19 +137,20 @@ def _png_response(image):
 @bp.get("/documents/<int:document_id>/files/<int:file_id>/thumbnail.png")
 @login_required
 def thumbnail(document_id: int, file_id: int):
-    return _png_response(previews.thumbnail(db.session, current_user._get_current_object(), document_id, file_id))
+    file = services.get_file(db.session, current_user._get_current_object(), document_id, file_id)
+    return _png_response(previews.thumbnail(file))
 
 
 @bp.get("/documents/<int:document_id>/files/<int:file_id>/pages/<int:page>.png")
 @login_required
 def page_image(document_id: int, file_id: int, page: int):
-    actor = current_user._get_current_object()
-    return _png_response(previews.page_image(db.session, actor, document_id, file_id, page))
+    file = services.get_file(db.session, current_user._get_current_object(), document_id, file_id)
+    return _png_response(previews.page_image(file, page))
 
 
 @bp.get("/documents/<int:document_id>/files/<int:file_id>/view")
 @login_required
 def viewer(document_id: int, file_id: int):
-    pages = previews.page_set(db.session, current_user._get_current_object(), document_id, file_id)
+    pages = previews.page_set(services.get_file(db.session, current_user._get_current_object(), document_id, file_id))
     return render_template("documents/viewer.html", document=pages.file.document, file=pages.file, pages=pages)
 

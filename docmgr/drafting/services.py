@@ -38,7 +38,7 @@ from docmgr.documents.services import visible_documents
 from docmgr.drafting import rendering
 from docmgr.drafting.models import Agreement, AgreementStatus, Draft, Signatory, Template, agreement_parties
 from docmgr.errors import Conflict, Invalid, NotFound
-from docmgr.search.services import enqueue, register_indexer
+from docmgr.search.indexers import enqueue_index
 from docmgr.storage import store_bytes
 from docmgr.vocab import SECTOR_NAMES, is_email
 
@@ -747,7 +747,7 @@ def render_draft(session: Session, actor: User, agreement_id: int) -> Draft:
     )
     session.add(draft)
     session.flush()
-    enqueue(session, "draft", draft.id)
+    enqueue_index(session, "draft", draft.id)
     record(
         session, actor, "agreement.draft_rendered", draft, agreement_id=agreement.id, version=version,
         template=agreement.template.key, template_version=agreement.template.version,
@@ -824,16 +824,14 @@ def draft_index_fields(session: Session, draft: Draft) -> dict[str, Any]:
     }
 
 
-def _index_draft(session: Session, draft_id: int) -> dict[str, Any] | None:
+def index_draft(session: Session, draft_id: int) -> dict[str, Any] | None:
+    """The "draft" indexer (registered in ``docmgr.drafting.init_app``)."""
     draft = session.get(Draft, draft_id)
     return None if draft is None else draft_index_fields(session, draft)
 
 
-def _all_draft_ids(session: Session) -> Iterable[int]:
+def all_draft_ids(session: Session) -> Iterable[int]:
     return session.scalars(select(Draft.id).order_by(Draft.id))
-
-
-register_indexer("draft", _index_draft, _all_draft_ids)  # drafting owns its indexer; search keeps the registry
 
 
 def organizations_for_form(session: Session) -> list[Organization]:

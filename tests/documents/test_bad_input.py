@@ -51,8 +51,8 @@ def unchanged(app):
 
     def check():
         if "before" not in state:
-            # Work queued by the test's own setup (index tasks of fixtures' documents) is drained when a
-            # request ends; let that happen first, so the snapshot shows only what the refused request does.
+            # A first request ends whatever the test's own setup left open, so the snapshot shows only what
+            # the refused request does.
             app.test_client().get("/login")
         snapshot = (table_counts(), stored_blob_count(app), _files_under(app.config["STORAGE_DIR"]))
         if "before" not in state:

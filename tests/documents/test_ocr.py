@@ -1,4 +1,4 @@
-"""OCR of scans with the real Tesseract: image-only PDFs and PNG/JPEG/TIFF pages, the job queue, the worker."""
+"""OCR of scans with the real Tesseract: image-only PDFs and PNG/JPEG/TIFF pages, the OCR task, the worker."""
 
 from __future__ import annotations
 
@@ -17,12 +17,17 @@ from docmgr.database import utcnow
 from docmgr.documents import ocr
 from docmgr.documents.models import DocumentFile, OcrJob
 from docmgr.extensions import db
-from docmgr.search.models import IndexTask
+from docmgr.search.indexers import INDEX_TASK
+from docmgr.tasks.models import OutboxTask
+from docmgr.tasks.worker import run_due
 from tests.conftest import CORPUS, api_upload, stored_blob_count, table_counts
 
 FONT = Path(__file__).resolve().parents[2] / "docmgr" / "static" / "fonts" / "DejaVuSans.ttf"
 ITALIAN = ["Accordo di collaborazione", "tra distretti industriali", "Bologna e Kazan"]
 RUSSIAN = ["Соглашение о сотрудничестве", "промышленных округов", "Казань и Болонья"]
+
+# These tests look at the queue between the upload and the worker: tasks wait for run_worker() below.
+pytestmark = pytest.mark.app_config(QUEUE_IMMEDIATE=False)
 
 needs_tesseract = pytest.mark.skipif(
     not ocr.ocr_status({"OCR_ENABLED": True}).available, reason="Tesseract with ita+rus is not installed"
@@ -68,11 +73,20 @@ def upload(client, headers, name: str, data: bytes, **fields) -> dict:
     return response.get_json()
 
 
+def _finished_jobs() -> int:
+    return len(db.session.scalars(select(OcrJob.id).where(OcrJob.status.in_(("done", "failed")))).all())
+
+
 def run_worker(app) -> int:
-    """The worker runs in its own app context with its own session, like the server's thread. The test's session
-    must not hold SQLite's write lock meanwhile (outside requests every transaction begins IMMEDIATE)."""
+    """Run the queued work as `docmgr worker --once` does (its own app context and session); returns how many OCR
+    jobs it finished. The test's session must not hold SQLite's write lock meanwhile (outside requests every
+    transaction begins IMMEDIATE)."""
+    before = _finished_jobs()
     db.session.commit()
-    return ocr.run_ocr_worker(app, once=True)
+    run_due(app)
+    after = _finished_jobs()
+    db.session.commit()
+    return after - before
 
 
 def file_row(file_id: int) -> DocumentFile:
@@ -111,12 +125,9 @@ def test_scanned_bilingual_pdf_is_recognised_and_found(app, client, headers, fir
     assert job.started_at is not None and job.finished_at is not None and job.worker_id
     events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "document.ocr_done")).all()
     assert [(e.object_type, e.object_id) for e in events] == [("DocumentFile", file["id"])]
-    # the index was told, in the same transaction (the search drain may already have consumed the task)
-    from docmgr.search import services as search_services
-
-    if not hasattr(search_services, "search"):
-        assert db.session.scalar(select(IndexTask.id).where(IndexTask.object_id == document["id"]))
-        pytest.skip("docmgr.search has no search function yet")
+    # the index was told, in the same transaction, and the worker ran that task too
+    index_work = db.session.scalars(select(OutboxTask).where(OutboxTask.task == INDEX_TASK)).all()
+    assert [(t.args["object_id"], t.status) for t in index_work] == [(document["id"], "done")] * 2  # upload, OCR
     api = client.get(f"/api/v1/documents/{document['id']}", headers=headers).get_json()
     assert api["files"][0]["text_status"] == "ocr_done"
     for query in ("сотрудничестве", "collaborazione"):
@@ -193,71 +204,57 @@ def _queued_job(client, headers) -> int:
     return job_of(file["id"]).id
 
 
-def test_two_workers_never_take_the_same_job(client, headers):
+def _outbox_row(job_id: int) -> OutboxTask:
+    db.session.expire_all()
+    return db.session.scalars(select(OutboxTask).where(OutboxTask.task == ocr.OCR_TASK)
+                              .where(OutboxTask.args["job_id"].as_integer() == job_id)).one()
+
+
+@needs_tesseract
+def test_running_the_ocr_task_twice_changes_nothing(app, client, headers):
     job_id = _queued_job(client, headers)
-    # Both workers saw the job queued; only one conditional UPDATE can match it.
-    assert ocr.try_claim(db.session, job_id, "worker-a") is True
-    assert ocr.try_claim(db.session, job_id, "worker-b") is False
+    assert _outbox_row(job_id).status == "pending"
+    assert run_worker(app) == 1
+    job = db.session.get(OcrJob, job_id)
+    text, finished = job.file.text, job.finished_at
+    db.session.commit()
+    with app.app_context():
+        ocr.ocr_task(job_id)  # a duplicate message: the job is done, nothing happens
     db.session.expire_all()
     job = db.session.get(OcrJob, job_id)
-    assert (job.status, job.worker_id, job.attempts) == ("running", "worker-a", 1)
-    assert ocr.claim_next_job(db.session, "worker-c") is None
+    assert (job.status, job.attempts, job.file.text, job.finished_at) == ("done", 1, text, finished)
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "document.ocr_done")).all()
+    assert len(events) == 1
+    assert _outbox_row(job_id).status == "done"
 
 
-def test_concurrent_claims_share_out_jobs_exactly_once(app, client, headers):
-    job_ids = {_queued_job(client, headers) for _ in range(6)}
-    claimed: dict[str, list[int]] = {}
-    barrier = threading.Barrier(3)
-
-    def worker(name: str) -> None:
-        with app.app_context():
-            barrier.wait()
-            mine = claimed.setdefault(name, [])
-            while (job_id := ocr.claim_next_job(db.session, name)) is not None:
-                mine.append(job_id)
-            db.session.remove()
-
-    db.session.commit()
-    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    every_claim = [job_id for jobs in claimed.values() for job_id in jobs]
-    assert sorted(every_claim) == sorted(job_ids)  # each job once, none twice, none lost
-
-
-def test_a_job_stuck_running_is_requeued_and_finished(app, client, headers):
+@needs_tesseract
+def test_a_run_cut_short_by_a_killed_worker_is_finished_at_the_next_start(app, client, headers):
     job_id = _queued_job(client, headers)
-    assert ocr.try_claim(db.session, job_id, "crashed-worker")
+    # What a worker killed mid-recognition leaves: the job running, its outbox row leased, no error recorded.
+    row = _outbox_row(job_id)
     job = db.session.get(OcrJob, job_id)
-    job.started_at = utcnow() - timedelta(minutes=11)  # its worker died eleven minutes ago
+    job.status, job.attempts, job.worker_id, job.started_at = "running", 1, "killed-worker", utcnow()
+    row.attempts, row.next_attempt_at = 1, utcnow() + timedelta(minutes=30)
     db.session.commit()
-    fresh_id = _queued_job(client, headers)
-    assert ocr.try_claim(db.session, fresh_id, "busy-worker")  # running for a moment only: left alone
-
-    assert ocr.requeue_stale(db.session) == 1
-    db.session.expire_all()
-    assert (db.session.get(OcrJob, job_id).status, db.session.get(OcrJob, job_id).worker_id) == ("queued", None)
-    assert db.session.get(OcrJob, fresh_id).status == "running"
-    if ocr.ocr_status(app.config).available:
-        assert run_worker(app) == 1
-        db.session.expire_all()
-        job = db.session.get(OcrJob, job_id)
-        assert (job.status, job.attempts) == ("done", 2)
+    assert run_worker(app) == 1  # a starting worker takes up the runs left unfinished
+    job = db.session.get(OcrJob, job_id)
+    assert (job.status, job.attempts) == ("done", 2)
+    row = _outbox_row(job_id)
+    assert (row.status, row.attempts) == ("done", 2)
 
 
-def test_a_job_that_keeps_crashing_is_given_up(client, headers):
+def test_a_job_that_keeps_crashing_is_given_up(app, client, headers):
     job_id = _queued_job(client, headers)
-    assert ocr.try_claim(db.session, job_id, "w")
     job = db.session.get(OcrJob, job_id)
-    job.attempts = ocr.MAX_ATTEMPTS
-    job.started_at = utcnow() - timedelta(hours=1)
+    job.status, job.attempts, job.started_at = "running", ocr.MAX_ATTEMPTS, utcnow() - timedelta(hours=1)
     db.session.commit()
-    assert ocr.requeue_stale(db.session) == 1
+    assert run_worker(app) == 1
     job = job_of(job.file_id)
     assert job.status == "failed" and "Gave up" in job.error
     assert file_row(job.file_id).text_status == "failed"
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "document.ocr_failed")).all()
+    assert [e.object_id for e in events] == [job.file_id]
 
 
 @needs_tesseract
@@ -274,12 +271,6 @@ def test_a_damaged_scan_fails_cleanly(app, client, headers, firm, login):
     assert "Text recognition failed" in page
 
 
-def test_worker_id_claims_only_queued_jobs(client, headers):
-    job_id = _queued_job(client, headers)
-    assert ocr.claim_next_job(db.session, "w1") == job_id
-    assert ocr.claim_next_job(db.session, "w2") is None
-
-
 # --- OCR unavailable ---------------------------------------------------------------------------------------------
 
 
@@ -290,7 +281,11 @@ def test_without_ocr_scans_wait_and_the_page_says_so(app, client, headers, firm,
     [file] = document["files"]
     assert file["text_status"] == "ocr_pending"
     assert run_worker(app) == 0
-    assert job_of(file["id"]).status == "queued"
+    job = job_of(file["id"])
+    assert job.status == "queued"
+    row = _outbox_row(job.id)  # deferred, not failed: no attempt counted, tried again later
+    assert (row.status, row.attempts) == ("pending", 0) and "OCR is unavailable" in row.last_error
+    assert row.next_attempt_at > utcnow() + timedelta(minutes=4)
     pages = client.get(f"/api/v1/documents/{document['id']}/files/{file['id']}/pages", headers=headers).get_json()
     assert pages["ocr_available"] is False and pages["text_status"] == "ocr_pending"
     assert client.get("/api/v1/documents/ocr", headers=headers).get_json() == {"ocr_available": False}
@@ -321,23 +316,24 @@ def test_ocr_overview_for_staff(client, headers, make_user, token_for):
     assert client.get("/api/v1/documents/ocr").status_code == 401
 
 
+@needs_tesseract
 def test_cli_worker_once(app, client, headers):
     runner = app.test_cli_runner()
-    if not ocr.ocr_status(app.config).available:
-        result = runner.invoke(args=["docmgr", "ocr-worker", "--once"])
-        assert result.exit_code == 1 and "unavailable" in result.output
-        return
-    _queued_job(client, headers)
+    job_id = _queued_job(client, headers)
     db.session.commit()
-    result = runner.invoke(args=["docmgr", "ocr-worker", "--once"])
+    result = runner.invoke(args=["docmgr", "worker", "--once"])
     assert result.exit_code == 0, result.output
-    assert "1 OCR job(s) processed." in result.output
+    assert "3 task(s) done." in result.output  # the upload's index task, the OCR, the index task it recorded
+    assert job_of(db.session.get(OcrJob, job_id).file_id).status == "done"
+    db.session.commit()
+    result = runner.invoke(args=["docmgr", "ocr-worker", "--once"])  # the deprecated name still works
+    assert result.exit_code == 0 and "deprecated" in result.output and "0 task(s) done." in result.output
 
 
 @pytest.mark.app_config(OCR_ENABLED=False)
 def test_cli_worker_says_when_ocr_is_unavailable(app):
-    result = app.test_cli_runner().invoke(args=["docmgr", "ocr-worker", "--once"])
-    assert result.exit_code == 1 and "switched off" in result.output
+    result = app.test_cli_runner().invoke(args=["docmgr", "worker", "--once"])
+    assert result.exit_code == 0 and "OCR is unavailable" in result.output and "switched off" in result.output
 
 
 # --- bad images are refused and change nothing --------------------------------------------------------------------
@@ -374,9 +370,10 @@ def test_bad_images_are_refused_and_change_nothing(app, client, headers, name, d
     assert (table_counts(), stored_blob_count(app)) == before
 
 
-def test_thread_is_not_started_in_tests(app):
-    assert app.config["OCR_THREAD"] is False
-    assert "docmgr-ocr" not in [thread.name for thread in threading.enumerate()]
+def test_web_processes_run_no_background_threads(app, client, headers):
+    _queued_job(client, headers)
+    client.get("/login")
+    assert [t.name for t in threading.enumerate() if t.name.startswith(("docmgr", "huey"))] == []
 
 
 def test_tesseract_is_where_setup_puts_it():
@@ -384,19 +381,3 @@ def test_tesseract_is_where_setup_puts_it():
     if shutil.which("tesseract") is None:
         pytest.skip("tesseract not installed here")
     assert ocr.ocr_status({"OCR_ENABLED": True}).available, ocr.ocr_status({"OCR_ENABLED": True}).reason
-
-
-@needs_tesseract
-@pytest.mark.app_config(OCR_THREAD=True)
-def test_server_thread_starts_with_the_first_request_and_stops(app, client, headers):
-    """The per-process worker thread: started by the first request (never by create_app, so CLI commands have none),
-    once per process, and stoppable. Its OCR work is the same run_ocr_worker tested above."""
-    db.session.commit()  # the test's own session must not hold SQLite's write lock while the thread polls
-    client.get("/login")
-    thread = app.extensions["docmgr.ocr_thread"]
-    assert thread.is_alive() and thread.daemon and thread.name == "docmgr-ocr"
-    client.get("/login")
-    assert app.extensions["docmgr.ocr_thread"] is thread
-    app.extensions["docmgr.ocr_stop"].set()
-    thread.join(timeout=60)
-    assert not thread.is_alive()

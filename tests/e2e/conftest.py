@@ -1,4 +1,4 @@
-"""End-to-end fixtures: the real service (gunicorn, SQLite, files, Whoosh, OCR thread) in a temporary folder,
+"""End-to-end fixtures: the real service (gunicorn and the queue worker, SQLite, files, Whoosh, OCR) in a temporary folder,
 driven by headless Chromium through Playwright.
 
 The server is started once per test session, the way production runs it (``flask --app wsgi docmgr init``,
@@ -92,7 +92,6 @@ def _server_env(data_dir: Path) -> dict[str, str]:
         "DOCMGR_INDEX_DIR": str(data_dir / "index"),
         "DOCMGR_DATABASE_URL": f"sqlite:///{data_dir / 'docmgr.sqlite3'}",
         "DOCMGR_SECRET_KEY": "e2e-secret-key-not-for-production",
-        "DOCMGR_OCR_THREAD": "1",
         "DOCMGR_SECURITY_LOG_PATH": str(data_dir / "security.log"),
         "FLASK_APP": "wsgi",
         # No proxies: every request of the test stays on 127.0.0.1.
@@ -182,11 +181,16 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
              "--access-logfile", "-", "wsgi:app"],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
+        worker = subprocess.Popen(  # the queue worker beside gunicorn, as scripts/serve.sh runs it
+            [str(VENV_BIN / "flask"), "--app", "wsgi", "docmgr", "worker"],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
     try:
         _wait_until_serving(server.url, process, server)
         yield server
     finally:
         _stop(process)
+        _stop(worker)
 
 
 # --- the browser ----------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from docmgr.extensions import db
-from docmgr.search import services
+from docmgr.search.indexers import enqueue_index, register_indexer
 from tests.search.conftest import ids, txt
 
 
@@ -117,17 +117,18 @@ def test_similar_prefers_other_organisations_in_the_same_sector(make_org, make_u
 
 
 @pytest.fixture
-def fake_drafts():
+def fake_drafts(app):
     """Agreement drafts through the registry: a test indexer for "draft" objects (the real one is
     restored afterwards), so the search side of drafts is tested without rendering PDFs."""
-    saved = services._INDEXERS.get("draft")
+    indexers = app.extensions["docmgr.search"].indexers
+    saved = indexers.get("draft")
     drafts: dict[int, dict] = {}
-    services.register_indexer("draft", lambda session, draft_id: drafts.get(draft_id), lambda session: list(drafts))
+    register_indexer(app, "draft", lambda session, draft_id: drafts.get(draft_id), lambda session: list(drafts))
     yield drafts
     if saved is None:
-        services._INDEXERS.pop("draft", None)
+        indexers.pop("draft", None)
     else:
-        services._INDEXERS["draft"] = saved
+        indexers["draft"] = saved
 
 
 def _draft(agreement_id: int, parties: list[int], text: str) -> dict:
@@ -140,14 +141,12 @@ def test_agreement_drafts_are_found_by_parties_only_and_only_the_latest(app, two
                                                                        fake_drafts, search):
     parties = [two_firms["org_a"].id, two_firms["org_b"].id]
     fake_drafts[11] = _draft(7, parties, "Prima versione: clausola Ornitottero.")
-    services.enqueue(db.session, "draft", 11)
-    db.session.commit()
-    services.drain(app)
+    enqueue_index(db.session, "draft", 11)
+    db.session.commit()  # (unit-test apps run the index task right after the commit)
     fake_drafts[12] = _draft(7, parties, "Seconda versione: clausola Elicottero.")
-    services.enqueue(db.session, "draft", 12)
-    services.enqueue(db.session, "draft", 11)  # an old draft's task drained later never wins
+    enqueue_index(db.session, "draft", 12)
+    enqueue_index(db.session, "draft", 11)  # an old draft's task run later never wins
     db.session.commit()
-    services.drain(app)
     outsider = make_user("firm", make_org(name="Gamma", country="IT"))
     _, body = search(two_firms["user_b"], "Elicottero")
     assert body["total"] == 1
@@ -162,15 +161,19 @@ def test_agreement_drafts_are_found_by_parties_only_and_only_the_latest(app, two
     assert [h["agreement_id"] for h in body["hits"]] == [7]
 
 
-def test_a_task_without_an_indexer_stays_queued(app, fake_drafts, make_user, make_document):
+def test_a_task_without_an_indexer_fails_and_waits_for_its_retry(app, fake_drafts, make_user, make_document):
     from sqlalchemy import select
 
-    from docmgr.search.models import IndexTask
+    from docmgr.tasks.models import OutboxTask
 
-    services._INDEXERS.pop("draft")
-    services.enqueue(db.session, "draft", 5)
+    app.extensions["docmgr.search"].indexers.pop("draft")
+    enqueue_index(db.session, "draft", 5)
     db.session.commit()
-    make_document(make_user("firm"))
-    services.drain(app)
-    left = list(db.session.execute(select(IndexTask.object_type, IndexTask.object_id)))
-    assert left == [("draft", 5)]
+    document = make_document(make_user("firm"))
+    left = db.session.execute(select(OutboxTask.args, OutboxTask.status, OutboxTask.attempts, OutboxTask.last_error)
+                              .order_by(OutboxTask.id)).all()
+    assert [(args, status, attempts) for args, status, attempts, _ in left] == [
+        ({"object_type": "draft", "object_id": 5}, "pending", 1),
+        ({"object_type": "document", "object_id": document.id}, "done", 1),
+    ]
+    assert "No indexer is registered for 'draft'" in left[0][3]

@@ -173,6 +173,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("signatures.verify", "GET"): Route(),
     ("signatures.verify", "POST"): Route(body=_upload()),
     ("audit.index", "GET"): Route(),
+    # The task queue: administrators only; its rows belong to no organisation (see the row-id rule below).
+    ("api.tasks_api.queue", "GET"): Route(),
+    ("api.tasks_api.retry", "POST"): Route(write=True),
+    ("tasks.index", "GET"): Route(),
+    ("tasks.retry", "POST"): Route(write=True),
 }
 
 
@@ -190,6 +195,7 @@ def url_for_rule(world, rule, route: Route) -> str:
         "document_id": ids["doc_a"], "file_id": ids["file_a"], "page": 1, "agreement_id": ids[route.agreement],
         "version": 1, "signatory_id": ids["signatory_draft" if draft else "signatory_exec"],
         "submission_id": ids["submission_exec"], "token_id": ids["token_a"], "key": "mou", "filename": "css/app.css",
+        "task_id": 1,
     }
     path = rule.rule
     for name in rule.arguments:
@@ -220,7 +226,7 @@ def test_every_route_is_in_the_table(world):
 def test_every_route_with_an_id_is_tried_as_an_outsider(world):
     """Every rule that takes an id of a row (not a template key or a static path) is marked owned."""
     for rule, method in _rules(world.app):
-        row_ids = set(rule.arguments) - {"key", "filename", "page", "version"}
+        row_ids = set(rule.arguments) - {"key", "filename", "page", "version", "task_id"}  # queue rows: admin only
         if row_ids and (rule.endpoint, method) != ("api.accounts_api.revoke_token", "DELETE"):
             assert ROUTES[(rule.endpoint, method)].owned, (rule.endpoint, method)
 

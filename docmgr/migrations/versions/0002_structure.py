@@ -4,14 +4,14 @@ The stored text is already JSON, so the values stay as they are; only the declar
 The audit log's ``data`` stays Text: its exact bytes are hashed into the chain.
 
 Revision ID: 0002_structure
-Revises: 0001
+Revises: 0002_selfcontained
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0002_structure'
-down_revision = '0001'
+down_revision = '0002_selfcontained'
 branch_labels = None
 depends_on = None
 
