@@ -186,6 +186,10 @@ def entry_fields(entry: IndexEntry) -> dict[str, Any]:
     meta = " ".join([*entry.organization_names, entry.session_name, *entry.meta])
     payload = {
         "text_it": text_it, "text_ru": text_ru, "offsets_it": offsets_it, "offsets_ru": offsets_ru,
+        # Where words mixing Latin and Cyrillic letters are: the one part of finding highlights
+        # that costs a scan of the whole text whatever the query, so it is done once, here.
+        "mixed_it": LanguageTokenizer.mixed_runs(text_it[:HIGHLIGHT_CHARLIMIT]),
+        "mixed_ru": LanguageTokenizer.mixed_runs(text_ru[:HIGHLIGHT_CHARLIMIT]),
         "organization": entry.organization_names[0] if entry.organization_names else "",
         "session": entry.session_name, "object_id": entry.object_id, "document_id": entry.document_id,
         "agreement_id": entry.agreement_id,
@@ -792,8 +796,8 @@ class WhooshEngine:
             text = payload.get("text_" + language, "")
             # The words are found again in the stored text (the index keeps no character offsets:
             # they would double what a rebuild writes), as the body field analysed them.
-            matches = [_Match(start, end, form)
-                       for start, end, form in _HIGHLIGHT_TOKENIZER.find(text[:HIGHLIGHT_CHARLIMIT], terms)]
+            matches = [_Match(start, end, form) for start, end, form
+                       in _HIGHLIGHT_TOKENIZER.find(text[:HIGHLIGHT_CHARLIMIT], terms, payload.get("mixed_" + language))]
             if not matches:
                 continue
             fragments = list(fragmenter.fragment_matches(text, matches))
