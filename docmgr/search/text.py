@@ -169,23 +169,32 @@ class LanguageTokenizer(Tokenizer):
 
         A word can only have one of ``forms`` if its folded form starts with one of the
         :func:`_stem_prefixes`, or if it mixes Latin and Cyrillic letters. The first are found by a
-        regular expression over the raw text (:func:`_prefix_regex`: each letter of a prefix
+        regular expression per prefix over the raw text (:func:`_prefix_regex`: each letter of a prefix
         matches every character that folds to it), scanned in C; the second are the runs
         :meth:`mixed_runs` lists, which do not depend on the query (pass them when remembered).
         Only those words are folded and stemmed."""
         prefixes = _stem_prefixes(forms)
         if not prefixes or "" in prefixes or not all(_FAST_PREFIX.fullmatch(p) for p in prefixes):
             return self._find_by_scanning(value, forms, prefixes)
-        search = _prefix_regex(prefixes).search
-        starts: list[int] = []
-        match = search(value)
-        while match is not None:  # overlapping matches too: one search from each next character
-            starts.append(match.start())
-            match = search(value, match.start() + 1)
+        starts: set[int] = set()
+        for prefix in prefixes:  # one scan per prefix: a pattern starting with one character class
+            search = _prefix_regex(prefix).search  # lets the regex engine skip most positions in C
+            match = search(value)
+            while match is not None:  # overlapping matches too: one search from each next character
+                starts.add(match.start())
+                match = search(value, match.start() + 1)
         found: dict[int, tuple[int, int, str]] = {}
         expression, words_of_run = self.expression, {}
-        for start in starts:
-            run = _run_start(value, start)
+        for start in sorted(starts):
+            before = value[start - 1] if start else " "
+            if not _IN_RUN(before):  # the start of a run: a word starts here if any does
+                word = expression.match(value, start)
+                if word is not None:
+                    self._check(value, start, word.end(), forms, prefixes, found)
+                continue
+            if before != ".":  # inside a word
+                continue
+            run = _run_start(value, start)  # after a dot: the run's words tell
             words = words_of_run.get(run)
             if words is None:
                 words = words_of_run[run] = {m.start(): m.end() for m in _words_of_run(expression, value, run)}
@@ -355,10 +364,10 @@ def _latin_chars() -> frozenset[str]:
     return frozenset(char for key, chars in _folds_to().items() if _LATIN.search(key) for char in chars)
 
 
-@lru_cache(maxsize=512)
-def _prefix_regex(prefixes: tuple[str, ...]) -> re.Pattern[str]:
-    """Matches where the raw text of a word starting with one of ``prefixes`` may start."""
-    return re.compile("|".join(_prefix_pattern(p) for p in prefixes))
+@lru_cache(maxsize=2048)
+def _prefix_regex(prefix: str) -> re.Pattern[str]:
+    """Matches where the raw text of a word starting with ``prefix`` may start."""
+    return re.compile(_prefix_pattern(prefix))
 
 
 @lru_cache(maxsize=1)
