@@ -4,6 +4,7 @@ over the matches (docnum → value, cached per searcher) when they are many."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from whoosh import query as wq
@@ -18,6 +19,7 @@ class Facets:
 
     schema: Any
     _local: Any
+    searcher: Callable[[], Searcher | None]
 
     def _term_docs(self, searcher: Searcher, fieldname: str) -> dict[str, frozenset[int]]:
         """term → docnums for a facet field, cached while the searcher is unchanged."""
@@ -70,3 +72,12 @@ class Facets:
                     by_doc[docnum] += (value,)
             cache[key] = [values[0] if len(values) == 1 else values or None for values in by_doc]
         return cache[key]
+
+    def per_searcher(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, remembered while the index is unchanged (per thread, with the searcher)."""
+        if self.searcher() is None:
+            return compute()
+        cache = self._local.facet_cache
+        if ("per searcher", key) not in cache:
+            cache[("per searcher", key)] = compute()
+        return cache[("per searcher", key)]
