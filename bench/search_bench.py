@@ -4,6 +4,9 @@ against gunicorn, beside ``GET /api/v1/me`` and SQLite FTS5 on the same corpus.
     .venv/bin/python bench/search_bench.py --docs 2000          # while iterating (a few minutes)
     nice .venv/bin/python bench/search_bench.py                 # 50,000 documents (long: run it niced)
 
+At 50,000 documents the length mix makes about 600 million characters of text (3× the old
+300–800-word corpus): the rebuild alone needs about 20 CPU-minutes, so give it a quiet machine.
+
 The corpus is synthetic but made of real language: sentences drawn (fixed seed) from the Italian and
 Russian PUD treebank texts and the UDHR translations in tests/data/text. Lengths follow
 what the service holds (a page is ``WORDS_PER_PAGE`` words): most documents have 1–5 pages, one in
