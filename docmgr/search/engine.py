@@ -10,6 +10,11 @@ the live one. ``rebuild`` writes a fresh generation and swaps the symlink atomic
 (``os.replace``), so searches keep working on the old generation until the new one is complete;
 readers notice the swap on their next search. ``drain.lock`` in ``INDEX_DIR`` is the one-writer
 lock shared by every process (see :func:`WhooshEngine.drain_lock`).
+
+The engine is put together from one module per concern: :mod:`docmgr.search.schema` (fields,
+entries, hits, the ``text:`` span), :mod:`docmgr.search.scoring` (document sets and BM25F top N),
+:mod:`docmgr.search.facets` and :mod:`docmgr.search.highlights`; the names callers import from
+here are re-exported.
 """
 
 from __future__ import annotations
