@@ -9,7 +9,7 @@ from datetime import timedelta
 from flask import current_app, has_request_context, request
 from flask_babel import gettext
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from docmgr.accounts.identity import EMAIL_MAX_LENGTH, IdentityError, checked_email, normalize_email, skeleton
@@ -284,7 +284,9 @@ def revoke_all_tokens(session: Session, actor: User, user: User) -> int:
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    # The user comes in the same query: every API request starts here.
+    row = session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
+                         .where(ApiToken.token_hash == hash_token(token)))
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         return None
     user = row.user

@@ -135,20 +135,23 @@ def search(
 
 
 def _facet_labels(session: Session, facets: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
+    """Names for the organisation and session ids of the facets, read from the database once per
+    index generation (per searcher): facet ids only change when the index does. A renamed
+    organisation shows its new name after the next index change (renaming reindexes its documents)."""
+    names = indexers.get_engine().per_searcher("facet labels", lambda: _label_names(session))
     labels: dict[str, dict[str, str]] = {}
-    org_ids = [int(i) for i in facets.get("organization", {}) if i.isdigit()]
-    if org_ids:
-        labels["organization"] = {
-            str(i): name for i, name in session.execute(
-                select(Organization.id, Organization.name).where(Organization.id.in_(org_ids)))
-        }
-    session_ids = [int(i) for i in facets.get("session", {}) if i.isdigit()]
-    if session_ids:
-        labels["session"] = {
-            str(i): name for i, name in session.execute(
-                select(TaskForceSession.id, TaskForceSession.name).where(TaskForceSession.id.in_(session_ids)))
-        }
+    for facet in ("organization", "session"):
+        found = {value: names[facet][value] for value in facets.get(facet, {}) if value in names[facet]}
+        if found:
+            labels[facet] = found
     return labels
+
+
+def _label_names(session: Session) -> dict[str, dict[str, str]]:
+    return {
+        "organization": {str(i): name for i, name in session.execute(select(Organization.id, Organization.name))},
+        "session": {str(i): name for i, name in session.execute(select(TaskForceSession.id, TaskForceSession.name))},
+    }
 
 
 @dataclass

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 from whoosh.analysis import CompositeAnalyzer, Filter, LowercaseFilter, RegexTokenizer, StopFilter, Token, Tokenizer
@@ -163,18 +164,71 @@ class LanguageTokenizer(Tokenizer):
         self._cache[raw] = result
         return result
 
-    def find(self, value: str, forms: set[str]) -> list[tuple[int, int, str]]:
+    def find(self, value: str, forms: set[str], mixed_runs: Iterable[int] | None = None) -> list[tuple[int, int, str]]:
         """(start, end, form) of the words of ``value`` whose index form is in ``forms``: what
-        highlighting needs, without building a token per word.
+        highlighting needs, without building a token per word, at a cost that grows with the
+        number of candidate words rather than with the length of ``value``.
 
-        Stemming a word seen for the first time is the slow part (Snowball is pure Python), so
-        words that cannot stem to one of ``forms`` are skipped unstemmed: a stem is a prefix of
-        the folded word but for its last letter (Italian ``-enza`` stems as ``-ente``: differenza →
-        different) or, in Cyrillic, its last two (the Russian stemmer may leave half a transliterated
-        ``ю``/``я`` at the end: воюющих → вои^). A word that does not start with some form so cut
-        cannot match, unless it mixes scripts (the Russian stemmer turns its Latin letters Cyrillic)."""
+        A word can only have one of ``forms`` if its folded form starts with one of the
+        :func:`_stem_prefixes`, or if it mixes Latin and Cyrillic letters. The first are found by a
+        regular expression per prefix over the raw text (:func:`_prefix_regex`: each letter of a prefix
+        matches every character that folds to it), scanned in C; the second are the runs
+        :meth:`mixed_runs` lists, which do not depend on the query (pass them when remembered).
+        Only those words are folded and stemmed."""
+        prefixes = _stem_prefixes(forms)
+        if not prefixes or "" in prefixes or not all(_FAST_PREFIX.fullmatch(p) for p in prefixes):
+            return self._find_by_scanning(value, forms, prefixes)
+        starts: set[int] = set()
+        for prefix in prefixes:  # one scan per prefix: a pattern starting with one character class
+            search = _prefix_regex(prefix).search  # lets the regex engine skip most positions in C
+            match = search(value)
+            while match is not None:  # overlapping matches too: one search from each next character
+                starts.add(match.start())
+                match = search(value, match.start() + 1)
+        found: dict[int, tuple[int, int, str]] = {}
+        expression, words_of_run = self.expression, {}
+        for start in sorted(starts):
+            before = value[start - 1] if start else " "
+            if not _IN_RUN(before):  # the start of a run: a word starts here if any does
+                word = expression.match(value, start)
+                if word is not None:
+                    self._check(value, start, word.end(), forms, prefixes, found)
+                continue
+            if before != ".":  # inside a word
+                continue
+            run = _run_start(value, start)  # after a dot: the run's words tell
+            words = words_of_run.get(run)
+            if words is None:
+                words = words_of_run[run] = {m.start(): m.end() for m in _words_of_run(expression, value, run)}
+            end = words.get(start)
+            if end is not None:
+                self._check(value, start, end, forms, prefixes, found)
+        for run in self.mixed_runs(value) if mixed_runs is None else mixed_runs:
+            for word in _words_of_run(expression, value, run):
+                self._check(value, word.start(), word.end(), forms, prefixes, found)
+        return [found[start] for start in sorted(found)]
+
+    @staticmethod
+    def mixed_runs(value: str) -> tuple[int, ...]:
+        """Where the runs of word characters holding both Latin and Cyrillic letters start (rare;
+        the same whatever the query, so callers may remember them per text)."""
+        return tuple(sorted({_run_start(value, m.start()) for m in _script_meeting().finditer(value)}))
+
+    def _check(self, value: str, start: int, end: int, forms: set[str], prefixes: tuple[str, ...],
+               found: dict[int, tuple[int, int, str]]) -> None:
+        raw = value[start:end]
+        cached = self._cache.get(raw)
+        if cached is None:
+            folded = _folded_single_script(raw)
+            if folded is not None and not folded.startswith(prefixes):
+                return
+            cached = self._form(raw)
+        if cached[0] in forms and not cached[1]:
+            found[start] = (start, end, cached[0])
+
+    def _find_by_scanning(self, value: str, forms: set[str], prefixes: tuple[str, ...]) -> list[tuple[int, int, str]]:
+        """``find`` word by word over the whole text (forms outside Latin and Cyrillic letters)."""
         cache, form = self._cache, self._form
-        prefixes = tuple({f[:-2] if _CYRILLIC.search(f) else f[:-1] for f in forms})
         found = []
         for match in self.expression.finditer(value):
             raw = match.group(0)
@@ -228,6 +282,112 @@ def _folded_single_script(raw: str) -> str | None:
     if not folded.isascii() and _LATIN.search(folded) and _CYRILLIC.search(folded):
         return None
     return folded
+
+
+def _stem_prefixes(forms: set[str]) -> tuple[str, ...]:
+    """What a word's folded form must start with to stem to one of ``forms`` (unless it mixes
+    Latin and Cyrillic letters: the Russian stemmer turns its Latin letters Cyrillic). A stem is
+    a prefix of the folded word but for its last letter (Italian ``-enza`` stems as ``-ente``:
+    differenza → different) or, in Cyrillic, its last two (the Russian stemmer may leave half a
+    transliterated ``ю``/``я``: воюющих → вои^). The tests fail if either rule is loosened."""
+    return tuple(sorted({f[:-2] if _CYRILLIC.search(f) else f[:-1] for f in forms}))
+
+
+# Prefixes the candidate scan handles: folded Latin letters, digits, Cyrillic. Other scripts are
+# rare enough here to be scanned word by word.
+_FAST_PREFIX = re.compile(r"[a-z0-9_.Ѐ-ӿ]*")
+
+
+def _IN_RUN(char: str) -> bool:
+    """Whether ``char`` can be part of a word (``WORD_PATTERN`` words are word characters and dots)."""
+    return char == "." or char == "_" or char.isalnum()
+
+
+def _run_start(value: str, index: int) -> int:
+    """The start of the run of word characters and dots around ``index``: no word crosses a
+    character outside such runs, so tokenising from there finds the same words as from the start."""
+    while index > 0 and _IN_RUN(value[index - 1]):
+        index -= 1
+    return index
+
+
+# The Unicode blocks holding every word character whose folded lowercase form is made of Latin
+# letters, digits or Cyrillic letters (a test checks this against all of Unicode).
+_FOLDING_BLOCKS = ((0x0000, 0x0300), (0x0400, 0x0500), (0x1E00, 0x1F00), (0x2100, 0x2200))
+
+
+@lru_cache(maxsize=1)
+def _folds_to() -> dict[str, frozenset[str]]:
+    """folded lowercase form → the word characters (of ``_FOLDING_BLOCKS``, in both cases) that
+    fold to it."""
+    table: dict[str, set[str]] = {}
+    for first, end in _FOLDING_BLOCKS:
+        for code in range(first, end):
+            char = chr(code)
+            if not (char.isalnum() or char == "_"):
+                continue
+            for variant in {char, char.lower(), char.upper()}:
+                folded = fold.__wrapped__(variant.lower())
+                if folded:
+                    table.setdefault(folded, set()).add(variant)
+    table.setdefault("ς", set()).add("Σ")  # final sigma: lowercase depends on the context
+    return {key: frozenset(chars) for key, chars in table.items()}
+
+
+def _char_class(chars: set[str]) -> str:
+    return "[" + "".join(re.escape(c) for c in sorted(chars)) + "]"
+
+
+def _prefix_pattern(prefix: str) -> str:
+    """A regular expression for the raw text of any word start whose folded lowercase form starts
+    with ``prefix`` (characters folding to several letters, like ß → ss, included)."""
+    table = _folds_to()
+    multi = [key for key in table if len(key) > 1]
+
+    def at(index: int) -> str:
+        if index >= len(prefix):
+            return ""
+        rest = prefix[index:]
+        single = set(table.get(rest[0], ())) | {rest[0], rest[0].upper()}
+        options = [_char_class(single) + at(index + 1)]
+        for key in multi:
+            if rest.startswith(key):
+                options.append(_char_class(set(table[key])) + at(index + len(key)))
+            elif key.startswith(rest):
+                options.append(_char_class(set(table[key])))
+        return options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")"
+
+    return at(0)
+
+
+@lru_cache(maxsize=1)
+def _latin_chars() -> frozenset[str]:
+    """The word characters whose folded lowercase form holds a Latin letter (as ``_LATIN`` sees it)."""
+    return frozenset(char for key, chars in _folds_to().items() if _LATIN.search(key) for char in chars)
+
+
+@lru_cache(maxsize=2048)
+def _prefix_regex(prefix: str) -> re.Pattern[str]:
+    """Matches where the raw text of a word starting with ``prefix`` may start."""
+    return re.compile(_prefix_pattern(prefix))
+
+
+@lru_cache(maxsize=1)
+def _script_meeting() -> re.Pattern[str]:
+    """Matches where Latin and Cyrillic letters meet inside a run of word characters and dots
+    (with only digits, dots or letters of other scripts between them)."""
+    latin = "".join(re.escape(c) for c in sorted(_latin_chars()))
+    cyrillic = "\u0400-\u04ff"
+    neutral = f"(?:[^\\W{latin}{cyrillic}]|\\.)*"
+    return re.compile(f"[{latin}]{neutral}[{cyrillic}]|[{cyrillic}]{neutral}[{latin}]")
+
+
+def _words_of_run(expression: re.Pattern[str], value: str, run: int) -> Iterator[re.Match[str]]:
+    """The words (``WORD_PATTERN`` matches) of the run of word characters starting at ``run``."""
+    for word in expression.finditer(value, run):
+        if word.start() != run and not _IN_RUN(value[word.start() - 1]):
+            return
+        yield word
 
 
 class BodyTokenizer(LanguageTokenizer):

@@ -1,0 +1,172 @@
+"""Highlights on long bilingual documents: the candidate scan (docmgr.search.text.LanguageTokenizer.find)
+puts the marks exactly where a full analysis of the text puts them, in both languages, wherever in
+a 30-page text the words are."""
+
+from __future__ import annotations
+
+import random
+import re
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from docmgr.search import highlights, text
+from docmgr.search.engine import IndexEntry, WhooshEngine
+from docmgr.search.query import QueryBuilder
+from docmgr.search.text import BODY, LanguageTokenizer, language_analyzer
+from tests.search.conftest import parallel
+
+# Characters that fold or case-map in unusual ways, Latin look-alikes inside Cyrillic words (as
+# OCR makes them), dotted words and digits: the candidate scan must not lose any of them.
+TRICKY = (" Straße STRASSE Œuvre œuvres Kelvin 5\u212a Ångström \u212bngström İstanbul ĐORĐE Sıla "
+          "cafe\u0301 NAÏVE naïve a.b.c ..diritto 2013.5 diritti.Права pаботой рaботы Цзэсюй abc1где "
+          "ПРАВИТЕЛЬСТВО Ёлка ёлки ЧЕЛОВЕКА человека_и Человек ")
+
+
+def bilingual_text(min_chars: int = 60_000, seed: int = 3) -> str:
+    """A real bilingual document of about 30 pages: PUD sentences in Italian each followed by its
+    Russian translation, in paragraphs, with the tricky words sprinkled in."""
+    rows = list(parallel().values())
+    rng = random.Random(seed)
+    parts, size = [], 0
+    while size < min_chars:
+        it, ru = rng.choice(rows)
+        parts.append(f"{it}\n{ru}\n" + (TRICKY if rng.random() < 0.01 else ""))
+        size += len(parts[-1])
+    return "\n".join(parts)
+
+
+def full_analysis(value: str, forms: set[str]) -> list[tuple[int, int, str]]:
+    """Where a full analysis (every word tokenised, folded and stemmed) finds ``forms``."""
+    return [(t.startchar, t.endchar, t.text) for t in language_analyzer(BODY)(value, chars=True, mode="index")
+            if t.text in forms]
+
+
+@pytest.fixture(scope="module")
+def long_text() -> str:
+    return bilingual_text()
+
+
+def test_find_equals_full_analysis_on_a_long_bilingual_text(long_text):
+    assert len(long_text) > 60_000
+    tokens = [(t.startchar, t.endchar, t.text) for t in language_analyzer(BODY)(long_text, chars=True, mode="index")]
+    vocabulary = sorted({form for _s, _e, form in tokens})
+    rng = random.Random(11)
+    latin = [f for f in vocabulary if re.search("[a-z]", f)]
+    cyrillic = [f for f in vocabulary if re.search("[а-я]", f)]
+    tricky = [{t.text} for t in language_analyzer(BODY)(TRICKY, mode="index")]
+    assert {"strass", "пабот"} <= {form for forms in tricky for form in forms}
+    samples = tricky + [{rng.choice(latin), rng.choice(cyrillic)} for _ in range(30)]
+    samples += [set(rng.sample(vocabulary, 3)) for _ in range(10)]
+    mixed = LanguageTokenizer.mixed_runs(long_text)
+    assert mixed  # the look-alikes make words of two scripts
+    for forms in samples:
+        expected = [token for token in tokens if token[2] in forms]
+        assert expected, forms
+        assert LanguageTokenizer(BODY).find(long_text, forms) == expected, sorted(forms)  # cold cache
+        assert LanguageTokenizer(BODY).find(long_text, forms, mixed) == expected, sorted(forms)
+
+
+def test_the_fold_table_covers_every_character_of_unicode():
+    """Every word character whose folded lowercase form is Latin letters, digits or Cyrillic lies
+    in the blocks the candidate scan reads, and every one holding a Latin letter counts as Latin."""
+    table = text._folds_to()
+    latin = text._latin_chars()
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if not (char.isalnum() or char == "_"):
+            continue
+        folded = text.fold.__wrapped__(char.lower())
+        if folded and text._FAST_PREFIX.fullmatch(folded) and not char.isascii():
+            assert char in table.get(folded, ()), (hex(code), folded)
+        if text._LATIN.search(folded):
+            assert char in latin, hex(code)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory, long_text):
+    engine = WhooshEngine(tmp_path_factory.mktemp("index"))
+    rows = list(parallel().values())
+    it_text = "\n".join(it for it, _ru in rows)[:70_000]
+    ru_text = "\n".join(ru for _it, ru in rows)[:70_000]
+
+    def entry(i: int, files: list[dict]) -> IndexEntry:
+        return IndexEntry(uid=f"document:{i}", object_key=f"document:{i}", doctype="document", object_id=i,
+                          document_id=i, created_at=datetime(2020, 1, 1, tzinfo=UTC), title_it=f"Documento {i}",
+                          title_ru=f"Документ {i}", files=files, kind="agreement", reader_org_ids=[1], stamp=str(i))
+
+    with engine.drain_lock(blocking=True):
+        engine.rebuild([
+            entry(1, [{"id": 10, "language": "bi", "text": long_text}]),  # one bilingual file
+            entry(2, [{"id": 20, "language": "it", "text": it_text}, {"id": 21, "language": "ru", "text": ru_text}]),
+            entry(3, [{"id": 30, "language": "bi", "text": long_text[:2_000]}]),  # a one-page one
+        ])
+    return engine
+
+
+def late_words(value: str, after: int) -> tuple[list[str], list[str]]:
+    """Italian and Russian words (as written) whose every occurrence is past ``after`` characters."""
+    first: dict[str, int] = {}
+    for match in re.finditer(r"\w{6,}", value):
+        first.setdefault(match.group(0).lower(), match.start())
+    late = sorted(w for w, start in first.items() if start > after)
+    return [w for w in late if re.fullmatch("[a-z]+", w)], [w for w in late if re.fullmatch("[а-я]+", w)]
+
+
+def marks(highlight: str) -> list[str]:
+    return re.findall(r"<mark>(.*?)</mark>", highlight)
+
+
+def test_highlights_of_long_documents_are_those_of_a_full_analysis(engine, long_text, monkeypatch):
+    """Marks in both languages, at the places a full analysis puts them, for words found only past
+    the first 40,000 characters of a bilingual file, and for words spread all over it."""
+    builder = QueryBuilder(engine.schema)
+    italian, russian = late_words(long_text, 40_000)
+    rng = random.Random(5)
+    queries = [f"{rng.choice(italian)} {rng.choice(russian)}" for _ in range(8)]
+    queries += ["diritto человек", "stato правительство", "straße pаботой", "presidente OR году"]
+    seen_both = 0
+    for q in queries:
+        fast = engine.search(builder.parse(q), page=1, per_page=10)
+        assert fast.hits, q
+        with monkeypatch.context() as patch:
+            class FullAnalysis:
+                @staticmethod
+                def find(value, forms, _mixed=None):
+                    return full_analysis(value, forms)
+
+            patch.setattr(highlights, "_HIGHLIGHT_TOKENIZER", FullAnalysis)
+            engine._local.__dict__.pop("document_cache", None)
+            reference = engine.search(builder.parse(q), page=1, per_page=10)
+        assert [h.highlights for h in fast.hits] == [h.highlights for h in reference.hits], q
+        assert [(h.file_id, h.snippet_language) for h in fast.hits] == \
+            [(h.file_id, h.snippet_language) for h in reference.hits]
+        for hit in fast.hits:
+            marked = [m for h in hit.highlights for m in marks(str(h))]
+            assert marked, (q, hit.uid)
+            if any(re.search("[A-Za-z]", m) for m in marked) and any(re.search("[А-Яа-я]", m) for m in marked):
+                seen_both += 1
+    assert seen_both >= 6  # the bilingual file: both languages marked in its snippets
+
+
+def test_highlights_come_from_a_document_cached_for_the_searcher(engine):
+    """Showing a document again reuses its decoded texts until the index changes."""
+    builder = QueryBuilder(engine.schema)
+    engine.search(builder.parse("diritto"), page=1, per_page=10)
+    cache = engine._local.document_cache
+    searcher = engine.searcher()
+    assert cache["__searcher__"] is searcher and len(cache) > 1
+    first = engine.search(builder.parse("человек"), page=1, per_page=10)
+    assert engine._local.document_cache is cache
+    assert all(h.highlights for h in first.hits)
+    size_limit = engine.DOCUMENT_CACHE_CHARS
+    try:
+        engine.DOCUMENT_CACHE_CHARS = 10  # bounded by the length of the texts: keeps only the newest
+        engine._local.__dict__.pop("document_cache")
+        engine.search(builder.parse("diritto"), page=1, per_page=10)
+        assert len(engine._local.document_cache) == 2  # the marker and one document
+        assert [h.highlights for h in engine.search(builder.parse("человек"), page=1, per_page=10).hits] == \
+            [h.highlights for h in first.hits]
+    finally:
+        engine.DOCUMENT_CACHE_CHARS = size_limit

@@ -1,0 +1,44 @@
+"""The fixed cost of a search request: what is read once per index generation is not read again
+while the index is unchanged, and is read again when it changes."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+
+from docmgr.accounts.models import Organization
+from docmgr.extensions import db
+from tests.search.conftest import txt
+
+
+def test_facet_labels_are_read_once_per_index_generation(app, make_org, make_user, make_document, search):
+    legal = make_user("legal")
+    org = make_org(name="Distretto Ottico", country="IT")
+    user = make_user("firm", org)
+    make_document(user, title_it="Lenti", files=[txt("Lenti ottiche per il distretto.", language="it")])
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        status, body = search(legal, "lenti")
+        assert status == 200 and body["total"] == 1
+        assert body["facet_labels"]["organization"] == {str(org.id): "Distretto Ottico"}
+        assert any("FROM organizations" in s for s in statements)  # read for this index generation
+        statements.clear()
+        for _ in range(3):
+            status, again = search(legal, "lenti")
+            assert again["facet_labels"] == body["facet_labels"]
+        assert not any("FROM organizations" in s or "FROM task_force_sessions" in s for s in statements), statements
+
+        # A renamed organisation: its documents are indexed again, and the next search reads the names anew.
+        db.session.get(Organization, org.id).name = "Distretto Ottico Nuovo"
+        db.session.commit()
+        make_document(user, title_it="Lenti nuove", files=[txt("Altre lenti ottiche.", language="it")])
+        status, body = search(legal, "lenti")
+        assert body["total"] == 2
+        assert body["facet_labels"]["organization"] == {str(org.id): "Distretto Ottico Nuovo"}
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
