@@ -594,11 +594,11 @@ def test_image_only_pdf_has_no_text_but_a_page_count(path: Path) -> None:
     assert extract_file(path) == ("pdf", Extracted(text="", page_count=1, encrypted=False))
 
 
-def test_text_pdf_is_fast() -> None:
-    """41 pages, RC4-decrypted, well under a second on a normal machine; the bound is loose for busy CI."""
-    started = time.monotonic()
-    extract(PDF / "tika_testPDF_protected_ENCRYPTED.pdf", "pdf")
-    assert time.monotonic() - started < 5
+def test_encrypted_text_pdf_is_read_to_its_last_page() -> None:
+    """41 pages, RC4-decrypted (its speed is measured by bench/upload_bench.py, never asserted here)."""
+    result = extract(PDF / "tika_testPDF_protected_ENCRYPTED.pdf", "pdf")
+    assert result.page_count == 41
+    assert result.text.rstrip().endswith("Support rating")
 
 
 def test_corpus_docx_body_order_tables_headers_and_notes() -> None:

@@ -148,7 +148,10 @@ def test_a_hostile_upload_is_422_and_the_next_upload_works(app, client, headers,
 
 @pytest.mark.app_config(EXTRACTION_TIMEOUT_SECONDS=0.0001)
 def test_the_limits_come_from_the_configuration(client, headers):
-    response = api_upload(client, headers, [("nota.txt", b"Accordo quadro di cooperazione industriale.")])
+    """41 RC4-encrypted pages take the child far longer than the configured 0.1 ms (a tiny text could answer
+    before the parent even starts waiting)."""
+    slow = (CORPUS / "pdf/tika_testPDF_protected_ENCRYPTED.pdf").read_bytes()
+    response = api_upload(client, headers, [("nota.pdf", slow)])
 
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "too_complex"
