@@ -18,7 +18,7 @@ def test_new_user_form_names_every_wrong_field_at_once(make_user, browser):
     admin_client, csrf = browser(make_user("admin"))
     before = table_counts()
     response = admin_client.post("/admin/users", data={
-        "email": "not an address", "password": "short", "role": "emperor", "organization_id": "999999", "csrf_token": csrf,
+        "email": "not-an-address", "password": "short", "role": "emperor", "organization_id": "999999", "csrf_token": csrf,
     })
     html = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -29,7 +29,7 @@ def test_new_user_form_names_every_wrong_field_at_once(make_user, browser):
         "org": "No such organisation.",
     }
     assert html.count('class="flash error"') == 4  # the summary lists them all too
-    assert 'value="not an address"' in html  # what was typed stays in the form
+    assert 'value="not-an-address"' in html  # what was typed stays in the form
     assert table_counts() == before
 
 

@@ -263,7 +263,7 @@ def test_security_headers_on_every_answer(world, endpoint):
     assert "Strict-Transport-Security" not in response.headers  # plain HTTP: no HSTS
     if response.status_code == 200 and response.mimetype == "text/html":
         assert "<script>" not in response.get_data(as_text=True), url  # CSP forbids inline scripts anyway
-    if url.startswith("/api/") and not url.endswith((".pdf", ".docx", "/content", "/export", ".json")):
+    if url.startswith("/api/") and not url.endswith((".pdf", ".docx", "/content", "/export", ".json", "/evidence")):
         assert response.mimetype == "application/json", url
 
 
