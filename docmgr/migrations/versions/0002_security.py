@@ -1,7 +1,7 @@
 """security: a per-user session version (logout and account changes end browser sessions); sealed documents
 
 Revision ID: 0002_security
-Revises: 0001
+Revises: 0002_gost
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import docmgr.database
 
 
 revision = '0002_security'
-down_revision = '0001'
+down_revision = '0002_gost'
 branch_labels = None
 depends_on = None
 
