@@ -1,7 +1,7 @@
 """security: a per-user session version (logout and account changes end browser sessions); sealed documents
 
 Revision ID: 0002_security
-Revises: 0002_selfcontained
+Revises: 0002_queue
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import docmgr.database
 
 
 revision = '0002_security'
-down_revision = '0002_selfcontained'  # chained after main's head (was "0001")
+down_revision = '0002_queue'  # chained after main's head (was "0001")
 branch_labels = None
 depends_on = None
 
