@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g, request, session
+from flask import Flask, g, request
 from flask_login import current_user
 from sqlalchemy import event
 from werkzeug.routing import IntegerConverter
@@ -48,6 +48,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(load_config(config))
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in _csrf_unless_bearer below
+    from docmgr.accounts.sessions import SessionInterface
+
+    app.session_interface = SessionInterface()  # Secure cookie on https; see docmgr.accounts.sessions
 
     store = FileStore(app.config["STORAGE_DIR"])
     store.ensure()
@@ -87,6 +90,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(_fresh_request_state)
     app.before_request(_csrf_unless_bearer)
     app.after_request(_security_headers)
+    app.after_request(_remember_language)
     app.teardown_request(_discard_uncommitted_blobs)
     register_template_helpers(app)
     # Each module registers its tasks, indexers, integrity checks, stored-file references and `init` steps.
@@ -113,13 +117,27 @@ def _select_locale() -> str:
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     chosen = request.args.get("lang")
     if chosen in languages:
-        session["lang"] = chosen
-        return chosen
-    if session.get("lang") in languages:
-        return session["lang"]
+        return chosen  # remembered in a cookie of its own (_remember_language), not in the session
+    if request.cookies.get(LANG_COOKIE) in languages:
+        return request.cookies[LANG_COOKIE]
     if current_user and current_user.is_authenticated and getattr(current_user, "locale", None) in languages:
         return current_user.locale
     return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+LANG_COOKIE = "docmgr_lang"
+
+
+def _remember_language(response):
+    """``?lang=`` is kept in a cookie of its own: re-issuing the session cookie for it would renew a
+    session's life from any link (tests/security/test_sessions.py)."""
+    from flask import current_app
+
+    chosen = request.args.get("lang")
+    if chosen in current_app.config["LANGUAGES"] and request.cookies.get(LANG_COOKIE) != chosen:
+        response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
+                            secure=current_app.session_interface.get_cookie_secure(current_app))
+    return response
 
 
 def _unauthorized():
@@ -141,7 +159,7 @@ def _fresh_request_state() -> None:
 
     g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
     g.pop("csrf_valid", None)
-    # Flask-Babel caches the chosen locale on g too; each request chooses again (?lang=, session, header).
+    # Flask-Babel caches the chosen locale on g too; each request chooses again (?lang=, its cookie, header).
     from flask_babel import refresh
 
     refresh()

@@ -58,6 +58,10 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # Werkzeug refuses bodies above this before we read them; several files may share one request.
         "MAX_CONTENT_LENGTH": int(max_upload_mb * 1024 * 1024) * 4 + 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
+        # Security (docmgr.accounts.sessions): a browser session ends this long after its login, whatever
+        # the browser keeps; the cookie is also marked Secure on every https request.
+        "SESSION_ABSOLUTE_LIFETIME_SECONDS": int(float(env.get("DOCMGR_SESSION_LIFETIME_HOURS", "12")) * 3600),
+        "SESSION_COOKIE_SECURE": env.get("DOCMGR_SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",

@@ -184,7 +184,8 @@ def browser(app, make_user):
         token = csrf_from(client.get("/login").get_data(as_text=True))
         response = client.post("/login", data={"email": user.email, "password": password, "csrf_token": token})
         assert response.status_code == 302, response.get_data(as_text=True)
-        return client, token
+        # Logging in starts a new session with a new CSRF secret: the login page's token is spent.
+        return client, csrf_from(client.get("/account").get_data(as_text=True))
 
     return open_for
 

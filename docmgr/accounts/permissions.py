@@ -23,7 +23,7 @@ from sqlalchemy import exists, or_
 from docmgr.accounts.models import User
 from docmgr.documents.models import Document, DocumentShare
 from docmgr.drafting.models import Agreement, Signatory, agreement_parties
-from docmgr.errors import Forbidden, Unauthorized
+from docmgr.errors import Conflict, Forbidden, Unauthorized
 from docmgr.vocab import READS_EVERYTHING_ROLES, STAFF_ROLES, WRITER_ROLES, Role
 
 # --- roles ---------------------------------------------------------------------------------------
@@ -94,8 +94,9 @@ def can_read_document(actor: User, document: Document) -> bool:
 
 
 def can_change_document(actor: User | None, document: Document) -> bool:
-    """Writers may change documents; a firm only those its organisation owns (shared ones it reads)."""
-    if not can_write(actor):
+    """Writers may change documents; a firm only those its organisation owns (shared ones it reads). Nobody
+    changes a sealed document (the executed copy of an agreement)."""
+    if not can_write(actor) or document.sealed_at is not None:
         return False
     assert actor is not None
     return actor.role != Role.FIRM.value or document.organization_id == actor.organization_id
@@ -103,6 +104,13 @@ def can_change_document(actor: User | None, document: Document) -> bool:
 
 def require_can_change_document(actor: User | None, document: Document) -> None:
     require_writer(actor)
+    if document.sealed_at is not None:
+        # Security (issue 12): nobody adds a version to, or retitles, what the parties signed.
+        raise Conflict(
+            gettext("This is the executed copy of a signed agreement: its files and details cannot change. "
+                    "Corrections need a new agreement or an addendum."),
+            code="document_sealed",
+        )
     if not can_change_document(actor, document):
         # Shared with the firm (an agreement it is party to) but not its own: it reads, not writes.
         raise Forbidden(gettext("Only the owning organisation or legal staff can change this document."))

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from docmgr.accounts import sessions
 from docmgr.accounts.identity import EMAIL_MAX_LENGTH, IdentityError, checked_email, normalize_email, skeleton
 from docmgr.accounts.models import COUNTRIES, ApiToken, LoginAttempt, Organization, OrganizationKind, Role, User
 from docmgr.accounts.permissions import require_admin
@@ -186,6 +187,7 @@ def set_user_active(session: Session, actor: User, user_id: int, is_active: bool
     user.is_active_account = is_active
     if not is_active:
         revoke_all_tokens(session, actor, user)
+        sessions.revoke_all(user)  # a cookie from before must not work again after reactivation
     record(session, actor, "user.activated" if is_active else "user.deactivated", user)
     return user
 
@@ -235,6 +237,8 @@ def authenticate(session: Session, email: str, password: str, remote_addr: str) 
 
 
 def record_logout(session: Session, user: User) -> None:
+    """Logout ends every browser session of the user: a copy of the cookie saved before is worthless."""
+    sessions.revoke_all(user)
     record(session, user, "user.logout", user)
 
 
@@ -317,7 +321,9 @@ def load_user_from_session(user_id: str) -> User | None:
         user = db.session.get(User, int(user_id))
     except (TypeError, ValueError):
         return None
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active or not sessions.is_current(user):
+        return None
+    return user
 
 
 def load_user_from_request(request) -> User | None:

@@ -7,10 +7,10 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from docmgr.accounts import services
+from docmgr.accounts import services, sessions
 from docmgr.accounts.forms import LoginForm, NewOrganizationForm, NewSessionForm, NewUserForm
 from docmgr.accounts.models import COUNTRIES, OrganizationKind, Role, User
 from docmgr.accounts.permissions import require_admin
@@ -48,7 +48,7 @@ def login():
             if user is None:
                 error, status = {"field": "password", "message": _("Wrong e-mail or password.")}, 401
             else:
-                login_user(user)
+                sessions.start(user)  # a new session and CSRF secret
                 return redirect(_safe_next(request.args.get("next")))
         except DocmgrError as exc:
             db.session.rollback()
@@ -61,7 +61,7 @@ def login():
 def logout():
     services.record_logout(db.session, current_user._get_current_object())
     db.session.commit()
-    logout_user()
+    sessions.stop()
     flash(_("You are logged out."), "success")
     return redirect(url_for("accounts.login"))
 

@@ -39,6 +39,9 @@ class Document(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Set when the document became the executed copy of an agreement: from then on its files and
+    # metadata are read-only for everybody (accounts.permissions.require_can_change_document).
+    sealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organization: Mapped[Organization] = relationship()
     session: Mapped[TaskForceSession | None] = relationship()

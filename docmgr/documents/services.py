@@ -27,6 +27,7 @@ from docmgr.accounts.permissions import (
 )
 from docmgr.accounts.services import check_country
 from docmgr.audit.services import record
+from docmgr.database import utcnow
 from docmgr.documents import extraction, sandbox
 from docmgr.documents.models import (
     Document,
@@ -380,6 +381,12 @@ def update_document(
         record(session, actor, "document.updated", document, changes=changes)
         enqueue_index(session, "document", document.id)
     return document
+
+
+def seal_document(session: Session, actor: User | None, document: Document) -> None:
+    """Make ``document`` read-only for everybody (the executed copy of an agreement)."""
+    document.sealed_at = utcnow()
+    record(session, actor, "document.sealed", document)
 
 
 def share_document(session: Session, actor: User | None, document: Document, organization_ids: Iterable[int]) -> None:

@@ -31,6 +31,7 @@ from docmgr.accounts.permissions import (
     can_read_document,
     require_staff,
 )
+from docmgr.audit.models import AuditEvent
 from docmgr.audit.services import record
 from docmgr.database import utcnow
 from docmgr.documents.models import Document, TaskForceSession
@@ -84,6 +85,29 @@ def require_editable(agreement: Agreement) -> None:
             gettext("The agreement is '%(status)s'; it can be changed only while it is a draft.", status=agreement.status),
             code="not_editable",
         )
+
+
+# What counts as writing an agreement, for the four-eyes rule (signatures.lifecycle.four_eyes).
+AUTHORING_ACTIONS = ("agreement.created", "agreement.updated", "agreement.draft_rendered")
+
+
+def authors_since_approval(session: Session, agreement: Agreement) -> set[int]:
+    """Everyone who created the agreement, changed its fields, parties or signatories, or rendered a draft
+    since its last approval (read from the audit trail, written in the same transaction as each change)."""
+    authors = {agreement.created_by_id} if agreement.created_by_id else set()
+    events = session.execute(
+        select(AuditEvent.action, AuditEvent.actor_id, AuditEvent.data)
+        .where(AuditEvent.agreement_id == agreement.id,
+               AuditEvent.action.in_((*AUTHORING_ACTIONS, "agreement.transition")))
+        .order_by(AuditEvent.id)
+    )
+    for action, actor_id, data in events:
+        if action == "agreement.transition":
+            if json.loads(data or "{}").get("to_status") == AgreementStatus.APPROVED.value:
+                authors = {agreement.created_by_id} if agreement.created_by_id else set()
+        elif actor_id is not None:
+            authors.add(actor_id)
+    return authors
 
 
 def latest_draft(agreement: Agreement) -> Draft | None:

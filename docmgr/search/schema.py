@@ -114,7 +114,7 @@ class EngineHit:
     organization: str
     session_id: int | None
     created_at: datetime | None
-    score: float
+    score: float | None  # None when the reader may not see scores (search.services.shows_scores)
     highlights: list[Markup] = field(default_factory=list)
     file_id: int | None = None
     snippet_language: str | None = None

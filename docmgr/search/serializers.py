@@ -17,7 +17,8 @@ class HitSchema(Output):
     title_it = fields.String()
     title_ru = fields.String()
     kind = fields.String()
-    score = fields.Float()
+    score = fields.Float(allow_none=True, metadata={
+        "description": "relevance; null for firm users (scores use statistics over every tenant's documents)"})
     highlights = fields.List(fields.String(), metadata={"description": "HTML with the matches in <mark>"})
     doctype = fields.String(validate=OneOf(["document", "draft"]))
     agreement_id = fields.Integer(allow_none=True)

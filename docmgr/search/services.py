@@ -8,7 +8,7 @@ index is :mod:`docmgr.search.rebuild`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 
@@ -130,8 +130,19 @@ def search(
             state.queries.plain(re.findall(r"\w+", q or "")), filter_query=filter_query, page=page,
             per_page=per_page, sort=sort, rewrite=bound_expansions,
         )
-    return SearchPage(result.total, page, per_page, result.hits, result.facets,
+    return SearchPage(result.total, page, per_page, _visible_scores(actor, result.hits), result.facets,
                       _facet_labels(session, result.facets), q or "")
+
+
+def shows_scores(actor) -> bool:
+    """Relevance scores come from statistics over the whole index, every tenant's documents included: a firm
+    would see its own scores move when another firm uploads (a side channel, issue 12). Only users who read
+    everything get them; firm users get null."""
+    return bool(actor.sees_everything)
+
+
+def _visible_scores(actor, hits: list[EngineHit]) -> list[EngineHit]:
+    return hits if shows_scores(actor) else [replace(hit, score=None) for hit in hits]
 
 
 def _facet_labels(session: Session, facets: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
@@ -157,7 +168,7 @@ def _label_names(session: Session) -> dict[str, dict[str, str]]:
 @dataclass
 class SimilarDocument:
     hit: EngineHit
-    score: float
+    score: float | None  # None for firm users (see shows_scores)
     same_sector: bool
     other_organization: bool
 
@@ -184,4 +195,6 @@ def similar_documents(session: Session, actor, document_id: int, limit: int = 5)
         other_org = hit.organization_id != document.organization_id
         ranked.append(SimilarDocument(hit, round(score, 4), same_sector, other_org))
     ranked.sort(key=lambda item: (not item.other_organization, not item.same_sector, -item.score, item.hit.object_id))
+    if not shows_scores(actor):
+        return [replace(item, hit=replace(item.hit, score=None), score=None) for item in ranked[:limit]]
     return ranked[:limit]

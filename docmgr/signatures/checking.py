@@ -55,6 +55,25 @@ def check_scan(path: Path, kind: str, limits: SandboxLimits) -> None:
         raise Unreadable("encrypted_file", "the PDF is password-protected")
     if kind == "pdf" and not extracted.page_count:
         raise Unreadable("malformed_file", "the PDF has no pages")
+    if kind == "pdf":  # security (issue 12): nothing that runs or opens by itself goes into an executed copy
+        active = run_in_limited_child(_active_content_child, (str(path),), limits, name="docmgr-scan-check")
+        if active is None:
+            raise Unreadable("too_complex", "the PDF is too large or too complex to check")
+        if active:
+            raise Unreadable("malformed_file", "the PDF carries active content (" + ", ".join(active)
+                             + "); scan or export it again without it")
+
+
+def _active_content_child(path: str) -> list[str] | None:
+    """Runs in the limited child: what active content the PDF holds (None when it cannot be read)."""
+    try:
+        from pypdf import PdfReader
+
+        from docmgr.signatures.active_content import find_active_content
+
+        return find_active_content(PdfReader(path))
+    except Exception:  # noqa: BLE001 - it opened in the sandbox just before; anything else is "cannot check"
+        return None
 
 
 def _verify_child(task: dict[str, Any]) -> dict[str, Any]:

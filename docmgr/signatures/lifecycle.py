@@ -8,7 +8,8 @@ Choices made here (see also the module report):
 
 * legal staff and administrators move agreements; the ministry and firms never do (403);
 * approval (in_review → approved) needs a second pair of eyes: the approver may not be the
-  agreement's author (409 ``four_eyes_required``); this holds for administrators too;
+  agreement's author, nor anyone who changed its fields, parties or signatories or rendered a draft
+  since the last approval (409 ``four_eyes_required``); this holds for administrators too;
 * before review, a rendered draft must exist, the agreement needs at least two parties, every
   signatory must belong to a party and *every party needs at least one signatory* (an agreement
   binds a party only if someone signs for it);
@@ -34,7 +35,7 @@ from docmgr.accounts.models import User
 from docmgr.audit.services import record
 from docmgr.database import utcnow
 from docmgr.drafting.models import Agreement, AgreementStatus, SignatoryStatus
-from docmgr.drafting.services import latest_draft
+from docmgr.drafting.services import authors_since_approval, latest_draft
 from docmgr.errors import Conflict
 from docmgr.storage import current_store
 
@@ -103,9 +104,18 @@ def parties_and_signatories_complete(ctx: TransitionContext) -> Refusal | None:
 
 
 def four_eyes(ctx: TransitionContext) -> Refusal | None:
-    if ctx.actor is not None and ctx.actor.id == ctx.agreement.created_by_id:
+    """The approver wrote none of it: not the author, nor anyone who changed or rendered it since the last approval."""
+    if ctx.actor is None:
+        return None
+    if ctx.actor.id == ctx.agreement.created_by_id:
         return Refusal(
             gettext("Four-eyes rule: the author of the agreement cannot approve it; another legal officer must."),
+            code="four_eyes_required",
+        )
+    if ctx.actor.id in authors_since_approval(ctx.session, ctx.agreement):
+        return Refusal(
+            gettext("Four-eyes rule: you changed or rendered this agreement since its last approval; "
+                    "another legal officer must approve it."),
             code="four_eyes_required",
         )
     return None

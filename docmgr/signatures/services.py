@@ -34,7 +34,7 @@ from docmgr.audit.services import record
 from docmgr.database import utcnow
 from docmgr.documents.models import DocumentFile
 from docmgr.documents.sandbox import SandboxLimits
-from docmgr.documents.services import Upload, create_document, display_filename, share_document
+from docmgr.documents.services import Upload, create_document, display_filename, seal_document, share_document
 from docmgr.drafting.models import Agreement, AgreementStatus, Signatory, SignatoryStatus
 from docmgr.drafting.services import can_read_agreement, get_agreement  # noqa: F401 - one visibility rule, re-exported
 from docmgr.errors import Conflict, Invalid, NotFound, TooLarge, UnsupportedType
@@ -364,11 +364,16 @@ def _frozen_with_scans(frozen: bytes, scans: list[tuple[bytes, str]]) -> bytes:
     """The frozen PDF followed by every wet-ink scan's pages (images become one page each)."""
     from pypdf import PdfReader, PdfWriter
 
+    from docmgr.signatures.active_content import strip_active_content
+
     writer = PdfWriter()
     writer.append(PdfReader(io.BytesIO(frozen)))
+    frozen_pages = len(writer.pages)
     for data, content_type in scans:
         pdf = data if content_type == "application/pdf" else _image_to_pdf(data)
-        writer.append(PdfReader(io.BytesIO(pdf)))
+        writer.append(PdfReader(io.BytesIO(pdf)), import_outline=False)
+    # Scans were checked when submitted (checking.check_scan); strip anyway, whatever was accepted before.
+    strip_active_content(writer, range(frozen_pages, len(writer.pages)))
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -445,6 +450,7 @@ def execute_agreement(session: Session, actor: User, agreement: Agreement) -> No
         organization_id=owner_id, session_id=agreement.session_id, uploads=uploads,
     )
     share_document(session, actor, document, agreement.party_ids)
+    seal_document(session, actor, document)
     agreement.executed_document_id = document.id
     agreement.executed_document = document
     agreement.executed_at = utcnow()

@@ -7,11 +7,12 @@ What "valid" means for a digital signature here (the rules the report names, in 
 1. the file is a PDF with at least one embedded signature that pyHanko can read;
 2. it *starts with the frozen PDF's exact bytes* — the signature was added as an incremental
    update to the PDF the parties approved, not to a re-rendered or edited copy;
-3. the first revision after the frozen PDF (the one the earliest signature signs) changes nothing
-   of the document's content: only the catalog's /AcroForm, page /Annots (the signature widget)
-   and the metadata /Info may be touched. A prefix check alone would let someone append a content
-   change and sign over it; pyHanko's own diff analysis cannot start from a revision without a
-   form, so this step is checked here;
+3. every revision that adds a signature adds only that signature: its field and widget, entered in
+   the form's /Fields and the page's /Annots; the metadata /Info may change. Any other annotation
+   (a stamp over page 1), page content or form change is a modification and is refused. A prefix
+   check alone would let someone append a content change and sign over it; pyHanko's own diff
+   analysis reviews the revisions after a signature, not the one adding it (and cannot start from
+   a revision without a form), so this step is checked here;
 4. every embedded signature is cryptographically intact and valid, and pyHanko's difference
    analysis finds nothing after the signed revisions beyond further signatures or form filling;
 5. when ``require_trusted`` is set, the newest signature's certificate chains to a configured root.
@@ -56,34 +57,128 @@ class DigitalVerification:
         }
 
 
-def _catalog_only_signing_changes(reader, frozen_revisions: int) -> list[str]:
-    """Problems in the revision right after the frozen PDF (see rule 3 of the module docstring)."""
+# What a signing revision may change in an existing object: the catalog (the form, permissions, validation data),
+# a page (its annotation list, for the widget), the form (its field list and defaults).
+_ACROFORM_KEYS_SIGNING_MAY_CHANGE = frozenset({"/Fields", "/SigFlags", "/DA", "/DR"})
+
+
+def _signing_revision_problems(reader, revision: int) -> list[str]:
+    """A signature revision may add only the signature (issue 12): its field and widget are new objects, the
+    page's /Annots and the form's /Fields gain exactly those, and nothing else of the document changes —
+    no other annotation (a stamp or a text box over the page), no page content, no other form field.
+    pyHanko's difference analysis reviews the revisions *after* a signature, not the one that adds it."""
     from pyhanko.pdf_utils import generic
 
     problems: list[str] = []
-    revision = frozen_revisions
     if reader.xrefs.refs_freed_in_revision(revision):
         problems.append("the signing revision deletes objects of the frozen PDF")
     old = reader.get_historical_resolver(revision - 1)
     new = reader.get_historical_resolver(revision)
-    root_ref = reader.root_ref
-    info = reader.trailer_view.get_value_as_reference("/Info", optional=True)
-    page_refs = {ref for ref in _page_refs(old)}
+    root_ref = old.root_ref
+    if new.root_ref != root_ref:
+        problems.append("the signing revision replaces the document catalog")
+    # Only the metadata object the document already had may change freely (not one /Info is pointed at now).
+    info = old.trailer_view.get_value_as_reference("/Info", optional=True)
+    page_refs = set(_page_refs(old))
+    if info in page_refs or info == root_ref:
+        info = None
+
+    def _value(container, key: str):
+        """``container[key]`` resolved, or None (pyHanko's ``get`` leaves references unresolved)."""
+        return container[key] if isinstance(container, generic.DictionaryObject) and key in container else None
+
+    def is_new(ref) -> bool:
+        return reader.xrefs.get_introducing_revision(ref) >= revision
+
+    def refs_of(array) -> list:
+        array = array.get_object() if isinstance(array, generic.IndirectObject) else array
+        if array is None:
+            return []
+        if not isinstance(array, generic.ArrayObject):
+            return [None]
+        return [item.reference if isinstance(item, generic.IndirectObject) else None for item in array]
+
+    def added(before, after, what: str) -> list:
+        """The entries ``after`` adds to ``before``, which it must keep in order."""
+        old_refs, new_refs = refs_of(before), refs_of(after)
+        if None in new_refs or new_refs[: len(old_refs)] != old_refs:
+            problems.append(f"the signing revision changes the existing {what}")
+            return []
+        return new_refs[len(old_refs):]
+
+    def signature_field(obj) -> bool:
+        return isinstance(obj, generic.DictionaryObject) and _value(obj, "/FT") == "/Sig" and "/AA" not in obj
+
+    def check_widgets(refs: list) -> None:
+        for ref in refs:
+            widget = new.get_object(ref)
+            parent = _value(widget, "/Parent") if isinstance(widget, generic.DictionaryObject) else None
+            if not (is_new(ref) and isinstance(widget, generic.DictionaryObject) and _value(widget, "/Subtype") == "/Widget"
+                    and "/A" not in widget and "/AA" not in widget and signature_field(parent or widget)):
+                problems.append(f"the signing revision adds an annotation that is not the signature's widget (object {ref.idnum})")
+
+    def check_fields(refs: list) -> None:
+        for ref in refs:
+            if not (is_new(ref) and signature_field(new.get_object(ref))):
+                problems.append(f"the signing revision adds a form field that is not a signature (object {ref.idnum})")
+
+    old_form = _value(old.root, "/AcroForm") if "/AcroForm" in old.root else None
+    old_form_ref = old.root.raw_get("/AcroForm") if old_form is not None else None
+    old_form_ref = old_form_ref.reference if isinstance(old_form_ref, generic.IndirectObject) else None
+    annots_arrays = {}
+    for page in page_refs:
+        raw = old.get_object(page).raw_get("/Annots") if "/Annots" in old.get_object(page) else None
+        if isinstance(raw, generic.IndirectObject):
+            annots_arrays[raw.reference] = page
+    fields_raw = old_form.raw_get("/Fields") if isinstance(old_form, generic.DictionaryObject) and "/Fields" in old_form else None
+    fields_array = fields_raw.reference if isinstance(fields_raw, generic.IndirectObject) else None
+
     for ref in sorted(reader.xrefs.explicit_refs_in_revision(revision), key=lambda r: (r.idnum, r.generation)):
-        if reader.xrefs.get_introducing_revision(ref) >= revision:
-            continue  # a new object: only reachable through the changes vetted below
-        if ref == info:
-            continue  # document metadata (producer, modification date)
+        if is_new(ref) or ref == info:
+            continue  # new objects are vetted where they are attached; /Info is metadata
         before, after = old.get_object(ref), new.get_object(ref)
+        if ref in annots_arrays:
+            check_widgets(added(before, after, f"annotations of a page (object {ref.idnum})"))
+            continue
+        if ref == fields_array:
+            check_fields(added(before, after, "form fields"))
+            continue
         if not isinstance(before, generic.DictionaryObject) or not isinstance(after, generic.DictionaryObject):
             problems.append(f"the signing revision changes object {ref.idnum} of the frozen PDF")
             continue
+        if isinstance(before, generic.StreamObject) and (
+            not isinstance(after, generic.StreamObject) or before.data != after.data
+        ):
+            problems.append(f"the signing revision changes the content of object {ref.idnum} of the frozen PDF")
         changed = {k for k in set(before) | set(after) if k not in before or k not in after or before.raw_get(k) != after.raw_get(k)}
-        allowed = _CATALOG_KEYS_SIGNING_MAY_CHANGE if ref == root_ref else ({"/Annots"} if ref in page_refs else set())
+        if ref == root_ref:
+            allowed = _CATALOG_KEYS_SIGNING_MAY_CHANGE
+        elif ref in page_refs:
+            allowed = {"/Annots"}
+        elif ref == old_form_ref:
+            allowed = _ACROFORM_KEYS_SIGNING_MAY_CHANGE
+        else:
+            allowed = set()
         if changed - allowed:
             problems.append(
                 f"the signing revision changes object {ref.idnum} of the frozen PDF ({', '.join(sorted(changed - allowed))})"
             )
+        if ref in page_refs and "/Annots" in changed:
+            check_widgets(added(_value(before, "/Annots"), _value(after, "/Annots"), f"annotations of a page (object {ref.idnum})"))
+        if ref == root_ref and "/AcroForm" in changed:
+            form = _value(after, "/AcroForm")
+            if not isinstance(form, generic.DictionaryObject):
+                problems.append("the signing revision replaces the form with something else")
+                continue
+            # A form that is new, direct, or another object than before: vetted whole here.
+            extra = {k for k in set(form) - _ACROFORM_KEYS_SIGNING_MAY_CHANGE
+                     if old_form is None or k not in old_form or old_form.raw_get(k) != form.raw_get(k)}
+            if extra:
+                problems.append(f"the signing revision changes form settings ({', '.join(sorted(extra))})")
+            check_fields(added(_value(old_form, "/Fields") if old_form is not None else None, _value(form, "/Fields"),
+                               "form fields"))
+        if ref == old_form_ref and "/Fields" in changed:
+            check_fields(added(_value(before, "/Fields"), _value(after, "/Fields"), "form fields"))
     return problems
 
 
@@ -137,7 +232,8 @@ def verify_digital(
                 result.matches_frozen = False
                 result.reasons.append("the earliest signature does not sign the revision right after the frozen PDF")
             else:
-                problems = _catalog_only_signing_changes(reader, frozen_revisions)
+                problems = [problem for revision in sorted({s.signed_revision for s in signatures})
+                            for problem in _signing_revision_problems(reader, revision)]
                 if problems:
                     result.matches_frozen = False
                     result.reasons.extend(problems)
