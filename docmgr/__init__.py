@@ -62,7 +62,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=_select_locale)
     login_manager.init_app(app)
     with app.app_context():
-        _configure_sqlite(db.engine)
+        _configure_sqlite(db.engine, busy_timeout_ms=int(app.config["DB_BUSY_TIMEOUT_SECONDS"] * 1000))
+    if app.config["TRUSTED_PROXIES"] > 0:  # opt-in: the client address the nearest trusted proxy saw
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     load_all_models()
     # Security (tests/security): ids beyond SQLite's 64-bit integers answer 404, not an OverflowError 500.
@@ -87,7 +92,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.cli.add_command(docmgr_cli)
 
-    app.before_request(_fresh_request_state)
+    from docmgr import request_limits
+
+    request_limits.init_app(app)  # before every other hook: the whole body is read and checked before any DB access
+    app.before_request_funcs[None].insert(0, _fresh_request_state)  # (touches no database)
     app.before_request(_csrf_unless_bearer)
     app.after_request(_security_headers)
     app.after_request(_remember_language)
@@ -201,13 +209,19 @@ def _discard_uncommitted_blobs(exc: BaseException | None) -> None:
     discard_uncommitted()
 
 
-def _configure_sqlite(engine) -> None:
+def _configure_sqlite(engine, busy_timeout_ms: int = 5000) -> None:
     """WAL, foreign keys, and BEGIN IMMEDIATE for writing requests.
 
     With SQLite, a deferred transaction that reads and then writes fails at once with "database is
     locked" if another process committed in between; several gunicorn workers make that common.
     Taking the write lock up front for requests that may write (and for the CLI and workers) makes
     writers queue on the busy timeout instead. Reads stay concurrent under WAL.
+
+    Availability (issue 12): a request's body is read and checked before its first database access
+    (docmgr.request_limits, the first hook), so a slow client never holds the lock; slow work (text
+    extraction, rendering, signature checks) runs after ``docmgr.database.release_read_transaction``
+    has ended the request's transaction; and a writer waits at most ``busy_timeout_ms`` before
+    answering 503 with Retry-After.
     """
     if engine.dialect.name != "sqlite":
         return
@@ -219,7 +233,7 @@ def _configure_sqlite(engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -249,6 +263,8 @@ def _may_write() -> bool:
         return False
     if not has_request_context():
         return True
+    if getattr(g, "read_only_transaction", False):  # answering "busy": only reads are left to do
+        return False
     if getattr(g, "force_write_transaction", False):
         return True
     return request.method not in ("GET", "HEAD", "OPTIONS")

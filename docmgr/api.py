@@ -20,7 +20,7 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 # Refusals any /api/v1 route may answer (malformed, not logged in, not allowed, not found/not yours,
 # invalid values, too many requests); routes add 409/413/415 where they can happen.
-COMMON_ERRORS = (400, 401, 403, 404, 422, 429)
+COMMON_ERRORS = (400, 401, 403, 404, 413, 422, 429, 503)  # 413/503: the edge and a busy database
 
 
 @dataclass(frozen=True)

@@ -45,18 +45,29 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "DOCMGR_DATABASE_URL", f"sqlite:///{storage_dir / 'docmgr.sqlite3'}"
     )
     max_upload_mb = float(overrides.pop("MAX_UPLOAD_MB", None) or env.get("DOCMGR_MAX_UPLOAD_MB", "50"))
+    busy_timeout = float(overrides.pop("DB_BUSY_TIMEOUT_SECONDS", None) or env.get("DOCMGR_DB_BUSY_TIMEOUT_SECONDS", "5"))
     secret_key = overrides.pop("SECRET_KEY", None) or env.get("DOCMGR_SECRET_KEY") or _secret_key(storage_dir)
 
     config: dict[str, Any] = {
         "STORAGE_DIR": storage_dir,
         "INDEX_DIR": index_dir,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"timeout": 30}} if database_url.startswith("sqlite") else {},
+        # Availability (issue 12): a writer waits at most this long for SQLite's write lock, then answers
+        # 503 with Retry-After (docmgr.errors), instead of queueing for half a minute.
+        "DB_BUSY_TIMEOUT_SECONDS": busy_timeout,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"timeout": busy_timeout}} if database_url.startswith("sqlite") else {},
         "SECRET_KEY": secret_key,
         "MAX_UPLOAD_MB": max_upload_mb,
         "MAX_UPLOAD_BYTES": int(max_upload_mb * 1024 * 1024),
         # Werkzeug refuses bodies above this before we read them; several files may share one request.
         "MAX_CONTENT_LENGTH": int(max_upload_mb * 1024 * 1024) * 4 + 1024 * 1024,
+        # The edge (docmgr.request_limits): JSON bodies and form fields are bounded before anything reads them.
+        "MAX_JSON_BYTES": int(float(env.get("DOCMGR_MAX_JSON_KB", "1024")) * 1024),
+        "MAX_JSON_DEPTH": 32,
+        "MAX_FORM_MEMORY_SIZE": 1024 * 1024,  # all non-file form fields of one request together
+        # Behind N reverse proxies that set X-Forwarded-For/-Proto, DOCMGR_TRUSTED_PROXIES=N makes the
+        # client's address the one the nearest proxy saw (werkzeug ProxyFix). 0 (default): no header trusted.
+        "TRUSTED_PROXIES": int(env.get("DOCMGR_TRUSTED_PROXIES", "0") or 0),
         "SESSION_COOKIE_HTTPONLY": True,
         # Security (docmgr.accounts.sessions): a browser session ends this long after its login, whatever
         # the browser keeps; the cookie is also marked Secure on every https request.
@@ -73,8 +84,13 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # Werkzeug's method string; scrypt is the current default. Tests use a cheaper setting only
         # because they create hundreds of users.
         "PASSWORD_HASH_METHOD": "scrypt",
-        "LOGIN_MAX_FAILURES": 5,
-        "LOGIN_FAILURE_WINDOW_SECONDS": 15 * 60,
+        # Failed logins are throttled per (address, e-mail) pair (docmgr.accounts.services): after
+        # LOGIN_MAX_FAILURES failures in a row, each further one locks the pair out for BASE * 2**k seconds
+        # (at most MAX); failures older than the window are forgotten.
+        "LOGIN_MAX_FAILURES": int(env.get("DOCMGR_LOGIN_MAX_FAILURES", "5")),
+        "LOGIN_BACKOFF_BASE_SECONDS": float(env.get("DOCMGR_LOGIN_BACKOFF_BASE_SECONDS", "30")),
+        "LOGIN_BACKOFF_MAX_SECONDS": float(env.get("DOCMGR_LOGIN_BACKOFF_MAX_SECONDS", str(60 * 60))),
+        "LOGIN_FAILURE_WINDOW_SECONDS": 24 * 60 * 60,
         "TEMPLATES_DIR": REPO_ROOT / "templates",
         # The task queue (docmgr.tasks): Huey on SQLite in STORAGE_DIR/queue.sqlite3 unless DOCMGR_QUEUE_URL
         # names Redis (redis://host:6379/0). QUEUE_IMMEDIATE runs each task in the process that committed it,
@@ -94,6 +110,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # Test hook (tests/test_crash.py): exit the process right after a commit that recorded this task,
         # before handing it to the queue. Never set in production.
         "QUEUE_EXIT_AFTER_COMMIT": env.get("DOCMGR_QUEUE_EXIT_AFTER_COMMIT", ""),
+        # Availability: a search running longer than this answers 422 search_timeout (0: no deadline).
+        "SEARCH_TIMEOUT_SECONDS": float(env.get("DOCMGR_SEARCH_TIMEOUT_SECONDS", "5")),
         # Signatures (docmgr.signatures): PEM files of the CAs whose certificates count as trusted
         # (empty: every certificate is reported untrusted, integrity is still checked), and whether
         # an untrusted but intact signature over the right PDF is refused.

@@ -52,3 +52,52 @@ def load_all_models() -> None:
     for package in pkgutil.iter_modules([str(Path(__file__).parent)]):
         if package.ispkg and (Path(__file__).parent / package.name / "models.py").is_file():
             importlib.import_module(f"docmgr.{package.name}.models")
+
+
+# --- holding SQLite's write lock only while writing ----------------------------------------------------
+
+
+def _mark_flushed(session, *_args) -> None:
+    session.info["docmgr.wrote"] = True
+
+
+def _mark_dml(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["docmgr.wrote"] = True
+
+
+def _forget_flushes(session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended: committed or rolled back
+        session.info.pop("docmgr.wrote", None)
+
+
+def release_read_transaction(session) -> bool:
+    """End ``session``'s transaction if it has written nothing yet, so slow work that follows (parsing an
+    upload, rendering a draft, verifying a signature) holds no database lock; the next statement begins a
+    new transaction (BEGIN IMMEDIATE in a writing request). Objects loaded so far are expired and reload
+    on their next use, so checks that matter must be made again after the slow work.
+
+    Returns False, and changes nothing, when the transaction has pending or flushed changes: those
+    cannot be ended without committing half a change."""
+    from sqlalchemy.orm import scoped_session
+
+    if isinstance(session, scoped_session):
+        session = session()
+    if not session.in_transaction():
+        return True
+    if session.new or session.dirty or session.deleted or session.info.get("docmgr.wrote"):
+        return False
+    session.rollback()
+    return True
+
+
+def _install_flush_tracking() -> None:
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    event.listen(Session, "before_flush", _mark_flushed)
+    event.listen(Session, "do_orm_execute", _mark_dml)
+    event.listen(Session, "after_transaction_end", _forget_flushes)
+
+
+_install_flush_tracking()

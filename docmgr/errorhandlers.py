@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from docmgr.accounts.services import bearer_token_state
-from docmgr.errors import DocmgrError
+from docmgr.errors import Busy, DocmgrError
 from docmgr.extensions import db
 from docmgr.security_log import log_security_event
 from docmgr.storage import discard_uncommitted
@@ -46,6 +47,12 @@ _HTTP_CODES = {
 }
 
 
+def is_lock_timeout(error: BaseException) -> bool:
+    """SQLite's "database is locked" / "database table is locked" after the busy timeout ran out."""
+    original = getattr(error, "orig", error)
+    return isinstance(error, OperationalError) and "locked" in str(original).lower()
+
+
 def _rollback() -> None:
     """Remove the request's new blobs *before* giving up the write lock: once it is released,
     another request may store the same bytes and commit a row that points at them."""
@@ -58,7 +65,11 @@ def register_error_handlers(app: Flask) -> None:
     def handle_docmgr_error(error: DocmgrError):
         _rollback()
         _log_refusal(error)  # hardening: security events
-        return answer(error.status, error.code, error.message, error.to_dict())
+        body, status = answer(error.status, error.code, error.message, error.to_dict())
+        response = app.make_response((body, status))
+        if "retry_after" in error.details:  # 429 and 503 say when to come back
+            response.headers["Retry-After"] = str(error.details["retry_after"])
+        return response
 
     @app.errorhandler(CSRFError)
     def handle_csrf(error: CSRFError):
@@ -78,6 +89,17 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
+        if is_lock_timeout(error):  # availability: a writer that waited too long is told to retry
+            g.read_only_transaction = True  # the answer's page may read (the user, the menu) but waits for no lock
+            try:
+                _rollback()
+            except Exception:  # noqa: BLE001 - the request is answered below either way
+                app.logger.warning("rollback after a lock timeout failed", exc_info=True)
+            log_security_event("database_busy", path=request.path)
+            body, status = answer(503, Busy.code, str(_l("The service is busy; nothing was saved. Try again in a few seconds.")))
+            response = app.make_response((body, status))
+            response.headers["Retry-After"] = str(max(1, round(app.config.get("DB_BUSY_TIMEOUT_SECONDS", Busy.retry_after))))
+            return response
         _rollback()
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         code, message = _HTTP_CODES[500]

@@ -66,3 +66,10 @@ class Invalid(DocmgrError):
 
 class RateLimited(DocmgrError):
     status, code = 429, "rate_limited"
+
+
+class Busy(DocmgrError):
+    """503: the database's write lock was not free within the busy timeout; nothing was saved."""
+
+    status, code = 503, "busy"
+    retry_after = 5

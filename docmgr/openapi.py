@@ -25,7 +25,8 @@ ERROR_TEXTS = {
     400: "malformed request", 401: "not logged in", 403: "not allowed",
     404: "not found (also for what exists but is not yours)", 409: "conflict: not allowed in the current state",
     413: "too large", 415: "unsupported file type", 422: "invalid field values (`field` names the one at fault)",
-    429: "too many requests",
+    429: "too many requests (Retry-After says when to try again)",
+    503: "the database was busy; nothing was saved, try again after Retry-After seconds",
 }
 SUCCESS_TEXTS = {200: "OK", 201: "created", 204: "done; no content"}
 

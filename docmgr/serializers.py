@@ -58,6 +58,10 @@ class ErrorDetailSchema(Output):
     code = fields.String(metadata={"description": "snake_case code", "example": "invalid_field"})
     message = fields.String(metadata={"description": "a sentence for people"})
     field = optional(fields.String(metadata={"description": "the field or parameter at fault"}))
+    # Availability (docmgr.request_limits, login throttles): limits a refusal names.
+    max_length = optional(fields.Integer(metadata={"description": "invalid_field (a text too long): the most characters it may have"}))
+    maximum = optional(fields.Integer(metadata={"description": "invalid_field (a number out of range): the largest it may be"}))
+    retry_after = optional(fields.Integer(metadata={"description": "429: seconds until trying again (also in Retry-After)"}))
 
 
 class ErrorSchema(Output):

@@ -123,7 +123,8 @@ def _example_url(rule: str) -> str:
 def test_the_error_shape_is_the_contracts(spec, client):
     error = spec["components"]["schemas"]["ErrorDetail"]
     assert error["required"] == ["code", "message"]
-    assert set(error["properties"]) == {"code", "message", "field"}
+    # The limits a refusal names (availability: the edge's caps, login throttles), all optional.
+    assert set(error["properties"]) == {"code", "message", "field", "max_length", "maximum", "retry_after"}
     assert error["additionalProperties"] is False
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
@@ -197,6 +198,16 @@ def test_every_route_answers_as_the_spec_says(app, client, spec, people):
     call("GET", "/organizations", 200, headers=firm)
     call("POST", "/organizations", 201, headers=admin, json={"name": "Gamma S.p.A.", "country": "IT", "kind": "firm"})
     call("GET", "/sessions", 200, headers=firm)
+    # Login throttles (availability): failures in a row lock one (address, e-mail) pair; an admin lifts it.
+    for _ in range(5):
+        call("POST", "/auth/token", 401, json={"email": "nobody@example.org", "password": "wrong guess"})
+    call("POST", "/auth/token", 429, json={"email": "nobody@example.org", "password": "wrong guess"})
+    call("GET", "/auth/throttles", 200, headers=admin)
+    call("GET", "/auth/throttles", 403, headers=firm)
+    call("POST", "/auth/throttles/lift", 200, headers=admin, json={"email": "nobody@example.org", "remote_addr": "127.0.0.1"})
+    call("POST", "/auth/throttles/lift", 404, headers=admin, json={"email": "nobody@example.org", "remote_addr": "127.0.0.1"})
+    call("POST", "/auth/token", 413, data='{"email": "' + "x" * 2_000_000 + '"}', content_type="application/json")
+    call("POST", "/auth/token", 422, json={"email": "x" * 300 + "@example.org", "password": "p"})
     forum = call("POST", "/sessions", 201, headers=admin, json={
         "name": "Sessione di Torino", "place": "Torino", "country": "IT", "starts_on": "2026-11-24",
         "ends_on": "2026-11-25"}).get_json()

@@ -74,6 +74,24 @@ def revoke_token(token_id: int):
     return "", 204
 
 
+@bp.get("/auth/throttles")
+@documented({200: ser.ThrottleSchema(many=True)})
+def list_throttles():
+    """Admins: the (address, e-mail) pairs throttled after failed logins."""
+    return jsonify(ser.ThrottleSchema(many=True).dump(services.list_throttles(db.session, acting_user())))
+
+
+@bp.post("/auth/throttles/lift")
+@documented({200: ser.ThrottleLiftSchema}, body=ser.ThrottleLiftRequest)
+def lift_throttle():
+    """Admins: forget one pair's failed logins (audited), so it may log in again at once."""
+    actor = acting_user()
+    data = json_body(ser.ThrottleLiftRequest)
+    lifted = services.lift_throttle(db.session, actor, text_field(data, "email"), text_field(data, "remote_addr"))
+    db.session.commit()
+    return jsonify(ser.ThrottleLiftSchema().dump({"lifted": lifted}))
+
+
 @bp.get("/me")
 @documented({200: ser.UserSchema})
 def me():

@@ -117,7 +117,8 @@ class ApiToken(Base):
 
 
 class LoginAttempt(Base):
-    """Failed logins, counted per email and per address to rate-limit guessing across workers."""
+    """Logins, failed and not: failures in a row for one (address, e-mail) pair throttle that pair
+    (docmgr.accounts.services); an admin lifting the throttle sets ``lifted_at`` on them."""
 
     __tablename__ = "login_attempts"
 
@@ -126,3 +127,4 @@ class LoginAttempt(Base):
     remote_addr: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -59,6 +59,26 @@ class TokenRequest(Input):
     password = fields.String(required=True)
 
 
+class ThrottleSchema(Output):
+    """Failed logins in a row for one (address, e-mail) pair, and until when it is locked out."""
+
+    email = fields.String()
+    remote_addr = fields.String()
+    failures = fields.Integer()
+    last_failure_at = IsoDateTime()
+    locked_until = IsoDateTime()
+    is_locked = fields.Boolean()
+
+
+class ThrottleLiftRequest(Input):
+    email = fields.String(required=True)
+    remote_addr = fields.String(required=True)
+
+
+class ThrottleLiftSchema(Output):
+    lifted = fields.Integer(metadata={"description": "how many failed logins were forgotten"})
+
+
 class TokenListQuery(Input):
     user_id = fields.Integer(metadata={"description": "admins: another user's tokens"})
 

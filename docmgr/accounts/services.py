@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app, has_request_context, request
 from flask_babel import gettext
@@ -195,34 +196,103 @@ def set_user_active(session: Session, actor: User, user_id: int, is_active: bool
 # --- logging in --------------------------------------------------------------------------------
 
 
-def _recent_failures(session: Session, email: str, remote_addr: str) -> int:
-    window = timedelta(seconds=current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"])
-    since = utcnow() - window
-    by_email = session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.email == email, LoginAttempt.created_at >= since, LoginAttempt.succeeded.is_(False)
+@dataclass(frozen=True)
+class Throttle:
+    """Failed logins in a row for one (address, e-mail) pair, and until when that pair is locked out."""
+
+    email: str
+    remote_addr: str
+    failures: int
+    last_failure_at: datetime
+    locked_until: datetime | None
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_until is not None and self.locked_until > utcnow()
+
+
+def _backoff(failures: int) -> timedelta | None:
+    """Exponential back-off: nothing for the first LOGIN_MAX_FAILURES - 1 failures in a row, then
+    BASE seconds after the next one, twice that after the one after, … at most MAX."""
+    config = current_app.config
+    free = config["LOGIN_MAX_FAILURES"]
+    if failures < free:
+        return None
+    seconds = config["LOGIN_BACKOFF_BASE_SECONDS"] * 2 ** min(failures - free, 30)
+    return timedelta(seconds=min(seconds, config["LOGIN_BACKOFF_MAX_SECONDS"]))
+
+
+def throttle_for(session: Session, email: str, remote_addr: str) -> Throttle | None:
+    """The pair's failures since its last success (or lift), within the window; None when there are none.
+
+    Only the pair counts: another address trying the same e-mail, or this address trying other e-mails,
+    changes nothing for it, so neither a guesser elsewhere nor a shared proxy address locks the owner out."""
+    since = utcnow() - timedelta(seconds=current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"])
+    pair = (LoginAttempt.email == email, LoginAttempt.remote_addr == remote_addr)
+    last_success = session.scalar(select(func.max(LoginAttempt.created_at)).where(*pair, LoginAttempt.succeeded.is_(True)))
+    if last_success is not None and last_success > since:
+        since = last_success
+    count, last = session.execute(
+        select(func.count(), func.max(LoginAttempt.created_at)).where(
+            *pair, LoginAttempt.succeeded.is_(False), LoginAttempt.lifted_at.is_(None), LoginAttempt.created_at >= since,
         )
-    )
-    by_addr = session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.remote_addr == remote_addr, LoginAttempt.created_at >= since, LoginAttempt.succeeded.is_(False)
+    ).one()
+    if not count:
+        return None
+    last = last if last.tzinfo else last.replace(tzinfo=UTC)
+    backoff = _backoff(count)
+    return Throttle(email, remote_addr, count, last, last + backoff if backoff else None)
+
+
+def list_throttles(session: Session, actor: User) -> list[Throttle]:
+    """Admins: every pair with enough failures in a row to be throttled (locked now or the next failure
+    locks it), newest first."""
+    require_admin(actor)
+    since = utcnow() - timedelta(seconds=current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"])
+    pairs = session.execute(
+        select(LoginAttempt.email, LoginAttempt.remote_addr).where(
+            LoginAttempt.succeeded.is_(False), LoginAttempt.lifted_at.is_(None), LoginAttempt.created_at >= since,
+        ).group_by(LoginAttempt.email, LoginAttempt.remote_addr).having(
+            func.count() >= current_app.config["LOGIN_MAX_FAILURES"]
         )
-    )
-    # An address may fail for several accounts (a shared office), but not without bound.
-    return max(by_email or 0, (by_addr or 0) // 4)
+    ).all()
+    throttles = [t for email, addr in pairs if (t := throttle_for(session, email, addr)) and t.locked_until]
+    return sorted(throttles, key=lambda t: (t.last_failure_at, t.email, t.remote_addr), reverse=True)
+
+
+def lift_throttle(session: Session, actor: User, email: str, remote_addr: str) -> int:
+    """Admins: forget the pair's failures (kept, marked lifted); audited. 404 when nothing to lift."""
+    require_admin(actor)
+    email = normalize_email(email)[:EMAIL_MAX_LENGTH]  # as authenticate() records it
+    rows = list(session.scalars(select(LoginAttempt).where(
+        LoginAttempt.email == email, LoginAttempt.remote_addr == (remote_addr or "").strip(),
+        LoginAttempt.succeeded.is_(False), LoginAttempt.lifted_at.is_(None),
+    )))
+    if not rows:
+        raise NotFound(gettext("No failed logins to lift for this address and e-mail."), code="no_throttle")
+    now = utcnow()
+    for row in rows:
+        row.lifted_at = now
+    record(session, actor, "login.throttle_lifted", email=email, remote_addr=remote_addr, failures=len(rows))
+    return len(rows)
 
 
 def authenticate(session: Session, email: str, password: str, remote_addr: str) -> User | None:
-    """Check credentials, rate-limited per account and per address.
+    """Check credentials, throttled per (address, e-mail) pair with exponential back-off.
 
     Returns None for wrong credentials *after* recording the failure, so that the caller can commit
     it before answering 401 (an exception would roll the record of the attempt back).
     """
     email = normalize_email(email)[:EMAIL_MAX_LENGTH]  # full-width or upper case: the same person
     remote_addr = remote_addr or "unknown"
-    if _recent_failures(session, email, remote_addr) >= current_app.config["LOGIN_MAX_FAILURES"]:
-        log_security_event("login_throttled", user=email, ip=remote_addr)
-        raise RateLimited(gettext("Too many failed logins; wait 15 minutes and try again."), code="too_many_attempts")
+    throttle = throttle_for(session, email, remote_addr)
+    if throttle is not None and throttle.is_locked:
+        wait = max(1, int((throttle.locked_until - utcnow()).total_seconds() + 0.999))
+        log_security_event("login_throttled", user=email, ip=remote_addr, failures=throttle.failures)
+        raise RateLimited(
+            gettext("Too many failed logins for this account from your address; try again in %(num)s seconds.", num=wait),
+            code="too_many_attempts", retry_after=wait,
+        )
     user = session.scalar(select(User).where(User.email == email))
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
     if not ok or user is None or not user.is_active:

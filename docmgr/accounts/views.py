@@ -172,3 +172,24 @@ def admin_sessions():
         "accounts/admin_sessions.html", sessions=list_task_force_sessions(db.session), countries=COUNTRIES,
         error=error, form=request.form,
     ), status
+
+
+@bp.route("/admin/throttles", methods=["GET", "POST"])
+@login_required
+def admin_throttles():
+    """The (address, e-mail) pairs throttled after failed logins; an admin lifts one (audited)."""
+    actor = require_admin(current_user._get_current_object())
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            email, address = request.form.get("email", ""), request.form.get("remote_addr", "")
+            services.lift_throttle(db.session, actor, email, address)
+            db.session.commit()
+            flash(_("The throttle of %(email)s from %(address)s was lifted.", email=email, address=address), "success")
+            return redirect(url_for("accounts.admin_throttles"))
+        except DocmgrError as exc:
+            db.session.rollback()
+            error, status = form_error(exc), exc.status
+    return render_template(
+        "accounts/admin_throttles.html", throttles=services.list_throttles(db.session, actor), error=error,
+    ), status

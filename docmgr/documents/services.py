@@ -27,7 +27,7 @@ from docmgr.accounts.permissions import (
 )
 from docmgr.accounts.services import check_country
 from docmgr.audit.services import record
-from docmgr.database import utcnow
+from docmgr.database import release_read_transaction, utcnow
 from docmgr.documents import extraction, sandbox
 from docmgr.documents.models import (
     Document,
@@ -317,6 +317,7 @@ def create_document(
     )
     if not uploads:
         raise Invalid(gettext("Attach at least one file."), field="file", code="missing_field")
+    release_read_transaction(session)  # availability: no database lock while the files are parsed
     checked = _check_all(uploads, _title_language(title_it, title_ru))
     try:
         document = Document(
@@ -344,8 +345,10 @@ def add_file(session: Session, actor: User, document_id: int, upload: Upload) ->
     document = get_document(session, actor, document_id)
     require_can_change_document(actor, document)
     fallback = document.files[-1].language if document.files else _title_language(document.title_it, document.title_ru)
+    release_read_transaction(session)  # availability: no database lock while the file is parsed
     checked = _check_all([upload], fallback)
     try:
+        require_can_change_document(actor, document)  # again: the document may have changed meanwhile
         file = _store_checked(session, actor, document, checked[0])
         enqueue_index(session, "document", document.id)
     finally:

@@ -33,7 +33,7 @@ from docmgr.accounts.permissions import (
 )
 from docmgr.audit.models import AuditEvent
 from docmgr.audit.services import record
-from docmgr.database import utcnow
+from docmgr.database import release_read_transaction, utcnow
 from docmgr.documents.models import Document, TaskForceSession
 from docmgr.documents.services import visible_documents
 from docmgr.drafting import rendering
@@ -241,9 +241,15 @@ def create_template(
             gettext("A template '%(key)s' exists already; add a new version of it instead.", key=key),
             code="template_exists", field="key",
         )
+    release_read_transaction(session)  # availability: no database lock while the body is test-rendered
     name, name_ru, specs, body = _checked_template_content(
         name=name, name_ru=name_ru, fields=fields if fields is not None else [], body=body
     )
+    if session.scalar(select(Template.id).where(Template.key == key).limit(1)):  # again, now holding the lock
+        raise Conflict(
+            gettext("A template '%(key)s' exists already; add a new version of it instead.", key=key),
+            code="template_exists", field="key",
+        )
     return _add_template_version(session, actor, key=key, name=name, name_ru=name_ru, specs=specs, body=body)
 
 
@@ -254,12 +260,14 @@ def create_template_version(
     """Editing a template = a new immutable version; what is not given is taken from the latest."""
     require_drafter(actor)
     current = get_template(session, key)
-    name, name_ru, specs, body = _checked_template_content(
-        name=current.name if name is UNCHANGED else name,
-        name_ru=current.name_ru if name_ru is UNCHANGED else name_ru,
-        fields=current.fields if fields is UNCHANGED else fields,
-        body=current.body if body is UNCHANGED else body,
-    )
+    given = {
+        "name": current.name if name is UNCHANGED else name,
+        "name_ru": current.name_ru if name_ru is UNCHANGED else name_ru,
+        "fields": current.fields if fields is UNCHANGED else fields,
+        "body": current.body if body is UNCHANGED else body,
+    }
+    release_read_transaction(session)  # availability: no database lock while the body is test-rendered
+    name, name_ru, specs, body = _checked_template_content(**given)
     return _add_template_version(session, actor, key=key, name=name, name_ru=name_ru, specs=specs, body=body)
 
 
@@ -718,14 +726,23 @@ def render_snapshot(agreement: Agreement, *, today: date | None = None) -> dict[
 
 
 def _render(agreement: Agreement, snapshot: dict[str, Any], *, placeholders: bool = False) -> rendering.RenderedAgreement:
+    return _render_template(_template_source(agreement.template), snapshot, placeholders=placeholders)
+
+
+def _template_source(template: Template) -> tuple[str, list[rendering.FieldSpec], str]:
+    """What rendering needs of a template, read while the database transaction is open."""
+    return template.body, template_fields(template), f"{template.key} v{template.version}"
+
+
+def _render_template(
+    source: tuple[str, list[rendering.FieldSpec], str], snapshot: dict[str, Any], *, placeholders: bool = False
+) -> rendering.RenderedAgreement:
+    body, specs, label = source
     try:
-        return rendering.render_agreement(
-            agreement.template.body, template_fields(agreement.template), snapshot, placeholders=placeholders,
-            limits=render_limits(),
-        )
+        return rendering.render_agreement(body, specs, snapshot, placeholders=placeholders, limits=render_limits())
     except rendering.TemplateError as error:
         raise Invalid(
-            f"Template {agreement.template.key} v{agreement.template.version}: {error}",
+            f"Template {label}: {error}",
             field="body", code="template_error", **({"line": error.line} if error.line else {}),
         ) from None
 
@@ -758,9 +775,15 @@ def render_draft(session: Session, actor: User, agreement_id: int) -> Draft:
             code="missing_field", missing=[f"fields.{spec.name}" for spec in missing],
         )
     snapshot = render_snapshot(agreement)
-    rendered = _render(agreement, snapshot)
+    source = _template_source(agreement.template)
+    release_read_transaction(session)  # availability: no database lock while rendering
+    rendered = _render_template(source, snapshot)
     pdf = rendering.build_pdf(rendered)
     docx_bytes = rendering.build_docx(rendered)
+    require_editable(agreement)  # again, in the write transaction: it may have changed while rendering
+    if render_snapshot(agreement, today=date.fromisoformat(snapshot["date"])) != snapshot:
+        raise Conflict(gettext("The agreement changed while its draft was rendered; render again."),
+                       code="changed_meanwhile")
     pdf_blob, docx_blob = store_bytes(pdf), store_bytes(docx_bytes)
     version = (session.scalar(select(func.max(Draft.version)).where(Draft.agreement_id == agreement.id)) or 0) + 1
     draft = Draft(

@@ -33,6 +33,7 @@ from typing import Any
 
 from whoosh import index as whoosh_index
 from whoosh import query as wq
+from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh.index import LockError
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
@@ -54,12 +55,13 @@ from docmgr.search.schema import (
     int_or_none,
     payload_of,
 )
-from docmgr.search.scoring import DocSetQuery, Scoring
+from docmgr.search.scoring import DocSetQuery, Scoring, SearchTimeout
 from docmgr.search.text import BODY
 
 __all__ = [
     "FACET_FIELDS", "HIGHLIGHT_CHARLIMIT", "SCHEMA_VERSION", "TEXT_LANGUAGES", "TITLE_FIELDS", "EngineHit",
-    "EngineResult", "InText", "IndexBatch", "IndexEntry", "LockError", "WhooshEngine", "build_schema", "entry_fields",
+    "EngineResult", "InText", "IndexBatch", "IndexEntry", "LockError", "SearchTimeout", "WhooshEngine", "build_schema",
+    "entry_fields",
 ]
 
 
@@ -246,9 +248,22 @@ class WhooshEngine(Scoring, Facets, Highlighting):
         with_facets: bool = True,
         with_highlights: bool = True,
         rewrite: Callable[[wq.Query, Any], wq.Query] | None = None,
+        timeout: float | None = None,
     ) -> EngineResult:
         """Matching entries the filter allows: exact total, one page of hits, facet counts.
-        ``rewrite(query, reader)`` may bound the query against the index (wildcard expansion)."""
+        ``rewrite(query, reader)`` may bound the query against the index (wildcard expansion).
+        Raises :class:`SearchTimeout` when the search runs past ``timeout`` seconds."""
+        self._local.deadline = time.monotonic() + timeout if timeout else None
+        try:
+            return self._search(query, filter_query=filter_query, page=page, per_page=per_page, sort=sort,
+                                with_facets=with_facets, with_highlights=with_highlights, rewrite=rewrite)
+        finally:
+            self._local.deadline = None
+
+    def _search(
+        self, query: wq.Query, *, filter_query: wq.Query | None, page: int, per_page: int, sort: str,
+        with_facets: bool, with_highlights: bool, rewrite: Callable[[wq.Query, Any], wq.Query] | None,
+    ) -> EngineResult:
         searcher = self.searcher()
         if searcher is None:
             return EngineResult(0, [], {name: {} for name in FACET_FIELDS})
@@ -277,7 +292,16 @@ class WhooshEngine(Scoring, Facets, Highlighting):
             options["filter"] = matched
         if sort == "date":
             options.update(sortedby="created", reverse=True)
-        results = searcher.search(scored, **options)
+        left = self._check_deadline()
+        if left is None:
+            results = searcher.search(scored, **options)
+        else:  # Whoosh's timed collector: checked between matches, no signals (threads, gunicorn)
+            collector = TimeLimitCollector(searcher.collector(**options), timelimit=left, use_alarm=False)
+            try:
+                searcher.search_with_collector(scored, collector)
+            except TimeLimit:
+                raise SearchTimeout from None
+            results = collector.results()
         top = results[(page - 1) * per_page: page * per_page]
         hits = [self._hit(searcher, query, hit, with_highlights) for hit in top]
         return EngineResult(len(matched), hits, facets)

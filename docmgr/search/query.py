@@ -9,6 +9,9 @@ in the cross-script names field; ``text:`` is the same field restricted to the f
 What the parser cannot make sense of falls back to plain words. What would be expensive is refused
 with a 422 naming ``q``: very long queries, too many terms, short-prefix or leading wildcards, and
 wildcards expanding to too many index terms (checked against the index in :func:`bound_expansions`).
+Availability: bare and field-only wildcards (``*``, ``body:*``) and a query whose wildcards together
+expand past ``MAX_EXPANSIONS_TOTAL`` answer ``search_too_costly``; the engine's deadline
+``search_timeout``.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ MAX_NESTING = 6
 MIN_WILDCARD_PREFIX = 3
 MAX_EXPANSIONS_PER_WILDCARD = 200
 MAX_EXPANSIONS_TOTAL = 600
+# A wildcard standing alone, bare or after a field name: `*`, `body:*`, `(title:?*)`.
+_UNANCHORED_WILDCARD = re.compile(r"(?:^|[\s(+-])(?:\w+:)?[*?]+(?=$|[\s)])")
 
 # Plain words search these: the combined field (titles, texts and meta of both languages, see
 # docmgr.search.engine.build_schema) and the cross-script names.
@@ -93,6 +98,8 @@ class QueryBuilder:
         if len(words) > MAX_TERMS:
             raise Invalid(gettext("The search has too many words: at most %(num)s.", num=MAX_TERMS), field="q",
                           code="too_many_terms")
+        if _UNANCHORED_WILDCARD.search(text) or (not words and re.search(r"[*?]", text)):
+            raise _too_costly()  # `*`, `body:*`, `names:?*`: a wildcard with nothing to anchor it
         if not words:
             return wq.NullQuery
         parsed = None
@@ -113,6 +120,8 @@ class QueryBuilder:
 
     def _rewrite(self, query: wq.Query) -> wq.Query:
         """Fan pseudo-fields out to both languages, fold and check wildcards, map `org:12` to the id."""
+        if isinstance(query, wq.Every):  # `body:*`, `text:*`: would walk every word of the field
+            raise _too_costly()
         if isinstance(query, (wq.Wildcard, wq.Prefix)):
             return self._wildcard(query)
         if isinstance(query, (wq.Term, wq.Phrase)) and query.fieldname in PSEUDO_FIELDS:
@@ -148,10 +157,12 @@ class QueryBuilder:
         return wq.Or(alternatives) if alternatives else wq.NullQuery
 
     def _wildcard(self, query: wq.Query) -> wq.Query:
-        if query.fieldname in NO_POSITIONS:
-            return wq.NullQuery  # name skeletons are not prefixes of what people type
         pattern = fold(str(query.text).lower())
         literal = re.split(r"[*?]", pattern, maxsplit=1)[0] if isinstance(query, wq.Wildcard) else pattern
+        if not re.search(r"\w", pattern):  # `names:*`, `body:?*`: the whole field
+            raise _too_costly()
+        if query.fieldname in NO_POSITIONS:
+            return wq.NullQuery  # name skeletons are not prefixes of what people type
         if len(literal) < MIN_WILDCARD_PREFIX:
             raise Invalid(
                 gettext("A wildcard needs at least %(num)s letters before * or ?.", num=MIN_WILDCARD_PREFIX), field="q",
@@ -162,6 +173,14 @@ class QueryBuilder:
         if query.fieldname == "text":
             variants = [InText(variant) for variant in variants]
         return variants[0] if len(variants) == 1 else wq.Or(variants)
+
+
+def _too_costly() -> Invalid:
+    return Invalid(
+        gettext("This search would read too much of the index: give words of at least %(num)s letters before "
+                "each *, and fewer wildcards.", num=MIN_WILDCARD_PREFIX),
+        field="q", code="search_too_costly",
+    )
 
 
 def _nesting(text: str) -> int:
@@ -200,9 +219,11 @@ def bound_expansions(query: wq.Query, reader) -> wq.Query:
             fieldobj = reader.schema[node.fieldname]
             btexts = list(islice(node._btexts(reader), MAX_EXPANSIONS_PER_WILDCARD + 1))
             budget[0] -= len(btexts)
-            if len(btexts) > MAX_EXPANSIONS_PER_WILDCARD or budget[0] < 0:
+            if len(btexts) > MAX_EXPANSIONS_PER_WILDCARD:
                 raise Invalid(gettext("'%(word)s' matches too many words; type more letters before the *.", word=node.text),
                               field="q", code="wildcard_too_broad")
+            if budget[0] < 0:  # the budget is the whole query's, not each wildcard's
+                raise _too_costly()
             terms = [wq.Term(node.fieldname, fieldobj.from_bytes(b)) for b in btexts]
             return wq.Or(terms) if terms else wq.NullQuery
         return node if node.is_leaf() else node.apply(expand)

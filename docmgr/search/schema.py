@@ -197,6 +197,8 @@ class InText(SpanFirst):
     """``q`` (a word or a span query on ``body``) where it occurs in the files' texts, not in the
     titles and labels: its positions below ``HEAD_POSITION`` (see docmgr.search.text)."""
 
+    boost = 1.0  # Or/And.normalize() multiply their children's boosts (SpanFirst has none: a 500)
+
     def __init__(self, q: wq.Query):
         super().__init__(q, limit=HEAD_POSITION - 1)
 

@@ -10,6 +10,7 @@ that changes them fails the tests rather than ranking differently.
 from __future__ import annotations
 
 import heapq
+import time
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable
 from typing import Any
@@ -23,6 +24,10 @@ from whoosh.util.numeric import byte_to_length
 from docmgr.search.schema import InText
 
 
+class SearchTimeout(Exception):
+    """A search ran past its deadline (the caller answers 422 ``search_timeout``)."""
+
+
 class Scoring:
     """The matching and scoring part of :class:`docmgr.search.engine.WhooshEngine` (caches live in
     ``self._local``, per thread, and are dropped when the searcher changes)."""
@@ -32,6 +37,16 @@ class Scoring:
 
     TERM_CACHE_SIZE = 4096
     RESTRICT_SCORING_BELOW = 3000
+
+    def _check_deadline(self) -> float | None:
+        """Seconds left for this thread's search (None: no deadline); raises once it has passed."""
+        deadline = getattr(self._local, "deadline", None)
+        if deadline is None:
+            return None
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise SearchTimeout
+        return left
 
     def _term_set(self, searcher: Searcher, fieldname: str, text) -> frozenset[int]:
         """The documents of one term, remembered while the searcher is unchanged (LRU)."""
@@ -90,6 +105,7 @@ class Scoring:
         Whoosh's matchers walk every posting of every field in Python; for totals and facets only
         the set is needed, and set operations run in C. Phrases and other positional queries are
         left to Whoosh."""
+        self._check_deadline()
         if query is wq.NullQuery or isinstance(query, wq.NullQuery.__class__):
             return set()
         if isinstance(query, wq.Term):
@@ -150,6 +166,7 @@ class Scoring:
         """docnum → score of ``node`` for the documents of ``matched`` it matches, as Whoosh scores
         them: a word's BM25F times its boost, summed over the words of ``Or``/``And``/``AndMaybe``,
         the first part of ``AndNot``, nothing for ``Not``; None when a part is not covered."""
+        self._check_deadline()
         if isinstance(node, wq.Term):
             scores = self._term_scores(searcher, node.fieldname, node.text, matched)
         elif isinstance(node, InText):  # the inner word's score, where it occurs in the text

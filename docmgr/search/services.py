@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 
+from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,8 +24,9 @@ from docmgr.documents.models import TaskForceSession
 from docmgr.documents.services import check_filter_values, get_document
 from docmgr.errors import Invalid
 from docmgr.search import indexers
-from docmgr.search.engine import EngineHit
+from docmgr.search.engine import EngineHit, SearchTimeout
 from docmgr.search.query import bound_expansions
+from docmgr.security_log import log_security_event
 
 # --- searching --------------------------------------------------------------------------------------
 
@@ -121,15 +123,23 @@ def search(
     filter_query = _filter_query(actor, filters)
     if not (q or "").strip() and sort == "relevance":
         sort = "date"
+    # Availability: every search has a deadline; past it the answer is 422 search_timeout, never a hung worker.
+    timeout = current_app.config.get("SEARCH_TIMEOUT_SECONDS") or None
     try:
-        result = state.engine.search(
-            query, filter_query=filter_query, page=page, per_page=per_page, sort=sort, rewrite=bound_expansions,
-        )
-    except QueryError:  # a structure Whoosh cannot run: search the plain words instead
-        result = state.engine.search(
-            state.queries.plain(re.findall(r"\w+", q or "")), filter_query=filter_query, page=page,
-            per_page=per_page, sort=sort, rewrite=bound_expansions,
-        )
+        try:
+            result = state.engine.search(
+                query, filter_query=filter_query, page=page, per_page=per_page, sort=sort, rewrite=bound_expansions,
+                timeout=timeout,
+            )
+        except QueryError:  # a structure Whoosh cannot run: search the plain words instead
+            result = state.engine.search(
+                state.queries.plain(re.findall(r"\w+", q or "")), filter_query=filter_query, page=page,
+                per_page=per_page, sort=sort, rewrite=bound_expansions, timeout=timeout,
+            )
+    except SearchTimeout:
+        log_security_event("search_timeout", q=(q or "")[:200])
+        raise Invalid(gettext("The search took too long; make it more precise (more letters, fewer OR)."), field="q",
+                      code="search_timeout") from None
     return SearchPage(result.total, page, per_page, _visible_scores(actor, result.hits), result.facets,
                       _facet_labels(session, result.facets), q or "")
 

@@ -31,7 +31,7 @@ from docmgr.accounts.models import User
 from docmgr.accounts.permissions import is_staff, may_sign_for, require_can_sign_for, require_staff  # noqa: F401 - may_sign_for: the pages ask here
 from docmgr.audit.models import AuditEvent
 from docmgr.audit.services import record
-from docmgr.database import utcnow
+from docmgr.database import release_read_transaction, utcnow
 from docmgr.documents.models import DocumentFile
 from docmgr.documents.sandbox import SandboxLimits
 from docmgr.documents.services import Upload, create_document, display_filename, seal_document, share_document
@@ -236,6 +236,12 @@ def record_signature(
 
     config = current_app.config
     limits = SandboxLimits.from_config(config)
+    # Availability: what the checks need of the database is read now, then the transaction ends, so no
+    # lock is held while the file is parsed and verified; the state is checked again afterwards.
+    frozen_sha256 = agreement.frozen_pdf_sha256
+    frozen_path = current_store().path(frozen_sha256)
+    roots = trust.trust_roots(session, config) if method != "wet_ink" else None
+    release_read_transaction(session)
     with tempfile.TemporaryDirectory(prefix="docmgr-signature-") as workdir:
         path = Path(workdir) / "file"
         path.write_bytes(data)
@@ -269,12 +275,19 @@ def record_signature(
                 )
             result = checking.verify(
                 checking.CMS if signature_path else file_type, signature_path or path,
-                current_store().path(agreement.frozen_pdf_sha256), pdf_path=path if signature_path else None,
-                trust_roots=trust.trust_roots(session, config), require_trusted=bool(config["SIGNATURE_REQUIRE_TRUSTED"]),
+                frozen_path, pdf_path=path if signature_path else None,
+                trust_roots=roots, require_trusted=bool(config["SIGNATURE_REQUIRE_TRUSTED"]),
                 allow_fetching=bool(config["SIGNATURE_REVOCATION_FETCH"]), limits=limits,
                 in_child=bool(config.get("EXTRACTION_SUBPROCESS", True)),
             )
             is_valid, reasons = bool(result["valid"]), list(result["reasons"])
+    # Again, now in the write transaction: the agreement may have moved on while the file was checked.
+    agreement = _locked(session, agreement)
+    require_can_sign_for(actor, signatory)
+    _require_signing_open(agreement, signatory)
+    if agreement.frozen_pdf_sha256 != frozen_sha256:
+        raise Conflict(gettext("The agreement changed while the signed copy was checked; upload it again."),
+                       code="changed_meanwhile")
     result["frozen_pdf_sha256"] = agreement.frozen_pdf_sha256
 
     signature_blob = store_bytes(signature) if signature is not None else None

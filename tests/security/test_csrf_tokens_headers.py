@@ -183,10 +183,13 @@ def test_login_form_and_token_endpoint_share_one_counter(app, client, make_user)
     assert snapshot(app)[0]["api_tokens"] == before[0]["api_tokens"]
 
 
-def test_many_emails_from_one_address_are_throttled(app, client, make_user):
+def test_guessing_many_emails_from_one_address_throttles_each_pair_not_the_address(app, client, make_user):
+    """Availability (issue 12): throttles are per (address, e-mail) pair. Guesses at other accounts from a
+    shared address (an office, a reverse proxy) lock no one else out; a spoofed X-Forwarded-For changes
+    nothing unless DOCMGR_TRUSTED_PROXIES is set."""
     user = make_user("legal")
     for n in range(40):
-        response = client.post("/api/v1/auth/token", json={"email": f"guess{n}@example.org", "password": "x" * 10},
+        response = client.post("/api/v1/auth/token", json={"email": f"guess{n % 4}@example.org", "password": "x" * 10},
                                headers={"X-Forwarded-For": f"10.0.0.{n}"})  # a spoofed header changes nothing
         if response.status_code == 429:
             break
@@ -194,10 +197,6 @@ def test_many_emails_from_one_address_are_throttled(app, client, make_user):
     assert n <= 4 * app.config["LOGIN_MAX_FAILURES"]
     response = client.post("/api/v1/auth/token", json={"email": user.email, "password": PASSWORD},
                            headers={"X-Forwarded-For": "192.0.2.77"})
-    assert response.status_code == 429
-    # Another address is not locked out by this one.
-    response = client.post("/api/v1/auth/token", json={"email": user.email, "password": PASSWORD},
-                           environ_base={"REMOTE_ADDR": "192.0.2.10"})
     assert response.status_code == 201
 
 
