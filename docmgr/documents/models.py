@@ -21,6 +21,8 @@ class TaskForceSession(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     place: Mapped[str] = mapped_column(String(200))
+    name_alt: Mapped[str] = mapped_column(String(200), default="")  # the name in the other language
+    place_alt: Mapped[str] = mapped_column(String(200), default="")  # the place in the other language
     country: Mapped[str] = mapped_column(String(2))
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)

@@ -480,21 +480,31 @@ def check_session_place(place: str | None) -> str:
 
 
 def create_task_force_session(
-    session: Session, actor: User | None, *, name: str, place: str, country: str, starts_on: date, ends_on: date
+    session: Session, actor: User | None, *, name: str, place: str, country: str, starts_on: date, ends_on: date,
+    name_alt: str | None = None, place_alt: str | None = None,
 ) -> TaskForceSession:
+    """A session; ``name_alt`` and ``place_alt`` are its name and place in the other language (optional,
+    used by the generated agreements' other column)."""
     if actor is not None:
         require_admin(actor)
     name, place, country = check_session_name(name), check_session_place(place), check_country(country)
+    alternatives = {}
+    for key, value in (("name_alt", name_alt), ("place_alt", place_alt)):
+        if value is not None and (not isinstance(value, str) or len(value.strip()) > 200):
+            raise Invalid(gettext("'%(field)s' must be a text of at most %(num)s characters.", field=key, num=200),
+                          field=key)
+        alternatives[key] = (value or "").strip()
     if not isinstance(starts_on, date) or not isinstance(ends_on, date):
         raise Invalid(gettext("Give the start and end dates."), field="starts_on")
     if ends_on < starts_on:
         raise Invalid(gettext("The session cannot end before it starts."), field="ends_on")
     if session.scalar(select(TaskForceSession.id).where(TaskForceSession.name == name)):
         raise Invalid(gettext("A session named '%(name)s' already exists.", name=name), field="name", code="duplicate")
-    forum_session = TaskForceSession(name=name, place=place, country=country, starts_on=starts_on, ends_on=ends_on)
+    forum_session = TaskForceSession(name=name, place=place, country=country, starts_on=starts_on, ends_on=ends_on,
+                                     **alternatives)
     session.add(forum_session)
     session.flush()
-    record(session, actor, "session.created", forum_session, name=name, place=place, country=country)
+    record(session, actor, "session.created", forum_session, name=name, place=place, country=country, **alternatives)
     return forum_session
 
 
