@@ -39,6 +39,8 @@ class Document(Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     session_id: Mapped[int | None] = mapped_column(ForeignKey("task_force_sessions.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The document's own date, set by the uploader (else its session's date dates it in search).
+    document_date: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # Set when the document became the executed copy of an agreement: from then on its files and

@@ -359,7 +359,9 @@ def add_file(session: Session, actor: User, document_id: int, upload: Upload) ->
 def update_document(
     session: Session, actor: User, document_id: int, *, title_it: str | None = None, title_ru: str | None = None,
     kind: str | None = None, sectors: list[str] | None = None, session_id: int | None | str = "unchanged",
+    document_date: date | None | str = "unchanged",
 ) -> Document:
+    """Change a document's metadata; ``document_date`` is its own date (None clears it)."""
     document = get_document(session, actor, document_id)
     require_can_change_document(actor, document)
     new_title_it = document.title_it if title_it is None else title_it
@@ -377,6 +379,11 @@ def update_document(
     if document.session_id != (forum_session.id if forum_session else None):
         changes["session_id"] = [document.session_id, forum_session.id if forum_session else None]
         document.session = forum_session
+    if document_date != "unchanged" and document_date != document.document_date:
+        if document_date is not None and not isinstance(document_date, date):
+            raise Invalid("'document_date' must be a date.", field="document_date")
+        changes["document_date"] = [str(document.document_date or ""), str(document_date or "")]
+        document.document_date = document_date
     if sectors is not None and sorted(sectors) != document.sectors:
         changes["sectors"] = [document.sectors, sorted(sectors)]
         document.sector_rows = [DocumentSector(sector=s) for s in sorted(sectors)]

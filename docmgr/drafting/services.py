@@ -34,6 +34,7 @@ from docmgr.accounts.permissions import (
 from docmgr.audit.models import AuditEvent
 from docmgr.audit.services import record
 from docmgr.database import release_read_transaction, utcnow
+from docmgr.documents.indexing import filename_words
 from docmgr.documents.models import Document, TaskForceSession
 from docmgr.documents.services import visible_documents
 from docmgr.drafting import rendering
@@ -871,6 +872,7 @@ def draft_index_fields(session: Session, draft: Draft) -> dict[str, Any]:
     names: list[str] = []
     for org in agreement.parties:
         names.extend(n for n in (org.name, org.name_alt) if n)
+    executed_files = agreement.executed_document.current_files() if agreement.executed_document else []
     people: list[str] = []
     for signatory in agreement.signatories:
         people.extend(n for n in (signatory.name, signatory.name_alt) if n)
@@ -889,7 +891,33 @@ def draft_index_fields(session: Session, draft: Draft) -> dict[str, Any]:
         "sectors": sorted({s for p in agreement.proposals for s in p.sectors}),
         "languages": ["it", "ru"],
         "created_at": draft.created_at,
+        # The agreement's own date for the year facet: signed, else its session's.
+        "dated_on": _signature_date(agreement) or (agreement.session.starts_on if agreement.session else None),
+        # The executed copy has no hit of its own (executed_copy_shown_as): its files are found here.
+        "files": [{"id": f.id, "language": f.language, "text": f.text or "", "filename": f.filename}
+                  for f in executed_files],
+        "meta": [name for f in executed_files for name in (f.filename, filename_words(f.filename))],
     }
+
+
+def executed_copy_shown_as(session: Session, object_type: str, object_id: int) -> tuple[str, int] | None:
+    """A document that is an agreement's executed copy is found as the agreement (one hit): its
+    latest draft, whose entry holds the copy's files (see ``draft_index_fields``)."""
+    if object_type != "document":
+        return None
+    draft_id = session.scalar(
+        select(func.max(Draft.id)).join(Agreement, Draft.agreement_id == Agreement.id)
+        .where(Agreement.executed_document_id == object_id)
+    )
+    return ("draft", draft_id) if draft_id is not None else None
+
+
+def _signature_date(agreement: Agreement) -> date | None:
+    """When the agreement was signed: its execution, else the last signature so far."""
+    if agreement.executed_at is not None:
+        return agreement.executed_at.date()
+    signed = [s.signed_at for s in agreement.signatories if s.signed_at is not None]
+    return max(signed).date() if signed else None
 
 
 def index_draft(session: Session, draft_id: int) -> dict[str, Any] | None:
