@@ -2,14 +2,14 @@
 session's name and place in the other language; a document's own date (for the search year facet)
 
 Revision ID: 0003_comfort
-Revises: 0002_queue
+Revises: 0002_security
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = "0003_comfort"
-down_revision = "0002_queue"
+down_revision = "0002_security"
 branch_labels = None
 depends_on = None
 
