@@ -2,14 +2,14 @@
 session's name and place in the other language; a document's own date (for the search year facet)
 
 Revision ID: 0003_comfort
-Revises: 0002_security
+Revises: 0002_availability
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = "0003_comfort"
-down_revision = "0002_security"
+down_revision = "0002_availability"
 branch_labels = None
 depends_on = None
 
