@@ -42,8 +42,9 @@ USERS = [
 ]
 
 SESSIONS = [
-    ("Torino 2013", "Torino", "IT", date(2013, 10, 28), date(2013, 10, 29)),
-    ("Москва 2014", "Москва", "RU", date(2014, 4, 15), date(2014, 4, 16)),
+    # name, place, country, dates, then the name and the place in the other language
+    ("Torino 2013", "Torino", "IT", date(2013, 10, 28), date(2013, 10, 29), "Турин 2013", "Турин"),
+    ("Москва 2014", "Москва", "RU", date(2014, 4, 15), date(2014, 4, 16), "Mosca 2014", "Mosca"),
 ]
 
 PROPOSALS = [
@@ -144,10 +145,11 @@ def load_demo() -> list[tuple[str, str, str]]:
                 organization=orgs[org_name] if org_name else None, name=full_name,
             )
     forum_sessions = {s.name: s for s in session.scalars(select(TaskForceSession))}
-    for name, place, country, starts_on, ends_on in SESSIONS:
+    for name, place, country, starts_on, ends_on, name_alt, place_alt in SESSIONS:
         if name not in forum_sessions:
             forum_sessions[name] = create_task_force_session(
-                session, None, name=name, place=place, country=country, starts_on=starts_on, ends_on=ends_on
+                session, None, name=name, place=place, country=country, starts_on=starts_on, ends_on=ends_on,
+                name_alt=name_alt, place_alt=place_alt,
             )
     admin = session.scalar(select(User).where(User.email == USERS[0][1]))
     for index, proposal in enumerate(PROPOSALS, start=1):

@@ -175,6 +175,7 @@ def create_session():
         db.session, actor, name=text_field(data, "name"), place=text_field(data, "place"),
         country=text_field(data, "country"),
         starts_on=_date_field(data, "starts_on"), ends_on=_date_field(data, "ends_on"),
+        name_alt=data.get("name_alt"), place_alt=data.get("place_alt"),
     )
     db.session.commit()
     return jsonify(SESSION.dump(forum_session)), 201

@@ -45,7 +45,9 @@ class OrganizationSchema(Output):
 class TaskForceSessionSchema(Output):
     id = fields.Integer()
     name = fields.String()
+    name_alt = fields.String()
     place = fields.String()
+    place_alt = fields.String()
     country = fields.String(validate=OneOf(COUNTRIES))
     starts_on = IsoDate()
     ends_on = IsoDate()
@@ -102,7 +104,9 @@ class OrganizationRequest(Input):
 
 class TaskForceSessionRequest(Input):
     name = fields.String(required=True)
+    name_alt = fields.String(allow_none=True)
     place = fields.String(required=True)
+    place_alt = fields.String(allow_none=True)
     country = fields.String(required=True, validate=OneOf(COUNTRIES))
     starts_on = IsoDate(required=True)
     ends_on = IsoDate(required=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, jsonify, request, send_file
 from werkzeug.datastructures import FileStorage
 
@@ -97,10 +99,22 @@ def update_document(document_id: int):
     document = services.update_document(
         db.session, actor, document_id, title_it=text_field(data, "title_it"), title_ru=text_field(data, "title_ru"),
         kind=text_field(data, "kind"), sectors=services.parse_sectors(data["sectors"]) if "sectors" in data else None,
-        session_id=session_id,
+        session_id=session_id, document_date=_document_date(data),
     )
     db.session.commit()
     return jsonify(DOCUMENT.dump(document))
+
+
+def _document_date(data: dict) -> date | None | str:
+    if "document_date" not in data:
+        return "unchanged"
+    value = data["document_date"]
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise Invalid("'document_date' must be a date YYYY-MM-DD or null.", field="document_date") from None
 
 
 @bp.post("/documents/<int:document_id>/files")

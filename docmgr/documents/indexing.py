@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from sqlalchemy import select
@@ -52,8 +53,16 @@ def document_entry(session: Session, document_id: int) -> IndexEntry | None:
         reader_org_ids=document.reader_organization_ids, session_id=document.session_id,
         session_name=document.session.name if document.session else "",
         meta=[KIND_WORDS.get(document.kind, ""), *(SECTOR_WORDS.get(s, "") for s in document.sectors),
-              *(f["filename"] for f in files)],
+              *(f["filename"] for f in files), *(filename_words(f["filename"]) for f in files)],
+        dated_on=document.document_date or (document.session.starts_on if document.session else None),
     )
+
+
+def filename_words(filename: str) -> str:
+    """A file name's words (``Proposta_Togliatti-2014.pdf`` → ``Proposta Togliatti 2014 pdf``): the
+    whole name is one token, so its parts are indexed too."""
+    return re.sub(r"[\W_]+", " ", filename or "").strip()
+
 
 
 def all_document_ids(session: Session) -> Iterator[int]:

@@ -21,6 +21,8 @@ class TaskForceSession(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     place: Mapped[str] = mapped_column(String(200))
+    name_alt: Mapped[str] = mapped_column(String(200), default="")  # the name in the other language
+    place_alt: Mapped[str] = mapped_column(String(200), default="")  # the place in the other language
     country: Mapped[str] = mapped_column(String(2))
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
@@ -37,6 +39,8 @@ class Document(Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     session_id: Mapped[int | None] = mapped_column(ForeignKey("task_force_sessions.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The document's own date, set by the uploader (else its session's date dates it in search).
+    document_date: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # Set when the document became the executed copy of an agreement: from then on its files and

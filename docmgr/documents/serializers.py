@@ -49,6 +49,7 @@ class DocumentSchema(DocumentSummarySchema):
     """A document with every stored file version."""
 
     files = fields.List(fields.Nested(DocumentFileSchema))
+    document_date = fields.Date(allow_none=True, metadata={"description": "the document's own date, set by the uploader"})
 
 
 class DocumentListSchema(Output):
@@ -134,3 +135,5 @@ class DocumentUpdateRequest(Input):
             {"type": "array", "items": {"type": "string", "enum": list(SECTORS)}}, {"type": "string"}],
     })
     session_id = fields.Integer(allow_none=True)
+    document_date = fields.String(allow_none=True, metadata={
+        "format": "date", "description": "the document's own date (YYYY-MM-DD), null to clear; dates it in search"})

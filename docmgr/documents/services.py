@@ -359,7 +359,9 @@ def add_file(session: Session, actor: User, document_id: int, upload: Upload) ->
 def update_document(
     session: Session, actor: User, document_id: int, *, title_it: str | None = None, title_ru: str | None = None,
     kind: str | None = None, sectors: list[str] | None = None, session_id: int | None | str = "unchanged",
+    document_date: date | None | str = "unchanged",
 ) -> Document:
+    """Change a document's metadata; ``document_date`` is its own date (None clears it)."""
     document = get_document(session, actor, document_id)
     require_can_change_document(actor, document)
     new_title_it = document.title_it if title_it is None else title_it
@@ -377,6 +379,11 @@ def update_document(
     if document.session_id != (forum_session.id if forum_session else None):
         changes["session_id"] = [document.session_id, forum_session.id if forum_session else None]
         document.session = forum_session
+    if document_date != "unchanged" and document_date != document.document_date:
+        if document_date is not None and not isinstance(document_date, date):
+            raise Invalid("'document_date' must be a date.", field="document_date")
+        changes["document_date"] = [str(document.document_date or ""), str(document_date or "")]
+        document.document_date = document_date
     if sectors is not None and sorted(sectors) != document.sectors:
         changes["sectors"] = [document.sectors, sorted(sectors)]
         document.sector_rows = [DocumentSector(sector=s) for s in sorted(sectors)]
@@ -480,21 +487,31 @@ def check_session_place(place: str | None) -> str:
 
 
 def create_task_force_session(
-    session: Session, actor: User | None, *, name: str, place: str, country: str, starts_on: date, ends_on: date
+    session: Session, actor: User | None, *, name: str, place: str, country: str, starts_on: date, ends_on: date,
+    name_alt: str | None = None, place_alt: str | None = None,
 ) -> TaskForceSession:
+    """A session; ``name_alt`` and ``place_alt`` are its name and place in the other language (optional,
+    used by the generated agreements' other column)."""
     if actor is not None:
         require_admin(actor)
     name, place, country = check_session_name(name), check_session_place(place), check_country(country)
+    alternatives = {}
+    for key, value in (("name_alt", name_alt), ("place_alt", place_alt)):
+        if value is not None and (not isinstance(value, str) or len(value.strip()) > 200):
+            raise Invalid(gettext("'%(field)s' must be a text of at most %(num)s characters.", field=key, num=200),
+                          field=key)
+        alternatives[key] = (value or "").strip()
     if not isinstance(starts_on, date) or not isinstance(ends_on, date):
         raise Invalid(gettext("Give the start and end dates."), field="starts_on")
     if ends_on < starts_on:
         raise Invalid(gettext("The session cannot end before it starts."), field="ends_on")
     if session.scalar(select(TaskForceSession.id).where(TaskForceSession.name == name)):
         raise Invalid(gettext("A session named '%(name)s' already exists.", name=name), field="name", code="duplicate")
-    forum_session = TaskForceSession(name=name, place=place, country=country, starts_on=starts_on, ends_on=ends_on)
+    forum_session = TaskForceSession(name=name, place=place, country=country, starts_on=starts_on, ends_on=ends_on,
+                                     **alternatives)
     session.add(forum_session)
     session.flush()
-    record(session, actor, "session.created", forum_session, name=name, place=place, country=country)
+    record(session, actor, "session.created", forum_session, name=name, place=place, country=country, **alternatives)
     return forum_session
 
 

@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from docmgr.drafting.models import Agreement, Draft, Signatory
-from docmgr.drafting.services import all_draft_ids, index_draft, sync_templates
+from docmgr.drafting.services import all_draft_ids, executed_copy_shown_as, index_draft, sync_templates
 from docmgr.extensions import db
 from docmgr.maintenance import register_blob_references, register_init_step
-from docmgr.search.indexers import register_indexer
+from docmgr.search.indexers import register_indexer, register_shown_as_other
 
 
 def _blob_references(session: Session) -> Iterator[tuple[str, str]]:
@@ -40,5 +40,6 @@ def _load_shipped_templates() -> None:
 def init_app(app: Flask) -> None:
     """The "draft" indexer, the stored-file references for `check`, and loading the templates at `init`."""
     register_indexer(app, "draft", index_draft, all_draft_ids)
+    register_shown_as_other(app, executed_copy_shown_as)
     register_blob_references(app, _blob_references)
     register_init_step(app, _load_shipped_templates)

@@ -112,6 +112,7 @@ def create_agreement():
     data = json_body(ser.AgreementRequest)
     agreement = services.create_agreement(
         db.session, actor, template_key=data["template"], title=data.get("title"),
+        title_alt=data.get("title_alt"),
         organization_ids=data["organization_ids"], proposal_ids=data.get("proposal_ids", []),
         fields=data.get("fields", {}), signatories=data.get("signatories", []), session_id=data.get("session_id"),
     )

@@ -11,6 +11,7 @@ from docmgr.drafting.models import Agreement
 from docmgr.drafting.services import create_agreement, render_draft, sync_templates, update_agreement
 
 DEMO_TITLE = "MoU Meccatronica Piemontese – Sibirskie tekhnologii"
+DEMO_TITLE_RU = "Меморандум «Мекатроника Пьемонтезе» – «Сибирские технологии»"
 
 
 def load_drafting_demo(session: Session) -> None:
@@ -25,7 +26,7 @@ def load_drafting_demo(session: Session) -> None:
         return  # the base demo was not loaded
     proposal = session.scalar(select(Document).where(Document.organization_id == italian.id, Document.kind == "proposal"))
     agreement = create_agreement(
-        session, legal, template_key="mou", title=DEMO_TITLE, organization_ids=[italian.id, russian.id],
+        session, legal, template_key="mou", title=DEMO_TITLE, title_alt=DEMO_TITLE_RU, organization_ids=[italian.id, russian.id],
         proposal_ids=[proposal.id] if proposal else [],
         fields={
             "effective_date": "2014-05-15", "duration_years": 3, "notice_days": 60, "budget_eur": 250000,
@@ -33,9 +34,10 @@ def load_drafting_demo(session: Session) -> None:
         },
         signatories=[
             {"name": "Marco Bianchi", "name_alt": "Марко Бьянки", "title": "Amministratore delegato",
+             "title_alt": "Генеральный директор",
              "organization_id": italian.id, "email": "firm.it@demo.docmgr.test"},
             {"name": "Анна Смирнова", "name_alt": "Anna Smirnova", "title": "Генеральный директор",
-             "organization_id": russian.id, "email": "firm.ru@demo.docmgr.test"},
+             "title_alt": "Direttore generale", "organization_id": russian.id, "email": "firm.ru@demo.docmgr.test"},
         ],
     )
     if "subject_ru" not in agreement.fields:  # the proposal had no Russian title: give one

@@ -64,6 +64,7 @@ class Agreement(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(500))
+    title_alt: Mapped[str] = mapped_column(String(500), default="")  # the title in the other language
     template_id: Mapped[int] = mapped_column(ForeignKey("templates.id"))
     status: Mapped[str] = mapped_column(String(30), default=AgreementStatus.DRAFT.value, index=True)
     fields: Mapped[dict[str, Any]] = mapped_column("fields_json", JSON, default=dict)
@@ -134,7 +135,8 @@ class Signatory(Base):
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     name_alt: Mapped[str] = mapped_column(String(200), default="")  # the name in the other script
-    title: Mapped[str] = mapped_column(String(200), default="")
+    title: Mapped[str] = mapped_column(String(200), default="")  # the job title
+    title_alt: Mapped[str] = mapped_column(String(200), default="")  # the job title in the other language
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     email: Mapped[str] = mapped_column(String(320), default="")
     status: Mapped[str] = mapped_column(String(20), default=SignatoryStatus.PENDING.value)

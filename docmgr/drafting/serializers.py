@@ -94,6 +94,7 @@ class SignatorySchema(Output):
     name = fields.String()
     name_alt = fields.String(allow_none=True)
     title = fields.String(allow_none=True)
+    title_alt = fields.String(allow_none=True, metadata={"description": "the job title in the other language"})
     organization_id = fields.Integer(allow_none=True)
     email = fields.String(allow_none=True)
     status = fields.String(validate=OneOf(SIGNATORY_STATUSES))
@@ -132,6 +133,7 @@ class AgreementSummarySchema(Output):
 
     id = fields.Integer()
     title = fields.String()
+    title_alt = fields.String(metadata={"description": "the title in the other language"})
     status = fields.String(validate=OneOf(STATUSES))
     template = fields.Nested(TemplateRefSchema)
     session_id = fields.Integer(allow_none=True)
@@ -259,12 +261,14 @@ class SignatoryRequest(Input):
     name = fields.String(required=True)
     name_alt = fields.String(allow_none=True)
     title = fields.String(allow_none=True)
+    title_alt = fields.String(allow_none=True, metadata={"description": "the job title in the other language"})
     organization_id = fields.Integer(required=True)
     email = fields.String(allow_none=True)
 
 
 class AgreementPatchRequest(Input):
     title = fields.String()
+    title_alt = fields.String(allow_none=True, metadata={"description": "the title in the other language"})
     organization_ids = fields.List(fields.Integer(), metadata={"minItems": 2})
     proposal_ids = fields.List(fields.Integer())
     field_values = free_object(data_key="fields", metadata={"description": "values for the template's fields"})

@@ -34,6 +34,7 @@ from docmgr.accounts.permissions import (
 from docmgr.audit.models import AuditEvent
 from docmgr.audit.services import record
 from docmgr.database import release_read_transaction, utcnow
+from docmgr.documents.indexing import filename_words
 from docmgr.documents.models import Document, TaskForceSession
 from docmgr.documents.services import visible_documents
 from docmgr.drafting import rendering
@@ -455,7 +456,7 @@ def _parse_due_at(value: Any, path: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-SIGNATORY_FIELDS = {"id", "name", "name_alt", "title", "organization_id", "email", "due_at"}
+SIGNATORY_FIELDS = {"id", "name", "name_alt", "title", "title_alt", "organization_id", "email", "due_at"}
 
 
 def _checked_signatories(raw: Any, party_ids: set[int]) -> list[dict[str, Any]]:
@@ -470,7 +471,9 @@ def _checked_signatories(raw: Any, party_ids: set[int]) -> list[dict[str, Any]]:
         if unknown:
             raise Invalid(f"Unknown field: {path}.{unknown[0]}.", field=f"{path}.{unknown[0]}", code="unknown_field")
         values: dict[str, Any] = {}
-        for key, limit in (("name", 200), ("name_alt", 200), ("title", 200), ("email", 320)):
+        for key, limit in (("name", 200), ("name_alt", 200), ("title", 200), ("title_alt", 200), ("email", 320)):
+            if key == "title_alt" and key not in item:
+                continue  # not asked by every form: an entry without it keeps the stored one
             value = item.get(key) or ""
             if not isinstance(value, str) or len(value) > limit:
                 raise Invalid(
@@ -520,7 +523,7 @@ def _apply_signatories(agreement: Agreement, checked: list[dict[str, Any]]) -> N
 
 def _signatory_state(agreement: Agreement) -> list[tuple]:
     return [
-        (s.id, s.name, s.name_alt, s.title, s.organization_id, s.email, s.due_at.isoformat() if s.due_at else None)
+        (s.id, s.name, s.name_alt, s.title, s.title_alt, s.organization_id, s.email, s.due_at.isoformat() if s.due_at else None)
         for s in agreement.signatories
     ]
 
@@ -544,9 +547,20 @@ def prefill_from_proposals(specs: list[rendering.FieldSpec], proposals: list[Doc
     return values
 
 
+def _checked_title_alt(value: Any) -> str:
+    """The agreement's title in the other language: optional, at most 500 characters."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value.strip()) > 500:
+        raise Invalid(gettext("'%(field)s' must be a text of at most %(num)s characters.", field="title_alt", num=500),
+                      field="title_alt")
+    return value.strip()
+
+
 def create_agreement(
     session: Session, actor: User, *, template_key: Any, title: Any = None, organization_ids: Any = None,
     proposal_ids: Any = None, fields: Any = None, signatories: Any = None, session_id: Any = None,
+    title_alt: Any = None,
 ) -> Agreement:
     require_drafter(actor)
     if not isinstance(template_key, str) or not template_key:
@@ -567,8 +581,9 @@ def create_agreement(
     title = (title or "").strip() or f"{template.name} — {' / '.join(o.name for o in parties)}"
     if len(title) > 500:
         raise Invalid(gettext("The title is longer than 500 characters."), field="title")
+    title_alt = _checked_title_alt(title_alt)
     agreement = Agreement(
-        title=title, template=template, status=AgreementStatus.DRAFT.value,
+        title=title, title_alt=title_alt, template=template, status=AgreementStatus.DRAFT.value,
         fields=values, session=forum_session,
         created_by_id=actor.id, parties=parties, proposals=proposals,
     )
@@ -590,7 +605,7 @@ def agreement_fields(agreement: Agreement) -> dict[str, Any]:
 def update_agreement(
     session: Session, actor: User, agreement_id: int, *, title: Any = UNCHANGED, fields: Any = UNCHANGED,
     signatories: Any = UNCHANGED, organization_ids: Any = UNCHANGED, proposal_ids: Any = UNCHANGED,
-    session_id: Any = UNCHANGED,
+    session_id: Any = UNCHANGED, title_alt: Any = UNCHANGED,
 ) -> Agreement:
     """Change a draft. ``fields`` merges: given names replace their values, null clears one.
     ``signatories`` replaces the list (entries with an ``id`` keep that signatory)."""
@@ -643,6 +658,11 @@ def update_agreement(
         if title.strip() != agreement.title:
             agreement.title = title.strip()
             changed.append("title")
+    if title_alt is not UNCHANGED:
+        title_alt = _checked_title_alt(title_alt)
+        if title_alt != (agreement.title_alt or ""):
+            agreement.title_alt = title_alt
+            changed.append("title_alt")
     if proposal_ids is not UNCHANGED:
         proposals = _load_proposals(session, actor, proposal_ids)
         if [p.id for p in proposals] != [p.id for p in agreement.proposals]:
@@ -714,11 +734,13 @@ def render_snapshot(agreement: Agreement, *, today: date | None = None) -> dict[
     return {
         "template": {"id": agreement.template.id, "key": agreement.template.key, "version": agreement.template.version},
         "title": agreement.title,
+        "title_alt": agreement.title_alt or "",
         "fields": agreement_fields(agreement),
         "parties": [rendering.party_snapshot(o) for o in agreement.parties],
         "signatories": [rendering.signatory_snapshot(s) for s in agreement.signatories],
         "session": {
             "id": forum_session.id, "name": forum_session.name, "place": forum_session.place,
+            "name_alt": forum_session.name_alt or "", "place_alt": forum_session.place_alt or "",
             "starts_on": forum_session.starts_on.isoformat(), "ends_on": forum_session.ends_on.isoformat(),
         } if forum_session else None,
         "date": (today or date.today()).isoformat(),
@@ -850,6 +872,7 @@ def draft_index_fields(session: Session, draft: Draft) -> dict[str, Any]:
     names: list[str] = []
     for org in agreement.parties:
         names.extend(n for n in (org.name, org.name_alt) if n)
+    executed_files = agreement.executed_document.current_files() if agreement.executed_document else []
     people: list[str] = []
     for signatory in agreement.signatories:
         people.extend(n for n in (signatory.name, signatory.name_alt) if n)
@@ -868,7 +891,33 @@ def draft_index_fields(session: Session, draft: Draft) -> dict[str, Any]:
         "sectors": sorted({s for p in agreement.proposals for s in p.sectors}),
         "languages": ["it", "ru"],
         "created_at": draft.created_at,
+        # The agreement's own date for the year facet: signed, else its session's.
+        "dated_on": _signature_date(agreement) or (agreement.session.starts_on if agreement.session else None),
+        # The executed copy has no hit of its own (executed_copy_shown_as): its files are found here.
+        "files": [{"id": f.id, "language": f.language, "text": f.text or "", "filename": f.filename}
+                  for f in executed_files],
+        "meta": [name for f in executed_files for name in (f.filename, filename_words(f.filename))],
     }
+
+
+def executed_copy_shown_as(session: Session, object_type: str, object_id: int) -> tuple[str, int] | None:
+    """A document that is an agreement's executed copy is found as the agreement (one hit): its
+    latest draft, whose entry holds the copy's files (see ``draft_index_fields``)."""
+    if object_type != "document":
+        return None
+    draft_id = session.scalar(
+        select(func.max(Draft.id)).join(Agreement, Draft.agreement_id == Agreement.id)
+        .where(Agreement.executed_document_id == object_id)
+    )
+    return ("draft", draft_id) if draft_id is not None else None
+
+
+def _signature_date(agreement: Agreement) -> date | None:
+    """When the agreement was signed: its execution, else the last signature so far."""
+    if agreement.executed_at is not None:
+        return agreement.executed_at.date()
+    signed = [s.signed_at for s in agreement.signatories if s.signed_at is not None]
+    return max(signed).date() if signed else None
 
 
 def index_draft(session: Session, draft_id: int) -> dict[str, Any] | None:

@@ -37,6 +37,9 @@ INDEX_BATCH = 200
 Indexer = Callable[[Session, int], "IndexEntry | dict[str, Any] | None"]
 
 
+ShownAs = Callable[[Session, str, int], "tuple[str, int] | None"]
+
+
 @dataclass
 class Registration:
     fn: Indexer
@@ -48,6 +51,7 @@ class SearchState:
     engine: WhooshEngine
     queries: QueryBuilder
     indexers: dict[str, Registration] = field(default_factory=dict)
+    shown_as_other: list[ShownAs] = field(default_factory=list)
 
 
 def state(app: Flask | None = None) -> SearchState:
@@ -73,6 +77,21 @@ def register_indexer(
     For "draft" entries the index keeps only the latest draft of each agreement: the entry's uid is
     ``agreement:<agreement_id>`` and a draft with a lower id never replaces a higher one."""
     state(app).indexers[object_type] = Registration(fn, all_ids)
+
+
+def register_shown_as_other(app: Flask, fn: ShownAs) -> None:
+    """``fn(session, object_type, object_id)`` names the object (type, id) that search shows in place of
+    this one, or None: an agreement's executed copy is found as the agreement's latest draft, so it has
+    no entry of its own, and indexing it re-indexes that draft (whose entry holds the copy's files)."""
+    state(app).shown_as_other.append(fn)
+
+
+def shown_as(session: Session, object_type: str, object_id: int) -> tuple[str, int] | None:
+    for fn in state().shown_as_other:
+        owner = fn(session, object_type, object_id)
+        if owner is not None:
+            return owner
+    return None
 
 
 def registered_types(app: Flask | None = None) -> list[str]:
@@ -107,7 +126,7 @@ def entry_from_dict(object_type: str, object_id: int, data: dict[str, Any]) -> I
         reader_org_ids=[int(i) for i in data.get("reader_org_ids") or []],
         session_id=data.get("session_id"), session_name=data.get("session_name") or "",
         meta=list(data.get("meta") or []), document_id=data.get("document_id"), agreement_id=agreement_id,
-        supersedes_by_object_id=is_draft,
+        supersedes_by_object_id=is_draft, dated_on=data.get("dated_on"),
     )
 
 
@@ -127,7 +146,7 @@ def entry_stamp(entry: IndexEntry) -> str:
 def build_entry(session: Session, object_type: str, object_id: int) -> IndexEntry | None:
     """What the registered indexer says to index for one object (None: remove it)."""
     result = state().indexers[object_type].fn(session, object_id)
-    if result is None:
+    if result is None or shown_as(session, object_type, object_id) is not None:
         return None
     entry = result if isinstance(result, IndexEntry) else entry_from_dict(object_type, object_id, result)
     entry.stamp = entry_stamp(entry)
@@ -154,7 +173,8 @@ def index_task(batch: list[dict[str, Any]]) -> None:
         session.rollback()
         g.docmgr_read_only = True
         try:
-            work = [(key, build_entry(session, *key)) for key in objects]
+            owners = [owner for key in objects if (owner := shown_as(session, *key)) is not None]
+            work = [(key, build_entry(session, *key)) for key in dict.fromkeys([*objects, *owners])]
         finally:
             session.rollback()
             g.docmgr_read_only = False

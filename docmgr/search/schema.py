@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from markupsafe import Markup
@@ -23,6 +23,7 @@ from docmgr.search.text import (
     body_value,
     language_analyzer,
     name_analyzer,
+    place_adjective_names,
     proper_names,
 )
 
@@ -33,7 +34,7 @@ HIGHLIGHT_CHARLIMIT = 200_000
 
 # Changes whenever the schema or the analysis changes: it is part of every entry's stamp, so
 # `docmgr check` reports an index built by an older version as stale (fix: `docmgr reindex`).
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"  # 4: Italian gli/gn in skeletons, places behind Russian adjectives
 VERSION_FILE = "schema-version"  # in each generation: the SCHEMA_VERSION that built it
 
 
@@ -62,7 +63,7 @@ def build_schema() -> Schema:
         organization_id=ID(stored=True),
         readers=KEYWORD(stored=True, commas=True),  # organisation ids whose firm users may read it
         session_id=ID(stored=True),
-        year=ID(stored=True),
+        year=ID(stored=True),  # of the object's own date (IndexEntry.dated_on), else of its upload
         created=DATETIME(stored=True, sortable=True),
         stamp=STORED(),
         payload=STORED(),  # JSON: texts for snippets, file offsets, mixed-script runs, display names
@@ -93,6 +94,8 @@ class IndexEntry:
     meta: list[str] = field(default_factory=list)  # extra searchable words: labels, file names
     document_id: int | None = None
     agreement_id: int | None = None
+    # The object's own date (a document's date, its session's, an agreement's signature): the year facet.
+    dated_on: date | None = None
     # Drafts of one agreement share a uid; a lower object_id never replaces a higher one.
     supersedes_by_object_id: bool = False
     stamp: str = ""
@@ -153,6 +156,7 @@ def entry_fields(entry: IndexEntry) -> dict[str, Any]:
     text_ru, offsets_ru = _join_texts(entry.files, "ru")
     names = [*entry.organization_names, *entry.person_names]
     names += proper_names(" ".join([entry.title_it, entry.title_ru, text_it[:HIGHLIGHT_CHARLIMIT], text_ru[:HIGHLIGHT_CHARLIMIT]]))
+    names += place_adjective_names(" ".join([entry.title_ru, text_ru[:HIGHLIGHT_CHARLIMIT], text_it[:HIGHLIGHT_CHARLIMIT]]))
     meta = " ".join([*entry.organization_names, entry.session_name, *entry.meta])
     payload = {
         "text_it": text_it, "text_ru": text_ru, "offsets_it": offsets_it, "offsets_ru": offsets_ru,
@@ -174,7 +178,7 @@ def entry_fields(entry: IndexEntry) -> dict[str, Any]:
         "names": " ".join(names), "org": " ".join(entry.organization_names),
         "kind": entry.kind, "sector": ",".join(entry.sectors), "lang": ",".join(entry.languages),
         "readers": ",".join(str(i) for i in sorted(set(entry.reader_org_ids))),
-        "created": created, "year": str(created.year), "stamp": entry.stamp,
+        "created": created, "year": str((entry.dated_on or created).year), "stamp": entry.stamp,
         # JSON text, not bytes: Whoosh compresses stored fields itself, and pickles (protocol 2)
         # a str in one step where bytes go through a latin-1 round trip (slow for long texts).
         "payload": json.dumps(payload, ensure_ascii=False),

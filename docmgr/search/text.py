@@ -13,8 +13,12 @@ same way at index time and at query time, which is all that matching needs:
   Accents are folded before stemming so that ``universita`` and ``università`` stem alike.
 * ``name_skeleton(word)`` transliterates Cyrillic to Latin with one scheme and then folds the
   spelling variants of the common transliteration schemes (Kuznetsov/Kuznecov/Kuznetsoff,
-  Sibirskie/Sibirskiye/Sibirskije…) to one key, so a name is found in whichever script or
-  spelling it is typed. The key is deliberately lossy: it is only ever compared with other keys.
+  Sibirskie/Sibirskiye/Sibirskije…, and the Italian spellings gli/gn of ль/нь: Togliatti,
+  Bologna) to one key, so a name is found in whichever script or spelling it is typed. The key is
+  deliberately lossy: it is only ever compared with other keys.
+* ``proper_names(text)`` (capitalised words not starting a sentence) and
+  ``place_adjective_names(text)`` (the place names behind Russian adjectives such as
+  ``тольяттинского``) are the names of a document's text that go into the ``names`` field.
 """
 
 from __future__ import annotations
@@ -484,6 +488,8 @@ _SCIENTIFIC = {"ž": "zh", "š": "sh", "č": "ch", "ŝ": "shch", "ć": "ch", "ë
 _SKELETON_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), replacement)
     for pattern, replacement in (
+        (r"gl(?=i)", "l"),  # Italian gli = ль                (Togliatti, Tolyatti, Тольятти → toliati)
+        (r"gn", "ni"),  # Italian gn = нь                    (Bologna, Болонья → bolonia)
         (r"shch|shh|sh", "S"),
         (r"zh", "Z"),
         (r"kh", "h"),
@@ -537,6 +543,29 @@ def name_analyzer():
 
 _CAPITALISED = re.compile(r"(?<![\w'’])([A-ZÀ-ÖØ-ÞА-ЯЁ][\w'’ʼ]{2,})")
 _SENTENCE_END = re.compile(r"[.!?:;«\"“\n]\s*$")
+
+
+# A Russian adjective made from a place name ("тольяттинского", "новосибирской", "туринский"): the
+# stem before -ск- plus its case ending, with an optional linking -н-/-ин-/-ов-/-ев-.
+_PLACE_ADJECTIVE = re.compile(
+    r"(?<![\w'’])([а-яё]{3,}?)(ин|н|ов|ев)?ск(?:ий|ого|ому|им|ом|ая|ой|ую|ое|ие|их|ими|ые|ых|ым|ыми)(?![\w'’])"
+)
+
+
+def place_adjective_names(text: str, limit: int = 400) -> list[str]:
+    """The place names that lower-case Russian adjectives in a text are made from, each as the
+    candidate forms a name skeleton can meet: ``тольяттинского`` → ``тольяттинск``, ``тольятти``,
+    ``тольятт`` (so ``Tolyatti`` and ``Togliatti`` find it), ``новосибирской`` → ``новосибирск``.
+    Lossy on purpose (``российского`` gives ``росси`` too): they only feed the names field."""
+    seen: dict[str, None] = {}
+    for match in _PLACE_ADJECTIVE.finditer(text.lower()):
+        stem, link = match.group(1), match.group(2) or ""
+        for form in (stem + link + "ск", stem + link, stem + link.rstrip("н"), stem):
+            if len(form) >= 4:
+                seen.setdefault(form, None)
+        if len(seen) >= limit:
+            break
+    return list(seen)
 
 
 def proper_names(text: str, limit: int = 400) -> list[str]:

@@ -15,7 +15,8 @@ One module per step, each importing only the ones before it:
 
 - ``errors``: TemplateError, FieldDeclarationError;
 - ``fields``: field declarations (FieldSpec) and their checks;
-- ``formatting``: dates, numbers and names per language (Babel);
+- ``formatting``: dates, numbers, amounts and names per language (Babel), bilingual values with a
+  marked fallback, single full stops;
 - ``sandbox``: the Jinja sandbox and the limited render child;
 - ``markup``, ``sanitize``, ``clauses``: the rendered body as a tree, the HTML allow-list (nh3), clauses;
 - ``context``: snapshots, sample data and the variables a template sees;
@@ -38,7 +39,15 @@ from docmgr.drafting.rendering.diff import compare_clauses
 from docmgr.drafting.rendering.docx import WORD_STYLES, build_docx
 from docmgr.drafting.rendering.errors import FieldDeclarationError, TemplateError
 from docmgr.drafting.rendering.fields import FIELD_TYPES, FieldSpec, is_finite_number, parse_field_declarations
-from docmgr.drafting.rendering.formatting import LANGS, format_date, format_number, split_scripts
+from docmgr.drafting.rendering.formatting import (
+    LANGS,
+    bilingual,
+    format_amount,
+    format_date,
+    format_number,
+    single_full_stops,
+    split_scripts,
+)
 from docmgr.drafting.rendering.pdf import PDF_CSS, build_pdf, clauses_html, document_html, running_title
 from docmgr.drafting.rendering.sandbox import (
     DEFAULT_RENDER_LIMITS,
@@ -50,6 +59,7 @@ from docmgr.drafting.rendering.sandbox import (
 )
 
 __all__ = [
+    "bilingual",
     "DEFAULT_RENDER_LIMITS",
     "FIELD_TYPES",
     "LANGS",
@@ -74,6 +84,7 @@ __all__ = [
     "compile_body",
     "document_html",
     "format_date",
+    "format_amount",
     "format_number",
     "is_finite_number",
     "json_dumps",
@@ -85,6 +96,7 @@ __all__ = [
     "running_title",
     "sample_snapshot",
     "signatory_snapshot",
+    "single_full_stops",
     "split_scripts",
     "validate_template",
 ]

@@ -13,7 +13,7 @@ from docmgr.drafting.rendering.clauses import Clause, Paragraph, Run, Side, pars
 from docmgr.drafting.rendering.context import build_context, sample_snapshot
 from docmgr.drafting.rendering.errors import TemplateError
 from docmgr.drafting.rendering.fields import FieldSpec
-from docmgr.drafting.rendering.formatting import LANGS
+from docmgr.drafting.rendering.formatting import LANGS, bilingual, in_language, single_full_stops
 from docmgr.drafting.rendering.sandbox import DEFAULT_RENDER_LIMITS, RenderLimits, compile_body, render_body
 
 
@@ -54,6 +54,8 @@ def _plain_side(heading: str, paragraphs: list[Paragraph]) -> Side:
         inner = ""
         for run in paragraph.runs:
             text = escape(run.text) if run.text != "\n" else Markup("<br>")
+            if run.italic:
+                text = Markup('<em class="fallback">{}</em>').format(text)
             inner += f"<strong>{text}</strong>" if run.bold else str(text)
         html_parts.append(f"<p>{inner}</p>")
     return Side(heading, "".join(html_parts), paragraphs)
@@ -75,6 +77,13 @@ def _parties_clause(parties: list[dict[str, Any]]) -> Clause:
     return Clause("parties", sides["it"], sides["ru"])
 
 
+def _job_titles(signatory: dict[str, Any]) -> dict[str, str]:
+    """The job title in each language (snapshots older than ``title_it``/``title_ru`` have ``title`` only)."""
+    if "title_it" in signatory or "title_ru" in signatory:
+        return {"it": signatory.get("title_it") or "", "ru": signatory.get("title_ru") or ""}
+    return bilingual(signatory.get("title"), "")
+
+
 def _signature_clauses(signatories: list[dict[str, Any]], parties: list[dict[str, Any]]) -> list[Clause]:
     party_by_id = {p["id"]: p for p in parties}
     clauses = []
@@ -91,8 +100,9 @@ def _signature_clauses(signatories: list[dict[str, Any]], parties: list[dict[str
                 Paragraph("Normal", [Run(f"{for_label} "), Run(party.get(f"name_{lang}", ""), bold=True)]),
                 Paragraph("Normal", [Run(signatory[f"name_{lang}"])]),
             ]
-            if signatory.get("title"):
-                paragraphs.append(Paragraph("Normal", [Run(signatory["title"])]))
+            job_title, fallback = in_language(_job_titles(signatory), lang)
+            if job_title:  # a title in the other language only is set in italics: not translated yet
+                paragraphs.append(Paragraph("Normal", [Run(job_title, italic=fallback is not None)]))
             paragraphs.append(Paragraph("Normal", [Run(f"{sign_label}: ______________________________")]))
             paragraphs.append(Paragraph("Normal", [Run(f"{date_label}: ____________________")]))
             sides[lang] = _plain_side(heading if index == 0 else "", paragraphs)
@@ -106,7 +116,7 @@ def render_agreement(body: str, specs: list[FieldSpec], snapshot: dict[str, Any]
     """The pure render: template body + data → clauses in both languages (raises TemplateError).
     The template code runs under ``limits`` (see :func:`render_body`)."""
     context = build_context(specs, snapshot, placeholders=placeholders)
-    template_clauses = parse_clauses(render_body(body, context, limits))
+    template_clauses = parse_clauses(single_full_stops(render_body(body, context, limits)))
     titles = [c for c in template_clauses if c.kind == "title"]
     others = [c for c in template_clauses if c.kind != "title"]
     clauses = [*titles, _parties_clause(snapshot["parties"]), *others,

@@ -8,7 +8,16 @@ from datetime import date
 from typing import Any
 
 from docmgr.drafting.rendering.fields import FieldSpec
-from docmgr.drafting.rendering.formatting import LANGS, as_date, format_date, format_number, split_scripts
+from docmgr.drafting.rendering.formatting import (
+    LANGS,
+    as_date,
+    bilingual,
+    format_date,
+    format_number,
+    has_cyrillic,
+    marked,
+    split_scripts,
+)
 
 
 def party_snapshot(organization: Any) -> dict[str, Any]:
@@ -23,8 +32,10 @@ def party_snapshot(organization: Any) -> dict[str, Any]:
 
 def signatory_snapshot(signatory: Any) -> dict[str, Any]:
     name_it, name_ru = split_scripts(signatory.name, signatory.name_alt)
+    job_title = bilingual(signatory.title, getattr(signatory, "title_alt", ""))
     return {
         "id": signatory.id, "name_it": name_it, "name_ru": name_ru, "title": signatory.title or "",
+        "title_it": job_title["it"], "title_ru": job_title["ru"],
         "organization_id": signatory.organization_id, "email": signatory.email or "",
     }
 
@@ -48,18 +59,33 @@ def sample_snapshot(specs: list[FieldSpec], *, with_optional: bool = True) -> di
             "date": date.today().isoformat(), "number": 1234.5, "organization": 1, "list": ["uno · один", "due · два"],
         }.get(spec.type, _SAMPLE_TEXT.get(spec.type, "x"))
     return {
-        "template": {"id": 0, "key": "sample", "version": 0}, "title": "Esempio · Пример", "fields": values,
+        "template": {"id": 0, "key": "sample", "version": 0}, "title": "Esempio", "title_alt": "Пример",
+        "fields": values,
         "parties": parties,
         "signatories": [
-            {"id": 1, "name_it": "Mario Rossi", "name_ru": "Марио Росси", "title": "Amministratore", "organization_id": 1,
+            {"id": 1, "name_it": "Mario Rossi", "name_ru": "Марио Росси", "title": "Amministratore", "title_it": "Amministratore",
+             "title_ru": "Администратор", "organization_id": 1,
              "email": ""},
-            {"id": 2, "name_it": "Ivan Ivanov", "name_ru": "Иван Иванов", "title": "Генеральный директор",
-             "organization_id": 2, "email": ""},
+            {"id": 2, "name_it": "Ivan Ivanov", "name_ru": "Иван Иванов", "title": "Генеральный директор", "title_it": "",
+             "title_ru": "Генеральный директор", "organization_id": 2, "email": ""},
         ],
-        "session": {"name": "Torino 2026", "place": "Torino", "starts_on": date.today().isoformat(),
+        "session": {"name": "Torino 2026", "name_alt": "Турин 2026", "place": "Torino", "place_alt": "Турин",
+                    "starts_on": date.today().isoformat(),
                     "ends_on": date.today().isoformat()},
         "date": date.today().isoformat(),
     }
+
+
+def list_item_in(item: Any, lang: str) -> Any:
+    """A list item written as a pair ("Energia / Энергетика", the form's convention) gives each
+    language its own half; any other item is shown as written."""
+    if not isinstance(item, str) or item.count(" / ") != 1:
+        return item
+    first, second = item.split(" / ")
+    values = bilingual(first, second)
+    if values["it"] and values["ru"] and has_cyrillic(values["it"]) != has_cyrillic(values["ru"]):
+        return values[lang]
+    return item
 
 
 def _placeholder(spec: FieldSpec, lang: str) -> str:
@@ -99,19 +125,30 @@ def build_context(specs: list[FieldSpec], snapshot: dict[str, Any], *, placehold
             raw[spec.name] = party
             for lang in LANGS:
                 formatted[lang][spec.name] = party[f"name_{lang}"] if party else ""
+        elif spec.type == "list":
+            raw[spec.name] = value
+            for lang in LANGS:
+                formatted[lang][spec.name] = [list_item_in(item, lang) for item in value]
         else:
             raw[spec.name] = value
             for lang in LANGS:
                 formatted[lang][spec.name] = value
     forum_session = snapshot.get("session")
     if forum_session:
-        forum_session = dict(forum_session, starts_on=as_date(forum_session.get("starts_on")),
-                             ends_on=as_date(forum_session.get("ends_on")))
+        names = bilingual(forum_session.get("name"), forum_session.get("name_alt"))
+        places = bilingual(forum_session.get("place"), forum_session.get("place_alt"))
+        forum_session = dict(
+            forum_session, starts_on=as_date(forum_session.get("starts_on")), ends_on=as_date(forum_session.get("ends_on")),
+            **{f"name_{lang}": marked(names, lang) for lang in LANGS},
+            **{f"place_{lang}": marked(places, lang) for lang in LANGS},
+        )
+    titles = bilingual(snapshot.get("title", ""), snapshot.get("title_alt", ""))
     signatories = []
     for signatory in snapshot["signatories"]:
         signatories.append(dict(signatory, organization=party_by_id.get(signatory["organization_id"])))
     return {
-        "title": snapshot.get("title", ""), "fields": raw, "it": formatted["it"], "ru": formatted["ru"],
+        "title": snapshot.get("title", ""), "title_it": marked(titles, "it"), "title_ru": marked(titles, "ru"),
+        "fields": raw, "it": formatted["it"], "ru": formatted["ru"],
         "parties": parties, "signatories": signatories, "session": forum_session,
         "today": as_date(snapshot.get("date")) or date.today(),
     }

@@ -19,7 +19,7 @@ from jinja2 import StrictUndefined, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from docmgr.drafting.rendering.errors import TemplateError
-from docmgr.drafting.rendering.formatting import format_date, format_number
+from docmgr.drafting.rendering.formatting import format_amount, format_date, format_number
 from docmgr.limits import ChildLimits, run_in_limited_child
 
 MAX_REPEAT = 100_000  # the longest string or list a template may build with "*" (Jinja's own MAX_RANGE)
@@ -50,6 +50,7 @@ def _make_environment() -> ImmutableSandboxedEnvironment:
     )
     env.filters["date"] = format_date
     env.filters["number"] = format_number
+    env.filters["amount"] = format_amount
     return env
 
 
