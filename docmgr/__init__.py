@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter
 from docmgr import (
     documents,
     drafting,
+    mail,
     maintenance,
     openapi,  # noqa: F401  (registers /api/v1/openapi.json on the API blueprint)
     search,
@@ -34,6 +35,7 @@ from docmgr.drafting import views as drafting_views
 from docmgr.errorhandlers import register_error_handlers, wants_json
 from docmgr.errors import Unauthorized
 from docmgr.extensions import babel, csrf, db, login_manager, migrate
+from docmgr.mail import api as mail_api
 from docmgr.search import api as search_api
 from docmgr.search import views as search_views
 from docmgr.security_log import configure_security_logging
@@ -78,7 +80,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # A blueprint cannot change once registered, and api_bp lives at module level: nest the modules'
     # API blueprints only the first time, so a second create_app in one process (tests) works.
     if not api_bp._got_registered_once:
-        for module in (accounts_api, documents_api, search_api, drafting_api, signatures_api, audit_api, tasks_api):
+        for module in (accounts_api, documents_api, search_api, drafting_api, signatures_api, audit_api, tasks_api,
+                       mail_api):
             api_bp.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
 
@@ -104,7 +107,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Each module registers its tasks, indexers, integrity checks, stored-file references and `init` steps.
     # The task queue first (the others register handlers with it); search last (its `init` step rebuilds
     # an outdated index once the others' steps have run).
-    for module in (maintenance, tasks, documents, drafting, signatures, search):
+    for module in (maintenance, tasks, mail, documents, drafting, signatures, search):
         module.init_app(app)
     return app
 

@@ -331,6 +331,12 @@ def test_every_route_answers_as_the_spec_says(app, client, spec, people):
     call("GET", "/queue?status=lost", 422, headers=admin)
     call("POST", f"/queue/{failed[0]['id']}/retry", 200, headers=admin)
     call("POST", "/queue/999999/retry", 404, headers=admin)
+    # Sent mail (administrators): every message recorded (no SMTP server here: recorded, not sent).
+    mail = call("GET", "/mail", 200, headers=admin).get_json()
+    assert mail["counts"]["queued"] == 0
+    call("GET", "/mail?status=not_sent", 200, headers=admin)
+    call("GET", "/mail", 403, headers=legal)
+    call("GET", "/mail?status=lost", 422, headers=admin)
 
     # Tokens last: revoke one by id, then the one in use.
     listed = call("GET", "/auth/tokens", 200, headers=firm).get_json()

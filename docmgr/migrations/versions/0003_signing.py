@@ -1,0 +1,48 @@
+"""signing (issue 13), step 1: outgoing mail
+
+Revision ID: 0003_signing
+Revises: 0002_queue
+"""
+from alembic import op
+import sqlalchemy as sa
+
+import docmgr.database
+
+
+revision = "0003_signing"
+down_revision = "0002_queue"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        "outgoing_mail",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("to_address", sa.String(length=320), nullable=False),
+        sa.Column("to_name", sa.String(length=200), nullable=False),
+        sa.Column("language", sa.String(length=5), nullable=False),
+        sa.Column("subject", sa.String(length=300), nullable=False),
+        sa.Column("body_text", sa.Text(), nullable=False),
+        sa.Column("body_html", sa.Text(), nullable=False),
+        sa.Column("message_id", sa.String(length=250), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("error", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("created_at", docmgr.database.UTCDateTime(), nullable=False),
+        sa.Column("sent_at", docmgr.database.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outgoing_mail")),
+    )
+    with op.batch_alter_table("outgoing_mail", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_outgoing_mail_kind"), ["kind"], unique=False)
+        batch_op.create_index(batch_op.f("ix_outgoing_mail_to_address"), ["to_address"], unique=False)
+        batch_op.create_index(batch_op.f("ix_outgoing_mail_status"), ["status"], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table("outgoing_mail", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outgoing_mail_status"))
+        batch_op.drop_index(batch_op.f("ix_outgoing_mail_to_address"))
+        batch_op.drop_index(batch_op.f("ix_outgoing_mail_kind"))
+    op.drop_table("outgoing_mail")
