@@ -17,6 +17,7 @@ from docmgr import (
     openapi,  # noqa: F401  (registers /api/v1/openapi.json on the API blueprint)
     search,
     signatures,
+    signing,
     tasks,
 )
 from docmgr.accounts import api as accounts_api
@@ -41,6 +42,7 @@ from docmgr.search import views as search_views
 from docmgr.security_log import configure_security_logging
 from docmgr.signatures import api as signatures_api
 from docmgr.signatures import views as signatures_views
+from docmgr.signing import api as signing_api
 from docmgr.storage import FileStore, discard_uncommitted
 from docmgr.tasks import api as tasks_api
 from docmgr.web import register_template_helpers
@@ -81,7 +83,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # API blueprints only the first time, so a second create_app in one process (tests) works.
     if not api_bp._got_registered_once:
         for module in (accounts_api, documents_api, search_api, drafting_api, signatures_api, audit_api, tasks_api,
-                       mail_api):
+                       mail_api, signing_api):
             api_bp.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
 
@@ -107,7 +109,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Each module registers its tasks, indexers, integrity checks, stored-file references and `init` steps.
     # The task queue first (the others register handlers with it); search last (its `init` step rebuilds
     # an outdated index once the others' steps have run).
-    for module in (maintenance, tasks, mail, documents, drafting, signatures, search):
+    for module in (maintenance, tasks, mail, documents, drafting, signatures, signing, search):
         module.init_app(app)
     return app
 

@@ -152,6 +152,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "MAIL_FROM": env.get("DOCMGR_MAIL_FROM", "docmgr@localhost"),
         # The base of every link written into a message (signing links…).
         "PUBLIC_URL": env.get("DOCMGR_PUBLIC_URL", "http://127.0.0.1:8000"),
+        # Signing links (docmgr.signing): valid this many days; the e-mailed one-time code this many minutes;
+        # this many wrong codes lock the link until legal sends a new invitation.
+        "SIGNING_LINK_DAYS": float(env.get("DOCMGR_SIGNING_LINK_DAYS", "14")),
+        "SIGNING_CODE_MINUTES": 15,
+        "SIGNING_CODE_TRIES": 5,
         "AUDIT_HEADS_PATH": str(_resolve(env.get("DOCMGR_AUDIT_HEADS_PATH") or str(storage_dir / "audit_heads.jsonl"))),
     }
     config.update(overrides)
