@@ -152,3 +152,44 @@ def check_code(session: Session, link: SigningLink, code: str) -> bool:
     record(session, None, "signing.code_refused", link, agreement_id=link.agreement_id,
            signatory_id=link.signatory_id, failed=link.failed_codes, locked=link.locked_at is not None)
     return False
+
+
+# --- acting through a link ------------------------------------------------------------------------------------
+# The link holder has no account. Their upload or decline goes through the same services as the signature
+# page (verification included), on behalf of the legal officer who sent the invitation; a
+# ``signing.via_link`` audit entry right after says it was the signatory, through which link, from where.
+
+
+def _on_behalf(session: Session, link: SigningLink) -> User:
+    sender = session.get(User, link.created_by_id) if link.created_by_id else None
+    if sender is None or not sender.is_active:
+        raise Conflict(gettext("The invitation's sender can no longer act; ask the legal office for a new link."),
+                       code="invitation_sender_inactive")
+    return sender
+
+
+def _via_link(session: Session, link: SigningLink, action: str, ip: str, user_agent: str, **data) -> None:
+    record(session, None, "signing.via_link", link, agreement_id=link.agreement_id, signatory_id=link.signatory_id,
+           via=action, ip=ip, user_agent=user_agent[:300], code_verified_at=(
+               link.verified_at.isoformat() if link.verified_at else None), **data)
+
+
+def upload_via_link(session: Session, link: SigningLink, *, stream, filename: str, method: str | None,
+                    ip: str = "", user_agent: str = ""):
+    """The signatory's signed PDF (verified exactly as on the signature page) or wet-ink scan."""
+    from docmgr.signatures.services import record_signature
+
+    outcome = record_signature(session, _on_behalf(session, link), link.agreement_id, link.signatory_id,
+                               stream=stream, filename=filename, method=method)
+    _via_link(session, link, "signature" if outcome.is_valid else "signature_rejected", ip, user_agent,
+              submission_id=outcome.submission.id, sha256=outcome.submission.sha256, method=method)
+    return outcome
+
+
+def decline_via_link(session: Session, link: SigningLink, reason: str | None, *, ip: str = "",
+                     user_agent: str = "") -> Signatory:
+    from docmgr.signatures.services import decline
+
+    signatory = decline(session, _on_behalf(session, link), link.agreement_id, link.signatory_id, reason)
+    _via_link(session, link, "decline", ip, user_agent, reason=signatory.decline_reason)
+    return signatory

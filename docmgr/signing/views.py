@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 
 import docmgr.signing.services as services
 from docmgr.drafting.models import Agreement, Signatory
+from docmgr.errors import DocmgrError
 from docmgr.extensions import db
 
 bp = Blueprint("signing", __name__)
@@ -74,3 +75,53 @@ def document(token: str):
     data = current_app.extensions["docmgr.store"].read(agreement.frozen_pdf_sha256)
     return data, 200, {"Content-Type": "application/pdf", "Cache-Control": "no-store",
                        "Content-Disposition": f'inline; filename="agreement-{agreement.id}.pdf"'}
+
+
+def _verified_link(token: str):
+    link, state = services.resolve(db.session, token)
+    if state != "ok":
+        return None, _refusal(state)
+    if not _verified(link.id):
+        flash(_("Confirm it is you"), "error")
+        return None, redirect(url_for("signing.page", token=token))
+    return link, None
+
+
+def _client() -> dict[str, str]:
+    return {"ip": request.remote_addr or "", "user_agent": request.headers.get("User-Agent", "")}
+
+
+@bp.post("/sign/<token>/upload")
+def upload(token: str):
+    link, refused = _verified_link(token)
+    if refused is not None:
+        return refused
+    upload_file = request.files.get("file")
+    try:
+        outcome = services.upload_via_link(
+            db.session, link, stream=upload_file.stream if upload_file else None,
+            filename=upload_file.filename if upload_file else "", method=request.form.get("method"), **_client())
+        db.session.commit()  # a refused signature is kept as a submission, like on the signature page
+    except DocmgrError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("signing.page", token=token), 303)
+    if not outcome.is_valid:
+        flash(_("The signature was not accepted: %(reasons)s", reasons="; ".join(outcome.reasons)), "error")
+        return redirect(url_for("signing.page", token=token), 303)
+    return render_template("signing/done.html", agreement=outcome.agreement, declined=False)
+
+
+@bp.post("/sign/<token>/decline")
+def decline(token: str):
+    link, refused = _verified_link(token)
+    if refused is not None:
+        return refused
+    try:
+        signatory = services.decline_via_link(db.session, link, request.form.get("reason"), **_client())
+        db.session.commit()
+    except DocmgrError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("signing.page", token=token), 303)
+    return render_template("signing/done.html", agreement=signatory.agreement, declined=True)

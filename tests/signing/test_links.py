@@ -8,7 +8,6 @@ import hashlib
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from docmgr.audit.models import AuditEvent
@@ -18,17 +17,6 @@ from docmgr.signing.models import SigningLink
 from tests.conftest import csrf_from
 
 LINK = re.compile(r"http://127\.0\.0\.1:8000(/sign/[A-Za-z0-9_-]+)")
-
-
-@pytest.fixture
-def out_for_signature(app, cast, make_agreement, advance):
-    agreement = make_agreement()
-    marco, anna = sorted(agreement.signatories, key=lambda s: s.organization_id != cast.org_it.id)
-    marco.email, marco.name = "marco@example.it", "Marco Bianchi"
-    anna.email, anna.name = "anna@example.ru", "Анна Смирнова"
-    db.session.commit()
-    advance(agreement, "out_for_signature")
-    return agreement, marco, anna
 
 
 def invite(client, headers, agreement, signatory, status=201):
