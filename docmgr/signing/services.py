@@ -193,3 +193,15 @@ def decline_via_link(session: Session, link: SigningLink, reason: str | None, *,
     signatory = decline(session, _on_behalf(session, link), link.agreement_id, link.signatory_id, reason)
     _via_link(session, link, "decline", ip, user_agent, reason=signatory.decline_reason)
     return signatory
+
+
+def invite_on_send(ctx, source: str, target: str) -> None:
+    """A lifecycle listener: when an agreement goes out for signature, every pending signatory with an
+    e-mail address gets a link (those without one are invited by hand once an address is added)."""
+    from docmgr.vocab import AgreementStatus
+
+    if target != AgreementStatus.OUT_FOR_SIGNATURE.value or ctx.actor is None:
+        return
+    for signatory in ctx.agreement.signatories:
+        if signatory.status == SignatoryStatus.PENDING.value and signatory.email:
+            invite(ctx.session, ctx.actor, ctx.agreement.id, signatory.id)

@@ -47,6 +47,11 @@ def enter_code(browser, path, code):
 def test_invitation_link_code_and_the_frozen_pdf(app, client, smtp, cast, token_for, out_for_signature):
     agreement, marco, anna = out_for_signature
     legal = token_for(cast.legal)
+    # Going out for signature invited both (a mail each, in their languages); a new invitation replaces it.
+    assert sorted(m["To"] for m in smtp.messages) == ["Marco Bianchi <marco@example.it>",
+                                                       "Анна Смирнова <anna@example.ru>"]
+    assert db.session.scalars(select(SigningLink)).all().__len__() == 2
+    smtp.messages.clear()
     sent = invite(client, legal, agreement, marco)
     [message] = smtp.messages
     assert message["To"] == "Marco Bianchi <marco@example.it>" and message["Content-Language"] == "it"
@@ -55,7 +60,8 @@ def test_invitation_link_code_and_the_frozen_pdf(app, client, smtp, cast, token_
     assert sent["url"].endswith(path)
     secret = path.rsplit("/", 1)[1]
     assert len(secret) >= 43  # 32 random bytes (256 bits), URL-safe base64
-    [link] = db.session.scalars(select(SigningLink)).all()
+    [link] = db.session.scalars(select(SigningLink).where(SigningLink.revoked_at.is_(None),
+                                                          SigningLink.signatory_id == marco.id)).all()
     assert link.token_sha256 == hashlib.sha256(secret.encode()).hexdigest()
     assert (link.signatory_id, link.agreement_id) == (marco.id, agreement.id)
     assert timedelta(days=13) < link.expires_at - utcnow() <= timedelta(days=14)
@@ -83,7 +89,7 @@ def test_invitation_link_code_and_the_frozen_pdf(app, client, smtp, cast, token_
     invite(client, legal, agreement, anna)
     assert smtp.messages[-1]["Content-Language"] == "ru" and "Анна Смирнова" in text_of(smtp.messages[-1])
     actions = [e.action for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
-    assert actions.count("signing.invited") == 2 and "signing.code_sent" in actions
+    assert actions.count("signing.invited") == 4 and "signing.code_sent" in actions
     assert "signing.code_verified" in actions and "signing.code_refused" in actions
 
 
@@ -133,7 +139,8 @@ def test_revoked_expired_used_withdrawn_and_unknown_links(app, client, smtp, cas
     assert browser.post(f"{marco_path}/code").status_code in (400, 410)  # nothing sent
     assert len(smtp.messages) == before
 
-    link = db.session.scalars(select(SigningLink).where(SigningLink.signatory_id == anna.id)).one()
+    link = db.session.scalars(select(SigningLink).where(SigningLink.signatory_id == anna.id,
+                                                       SigningLink.revoked_at.is_(None))).one()
     link.expires_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
     assert 'data-link-state="expired"' in browser.get(anna_path).get_data(as_text=True)
