@@ -7,9 +7,11 @@ from flask import Flask
 
 from docmgr.signatures.lifecycle import on_transition
 from docmgr.signing import views
+from docmgr.signing.notifications import notify_status
 from docmgr.signing.services import invite_on_send
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     on_transition(invite_on_send)
+    on_transition(notify_status)
