@@ -1,7 +1,7 @@
 """signing (issue 13): outgoing mail, signing links
 
 Revision ID: 0003_signing
-Revises: 0002_availability
+Revises: 0003_comfort
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import docmgr.database
 
 
 revision = "0003_signing"
-down_revision = "0002_availability"
+down_revision = "0003_comfort"
 branch_labels = None
 depends_on = None
 
