@@ -12,10 +12,12 @@ from werkzeug.routing import IntegerConverter
 from docmgr import (
     documents,
     drafting,
+    mail,
     maintenance,
     openapi,  # noqa: F401  (registers /api/v1/openapi.json on the API blueprint)
     search,
     signatures,
+    signing,
     tasks,
 )
 from docmgr.accounts import api as accounts_api
@@ -34,11 +36,13 @@ from docmgr.drafting import views as drafting_views
 from docmgr.errorhandlers import register_error_handlers, wants_json
 from docmgr.errors import Unauthorized
 from docmgr.extensions import babel, csrf, db, login_manager, migrate
+from docmgr.mail import api as mail_api
 from docmgr.search import api as search_api
 from docmgr.search import views as search_views
 from docmgr.security_log import configure_security_logging
 from docmgr.signatures import api as signatures_api
 from docmgr.signatures import views as signatures_views
+from docmgr.signing import api as signing_api
 from docmgr.storage import FileStore, discard_uncommitted
 from docmgr.tasks import api as tasks_api
 from docmgr.web import register_template_helpers
@@ -78,7 +82,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # A blueprint cannot change once registered, and api_bp lives at module level: nest the modules'
     # API blueprints only the first time, so a second create_app in one process (tests) works.
     if not api_bp._got_registered_once:
-        for module in (accounts_api, documents_api, search_api, drafting_api, signatures_api, audit_api, tasks_api):
+        for module in (accounts_api, documents_api, search_api, drafting_api, signatures_api, audit_api, tasks_api,
+                       mail_api, signing_api):
             api_bp.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
 
@@ -104,7 +109,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Each module registers its tasks, indexers, integrity checks, stored-file references and `init` steps.
     # The task queue first (the others register handlers with it); search last (its `init` step rebuilds
     # an outdated index once the others' steps have run).
-    for module in (maintenance, tasks, documents, drafting, signatures, search):
+    for module in (maintenance, tasks, mail, documents, drafting, signatures, signing, search):
         module.init_app(app)
     return app
 

@@ -203,9 +203,11 @@ def import_command(path: Path, key: str | None, trust_unsigned: bool) -> None:
 
 
 def _register_module_commands() -> None:
+    from docmgr.mail.cli import register as register_mail
     from docmgr.signatures.cli import register as register_signatures
 
     register_signatures(docmgr_cli)
+    register_mail(docmgr_cli)
 
 
 _register_module_commands()

@@ -142,6 +142,21 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # (never stored in the database) and the append-only file of chain heads.
         # (empty: a random key in storage/audit_key, made on first use by docmgr.audit.anchor.audit_key)
         "AUDIT_KEY": env.get("DOCMGR_AUDIT_KEY", ""),
+        # Outgoing mail (docmgr.mail): unset SMTP_HOST = messages are recorded ("not sent"), never sent.
+        "SMTP_HOST": env.get("DOCMGR_SMTP_HOST", ""),
+        "SMTP_PORT": int(env.get("DOCMGR_SMTP_PORT") or "25"),
+        "SMTP_USER": env.get("DOCMGR_SMTP_USER", ""),
+        "SMTP_PASSWORD": env.get("DOCMGR_SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": env.get("DOCMGR_SMTP_STARTTLS", "").lower() in ("1", "true", "yes"),
+        "SMTP_TIMEOUT_SECONDS": float(env.get("DOCMGR_SMTP_TIMEOUT_SECONDS", "30")),
+        "MAIL_FROM": env.get("DOCMGR_MAIL_FROM", "docmgr@localhost"),
+        # The base of every link written into a message (signing links…).
+        "PUBLIC_URL": env.get("DOCMGR_PUBLIC_URL", "http://127.0.0.1:8000"),
+        # Signing links (docmgr.signing): valid this many days; the e-mailed one-time code this many minutes;
+        # this many wrong codes lock the link until legal sends a new invitation.
+        "SIGNING_LINK_DAYS": float(env.get("DOCMGR_SIGNING_LINK_DAYS", "14")),
+        "SIGNING_CODE_MINUTES": 15,
+        "SIGNING_CODE_TRIES": 5,
         "AUDIT_HEADS_PATH": str(_resolve(env.get("DOCMGR_AUDIT_HEADS_PATH") or str(storage_dir / "audit_heads.jsonl"))),
     }
     config.update(overrides)

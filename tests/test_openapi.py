@@ -281,6 +281,10 @@ def test_every_route_answers_as_the_spec_says(app, client, spec, people):
         call("POST", f"/agreements/{agreement_id}/transitions", 200, headers=who, json={"to": to})
     state = call("GET", f"/agreements/{agreement_id}/signatures", 200, headers=firm).get_json()
     first, second = (s["id"] for s in state["signatories"])
+    # Signing links (issue 13): sent by e-mail (recorded here: no SMTP server), revoked.
+    call("POST", f"/agreements/{agreement_id}/signatories/{first}/invitation", 201, headers=legal)
+    call("POST", f"/agreements/{agreement_id}/signatories/{first}/invitation", 403, headers=firm)
+    call("DELETE", f"/agreements/{agreement_id}/signatories/{first}/invitation", 200, headers=legal)
     frozen = client.get(f"{API}/agreements/{agreement_id}/drafts/{state['frozen_draft_version']}.pdf", headers=legal).data
 
     def sign(signatory_id: int, status: int, data: bytes, method: str, name: str):
@@ -331,6 +335,12 @@ def test_every_route_answers_as_the_spec_says(app, client, spec, people):
     call("GET", "/queue?status=lost", 422, headers=admin)
     call("POST", f"/queue/{failed[0]['id']}/retry", 200, headers=admin)
     call("POST", "/queue/999999/retry", 404, headers=admin)
+    # Sent mail (administrators): every message recorded (no SMTP server here: recorded, not sent).
+    mail = call("GET", "/mail", 200, headers=admin).get_json()
+    assert mail["counts"]["queued"] == 0
+    call("GET", "/mail?status=not_sent", 200, headers=admin)
+    call("GET", "/mail", 403, headers=legal)
+    call("GET", "/mail?status=lost", 422, headers=admin)
 
     # Tokens last: revoke one by id, then the one in use.
     listed = call("GET", "/auth/tokens", 200, headers=firm).get_json()

@@ -246,6 +246,17 @@ def check_transition(ctx: TransitionContext, target: str) -> tuple[Transition | 
     return rule, None
 
 
+# Other modules react to transitions (signing: invitations when an agreement goes out for signature).
+# A listener runs inside the transition's transaction, after the audit entry: fn(ctx, source, target).
+_listeners: list[Callable[[TransitionContext, str, str], None]] = []
+
+
+def on_transition(fn: Callable[[TransitionContext, str, str], None]) -> None:
+    """Register ``fn`` once (create_app may run several times in one process)."""
+    if fn not in _listeners:
+        _listeners.append(fn)
+
+
 def apply_transition(ctx: TransitionContext, target: str) -> Transition:
     """Move the agreement (guards first, then the effect and the audit entry), or raise 409."""
     source = ctx.agreement.status
@@ -259,6 +270,8 @@ def apply_transition(ctx: TransitionContext, target: str) -> Transition:
         ctx.session, ctx.actor, "agreement.transition", ctx.agreement, agreement_id=ctx.agreement.id,
         from_status=source, to_status=target, reason=ctx.reason, automatic=ctx.automatic, **ctx.audit,
     )
+    for listener in _listeners:
+        listener(ctx, source, target)
     return rule
 
 
