@@ -53,8 +53,8 @@ def live_links(session: Session, signatory_id: int) -> list[SigningLink]:
 def invite(session: Session, actor: User, agreement_id: int, signatory_id: int) -> tuple[SigningLink, str]:
     """A new personal link for the signatory (earlier ones revoked), e-mailed to them. Returns the link
     and its URL (shown once, to the legal officer who asked)."""
+    signatory = get_signatory(session, actor, agreement_id, signatory_id)  # 404 first: say nothing of others' rows
     require_staff(actor)
-    signatory = get_signatory(session, actor, agreement_id, signatory_id)
     agreement = signatory.agreement
     if agreement.status not in SIGNING_STATUSES:
         raise Conflict(gettext("Invitations are sent only while the agreement is out for signature."),
@@ -86,8 +86,8 @@ def invite(session: Session, actor: User, agreement_id: int, signatory_id: int) 
 
 def revoke(session: Session, actor: User, agreement_id: int, signatory_id: int) -> int:
     """Revoke the signatory's live links; returns how many."""
+    signatory = get_signatory(session, actor, agreement_id, signatory_id)  # 404 first: say nothing of others' rows
     require_staff(actor)
-    signatory = get_signatory(session, actor, agreement_id, signatory_id)
     links = live_links(session, signatory.id)
     now = utcnow()
     for link in links:

@@ -178,6 +178,26 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("api.tasks_api.retry", "POST"): Route(write=True),
     ("tasks.index", "GET"): Route(),
     ("tasks.retry", "POST"): Route(write=True),
+    # Login throttles: administrators only (a firm or the ministry gets 403 from require_admin).
+    ("accounts.admin_throttles", "GET"): Route(),
+    ("accounts.admin_throttles", "POST"): Route(write=True, body=_form(email="x@example.org", remote_addr="127.0.0.9")),
+    ("api.accounts_api.list_throttles", "GET"): Route(),
+    ("api.accounts_api.lift_throttle", "POST"): Route(write=True, body=_json(
+        {"email": "x@example.org", "remote_addr": "127.0.0.9"})),
+    # Sent mail: administrators only.
+    ("mail.index", "GET"): Route(),
+    ("api.mail_api.mail", "GET"): Route(),
+    # Signing links: legal sends or revokes them on an agreement it may see; firm B gets 404 on A's agreement.
+    ("api.signing_api.invite", "POST"): Route(owned=True, write=True, agreement="agreement_draft"),
+    ("api.signing_api.revoke", "DELETE"): Route(owned=True, write=True, agreement="agreement_draft"),
+    # The link holder's pages need no account: the secret token in the URL is the credential (an unknown token
+    # gets a 410 page and changes nothing: tests/signing).
+    ("signing.page", "GET"): Route(public=True),
+    ("signing.send_code", "POST"): Route(public=True),
+    ("signing.verify", "POST"): Route(public=True),
+    ("signing.document", "GET"): Route(public=True),
+    ("signing.upload", "POST"): Route(public=True),
+    ("signing.decline", "POST"): Route(public=True),
 }
 
 
@@ -195,7 +215,7 @@ def url_for_rule(world, rule, route: Route) -> str:
         "document_id": ids["doc_a"], "file_id": ids["file_a"], "page": 1, "agreement_id": ids[route.agreement],
         "version": 1, "signatory_id": ids["signatory_draft" if draft else "signatory_exec"],
         "submission_id": ids["submission_exec"], "token_id": ids["token_a"], "key": "mou", "filename": "css/app.css",
-        "task_id": 1,
+        "task_id": 1, "token": "not-a-signing-link-token",
     }
     path = rule.rule
     for name in rule.arguments:
@@ -226,7 +246,8 @@ def test_every_route_is_in_the_table(world):
 def test_every_route_with_an_id_is_tried_as_an_outsider(world):
     """Every rule that takes an id of a row (not a template key or a static path) is marked owned."""
     for rule, method in _rules(world.app):
-        row_ids = set(rule.arguments) - {"key", "filename", "page", "version", "task_id"}  # queue rows: admin only
+        row_ids = set(rule.arguments) - {"key", "filename", "page", "version", "task_id", "token"}  # queue rows: admin only;
+        # a signing link's token is its holder's secret, not a row id
         if row_ids and (rule.endpoint, method) != ("api.accounts_api.revoke_token", "DELETE"):
             assert ROUTES[(rule.endpoint, method)].owned, (rule.endpoint, method)
 
