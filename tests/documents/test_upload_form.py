@@ -18,19 +18,31 @@ def test_upload_form_names_every_wrong_field_at_once(app, make_user, browser):
     client, csrf = browser(make_user("legal"))
     before, blobs = table_counts(), stored_blob_count(app)
     response = client.post("/documents/new", data={
-        "title_it": "x" * 501, "kind": "poem", "sectors": ["energy", "space"], "organization_id": "abc",
+        "title_it": "Proposta", "kind": "poem", "sectors": ["energy", "space"], "organization_id": "abc",
         "session_id": "1.5", "file": (io.BytesIO(b"Accordo di partenariato tra le parti.\n" * 5), "accordo.txt"),
         "csrf_token": csrf,
     }, content_type="multipart/form-data")
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert _field_errors(html) == {
-        "title_it": "Titles are limited to 500 characters.",
         "kind": "Kind must be one of proposal, agreement, annex, other.",
         "sectors": "Unknown sector 'space'; choose from energy, construction, mechanics, nanotech, biotech, other.",
         "organization_id": "Choose a value from the list.",
         "session_id": "Choose a value from the list.",
     }
+    assert table_counts() == before and stored_blob_count(app) == blobs
+
+
+def test_an_over_long_title_is_refused_at_the_edge(app, make_user, browser):
+    """Field lengths are capped before any view runs (security, issue 12): a precise 422, nothing stored."""
+    client, csrf = browser(make_user("legal"))
+    before, blobs = table_counts(), stored_blob_count(app)
+    response = client.post("/documents/new", data={
+        "title_it": "x" * 501, "kind": "proposal", "csrf_token": csrf,
+        "file": (io.BytesIO(b"Accordo di partenariato tra le parti.\n" * 5), "accordo.txt"),
+    }, content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "title_it" in response.get_data(as_text=True) and "500" in response.get_data(as_text=True)
     assert table_counts() == before and stored_blob_count(app) == blobs
 
 
