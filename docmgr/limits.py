@@ -38,11 +38,9 @@ PRELOAD = [
     "charset_normalizer",
     # template rendering (jinja2, markupsafe, babel)
     "docmgr.drafting.rendering",
-    # signature verification (PAdES, CAdES, GOST)
-    "docmgr.signatures.checking",
-    "pyhanko.sign.validation",
-    "pyhanko.sign.validation.generic_cms",
-    "gostcrypto.gostsignature",
+    # Not the signature libraries (pyHanko, gostcrypto): preloaded here they made every upload's child
+    # slower (bench/upload_bench.py, 5-page PDF median 211 -> 323-462 ms); a verification child imports
+    # them itself (about 0.44 s), and signed copies are rare beside uploads.
     # page images of PDFs and scans (previews, thumbnails, OCR)
     "docmgr.documents.previews",
     "PIL.Image",
