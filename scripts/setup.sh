@@ -11,6 +11,7 @@ SYSTEM_PACKAGES=(
   tesseract-ocr tesseract-ocr-ita tesseract-ocr-rus
   chromium chromium-driver
   openssl
+  postgresql-15 postgresql-15-rum postgresql-contrib redis-server
 )
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do

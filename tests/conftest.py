@@ -224,3 +224,31 @@ def run_queue(app):
         return run_due(app)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A private PostgreSQL cluster for this test run (tests/servers.py), or the one DOCMGR_TEST_POSTGRES_URL names."""
+    from tests.servers import start_postgres
+
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """The SQLAlchemy URL of a new, empty database (unaccent and rum installed), dropped after the test."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A private redis-server on loopback for this test run, or the one DOCMGR_TEST_REDIS_URL names."""
+    from tests.servers import start_redis
+
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
