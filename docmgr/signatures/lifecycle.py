@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from blinker import Namespace
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
@@ -246,6 +247,12 @@ def check_transition(ctx: TransitionContext, target: str) -> tuple[Transition | 
     return rule, None
 
 
+# Every status change, after its audit entry and the listeners below, inside the transition's transaction:
+# ``agreement_status_changed.send(agreement, ctx=ctx, source=..., target=...)``. Subscribers (webhooks,
+# notifications) must only record follow-up work (outbox rows), never do slow I/O here.
+_signals = Namespace()
+agreement_status_changed = _signals.signal("agreement-status-changed")
+
 # Other modules react to transitions (signing: invitations when an agreement goes out for signature).
 # A listener runs inside the transition's transaction, after the audit entry: fn(ctx, source, target).
 _listeners: list[Callable[[TransitionContext, str, str], None]] = []
@@ -272,6 +279,7 @@ def apply_transition(ctx: TransitionContext, target: str) -> Transition:
     )
     for listener in _listeners:
         listener(ctx, source, target)
+    agreement_status_changed.send(ctx.agreement, ctx=ctx, source=source, target=target)
     return rule
 
 
