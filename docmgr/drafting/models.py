@@ -25,6 +25,9 @@ class SignatoryStatus(str, enum.Enum):  # noqa: UP042
     DECLINED = "declined"
 
 
+SIGNING_ORDERS = ("parallel", "sequential")
+
+
 class Template(Base):
     """One version of an agreement template. A version, once used by a draft, never changes."""
 
@@ -82,6 +85,13 @@ class Agreement(Base):
     # Once executed: the executed copy (a Document of kind "agreement") and the completion certificate.
     executed_document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
     certificate_sha256: Mapped[str | None] = mapped_column(String(64))
+    # How it is signed (issue 13; the rules are in docmgr.signatures.lifecycle and docmgr.signing):
+    # "parallel" (everyone invited at once) or "sequential" (by the signatories' ``order`` steps); the
+    # sign-by deadline; reminders every ``reminder_days`` (None: DOCMGR_REMINDER_DAYS); copied recipients.
+    signing_order: Mapped[str] = mapped_column(String(12), default="parallel")
+    sign_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminder_days: Mapped[int | None] = mapped_column(Integer)
+    cc: Mapped[list[dict[str, str]]] = mapped_column("cc_json", JSON, default=list)
 
     template: Mapped[Template] = relationship()
     session: Mapped[TaskForceSession | None] = relationship()
@@ -147,6 +157,10 @@ class Signatory(Base):
     verification_json: Mapped[str | None] = mapped_column(Text)  # the verification result, as JSON
     decline_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The signing step (sequential agreements: step 1 signs first; equal numbers sign in parallel).
+    order: Mapped[int] = mapped_column("step", Integer, default=1)
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the latest invitation e-mailed
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the latest reminder e-mailed
 
     agreement: Mapped[Agreement] = relationship(back_populates="signatories")
     organization: Mapped[Organization] = relationship()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from docmgr.database import Base, UTCDateTime, utcnow
@@ -39,3 +40,17 @@ class OutgoingMail(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Files from the store sent with the message: [{"filename", "sha256", "content_type"}].
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column("attachments_json", JSON, default=list)
+
+
+class NotificationPreference(Base):
+    """Which status mails a user receives (no row: all of them)."""
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    signature_recorded: Mapped[bool] = mapped_column(Boolean, default=True)
+    declined: Mapped[bool] = mapped_column(Boolean, default=True)
+    executed: Mapped[bool] = mapped_column(Boolean, default=True)
+    expired: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -33,6 +33,8 @@ class SignatureSubmission(Base):
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # as claimed by the submitter
     verification_json: Mapped[str] = mapped_column(Text, default="{}")
     is_valid: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Legal recorded one counterpart signed by several signatories: the same file may count for each.
+    shared_counterpart: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
