@@ -157,6 +157,13 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SIGNING_LINK_DAYS": float(env.get("DOCMGR_SIGNING_LINK_DAYS", "14")),
         "SIGNING_CODE_MINUTES": 15,
         "SIGNING_CODE_TRIES": 5,
+        # Reminders (docmgr.signing.flow): every this many days unless the agreement says otherwise; the
+        # executed copy and certificate are attached to the completion mail up to this size (MB), linked beyond.
+        "REMINDER_DAYS": int(env.get("DOCMGR_REMINDER_DAYS") or "3"),
+        "MAIL_ATTACH_MAX_MB": float(env.get("DOCMGR_MAIL_ATTACH_MAX_MB") or "5"),
+        "EXECUTED_LINK_DAYS": 30,  # the signed download links of a completion mail too large to attach
+        # The clock of reminders and deadlines: a callable returning an aware UTC datetime (tests set one).
+        "CLOCK": None,
         "AUDIT_HEADS_PATH": str(_resolve(env.get("DOCMGR_AUDIT_HEADS_PATH") or str(storage_dir / "audit_heads.jsonl"))),
     }
     config.update(overrides)

@@ -13,7 +13,7 @@ from marshmallow.validate import OneOf
 from sqlalchemy.orm import object_session
 
 from docmgr.drafting import services
-from docmgr.drafting.models import AgreementStatus, Draft, SignatoryStatus
+from docmgr.drafting.models import SIGNING_ORDERS, AgreementStatus, Draft, SignatoryStatus
 from docmgr.serializers import ErrorDetailSchema, ErrorSchema, Input, IsoDateTime, Output, free_object, optional
 
 STATUSES = [s.value for s in AgreementStatus]
@@ -103,6 +103,9 @@ class SignatorySchema(Output):
     verification = free_object(allow_none=True, metadata={"description": "what the check of the signed copy found"})
     decline_reason = fields.String(allow_none=True)
     due_at = IsoDateTime(allow_none=True)
+    order = fields.Integer(metadata={"description": "the signing step (sequential agreements: 1 signs first)"})
+    invited_at = IsoDateTime(allow_none=True, metadata={"description": "when the latest invitation was e-mailed"})
+    reminded_at = IsoDateTime(allow_none=True, metadata={"description": "when the latest reminder was e-mailed"})
 
     computed = {"verification": lambda row: json.loads(row.verification_json) if row.verification_json else None}
 
@@ -150,8 +153,18 @@ class AgreementSummarySchema(Output):
     }
 
 
+class CopiedRecipientSchema(Output):
+    name = fields.String()
+    email = fields.String()
+
+
 class AgreementSchema(AgreementSummarySchema):
     """The agreement as GET /agreements/ID shows it."""
+
+    signing_order = fields.String(validate=OneOf(SIGNING_ORDERS))
+    sign_by = IsoDateTime(allow_none=True)
+    reminder_days = fields.Integer(allow_none=True, metadata={"description": "null: the configured default"})
+    cc = fields.List(fields.Nested(CopiedRecipientSchema))
 
     field_values = free_object(data_key="fields", metadata={"description": "the template's field values"})
     proposal_ids = fields.List(fields.Integer())
@@ -264,6 +277,7 @@ class SignatoryRequest(Input):
     title_alt = fields.String(allow_none=True, metadata={"description": "the job title in the other language"})
     organization_id = fields.Integer(required=True)
     email = fields.String(allow_none=True)
+    order = fields.Integer(metadata={"description": "the signing step, 1 to 100 (sequential agreements)"})
 
 
 class AgreementPatchRequest(Input):
@@ -274,6 +288,12 @@ class AgreementPatchRequest(Input):
     field_values = free_object(data_key="fields", metadata={"description": "values for the template's fields"})
     signatories = fields.List(fields.Nested(SignatoryRequest))
     session_id = fields.Integer(allow_none=True)
+    signing_order = fields.String(validate=OneOf(SIGNING_ORDERS))
+    sign_by = fields.String(allow_none=True, metadata={"description": "a date (YYYY-MM-DD, the end of that day UTC) "
+                                                       "or an ISO date-time, in the future; null clears it"})
+    reminder_days = fields.Integer(allow_none=True, metadata={"minimum": 1, "maximum": 60})
+    cc = fields.List(fields.Nested(CopiedRecipientSchema), metadata={"description": "copied: not asked to sign, "
+                                                                     "they receive the executed copy"})
 
 
 class AgreementRequest(AgreementPatchRequest):

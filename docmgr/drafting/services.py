@@ -37,7 +37,7 @@ from docmgr.database import release_read_transaction, utcnow
 from docmgr.documents.indexing import filename_words
 from docmgr.documents.models import Document, TaskForceSession
 from docmgr.documents.services import visible_documents
-from docmgr.drafting import rendering
+from docmgr.drafting import rendering, signing_settings
 from docmgr.drafting.models import Agreement, AgreementStatus, Draft, Signatory, Template, agreement_parties
 from docmgr.errors import Conflict, Invalid, NotFound
 from docmgr.search.indexers import enqueue_index
@@ -456,7 +456,7 @@ def _parse_due_at(value: Any, path: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-SIGNATORY_FIELDS = {"id", "name", "name_alt", "title", "title_alt", "organization_id", "email", "due_at"}
+SIGNATORY_FIELDS = {"id", "name", "name_alt", "title", "title_alt", "organization_id", "email", "due_at", "order"}
 
 
 def _checked_signatories(raw: Any, party_ids: set[int]) -> list[dict[str, Any]]:
@@ -605,12 +605,27 @@ def agreement_fields(agreement: Agreement) -> dict[str, Any]:
 def update_agreement(
     session: Session, actor: User, agreement_id: int, *, title: Any = UNCHANGED, fields: Any = UNCHANGED,
     signatories: Any = UNCHANGED, organization_ids: Any = UNCHANGED, proposal_ids: Any = UNCHANGED,
-    session_id: Any = UNCHANGED, title_alt: Any = UNCHANGED,
+    session_id: Any = UNCHANGED, title_alt: Any = UNCHANGED, signing_order: Any = UNCHANGED,
+    sign_by: Any = UNCHANGED, reminder_days: Any = UNCHANGED, cc: Any = UNCHANGED,
 ) -> Agreement:
     """Change a draft. ``fields`` merges: given names replace their values, null clears one.
-    ``signatories`` replaces the list (entries with an ``id`` keep that signatory)."""
+    ``signatories`` replaces the list (entries with an ``id`` keep that signatory).
+    How it is signed (``signing_order``, ``sign_by``, ``reminder_days``, ``cc``, the signatories'
+    ``order``) may also change once approved: see :mod:`docmgr.drafting.signing_settings`."""
     agreement = get_agreement(session, actor, agreement_id)
     require_drafter(actor)
+    given = {name: value for name, value in (("signing_order", signing_order), ("sign_by", sign_by),
+                                             ("reminder_days", reminder_days), ("cc", cc)) if value is not UNCHANGED}
+    settings = signing_settings.check_signing_settings(given, signatories)
+    content = (title, fields, organization_ids, proposal_ids, session_id, title_alt)
+    if agreement.status != AgreementStatus.DRAFT.value and all(value is UNCHANGED for value in content):
+        signing_settings.require_settings_editable(agreement)
+        orders = _orders_only(agreement, signatories, settings) if signatories is not UNCHANGED else {}
+        changed = signing_settings.apply_signing_settings(agreement, settings)
+        if signing_settings.apply_orders(agreement, orders):
+            changed.append("order")
+        _record_settings(session, actor, agreement, changed)
+        return agreement
     require_editable(agreement)
     changed: list[str] = []
     if organization_ids is not UNCHANGED:
@@ -639,11 +654,17 @@ def update_agreement(
     if values != agreement.fields:
         agreement.fields = values
         changed.append("fields")
+    settings_changed = signing_settings.apply_signing_settings(agreement, settings)
     if signatories is not UNCHANGED:
         state_before = _signatory_state(agreement)
+        orders_before = [(s.id, s.order) for s in agreement.signatories]
         _apply_signatories(agreement, _checked_signatories(signatories, party_ids))
+        for index, order in settings.orders.items():
+            agreement.signatories[index].order = order
         if _signatory_state(agreement) != state_before:
             changed.append("signatories")
+        if [(s.id, s.order) for s in agreement.signatories] != orders_before:
+            settings_changed.append("order")
     else:
         for index, signatory in enumerate(agreement.signatories):
             if signatory.organization_id not in party_ids:
@@ -677,7 +698,52 @@ def update_agreement(
         agreement.updated_at = utcnow()
         session.flush()
         record(session, actor, "agreement.updated", agreement, agreement_id=agreement.id, changed=changed)
+    _record_settings(session, actor, agreement, settings_changed)
     return agreement
+
+
+def _orders_only(agreement: Agreement, raw: Any, settings: signing_settings.SigningSettings) -> dict[int, int]:
+    """After approval a signatories list may change only the steps: every entry names an existing
+    signatory (``id``) and repeats its other values unchanged. Returns {signatory id: order}."""
+    existing = {s.id: s for s in agreement.signatories}
+    refusal = Conflict(gettext("Once approved, only the signing order of the signatories can change; send the "
+                               "agreement back to draft to change who signs."), code="not_editable")
+    if not isinstance(raw, list):
+        raise Invalid(gettext("'%(field)s' must be a list.", field="signatories"), field="signatories")
+    orders: dict[int, int] = {}
+    for index, item in enumerate(raw):
+        signatory = existing.get(item.get("id")) if isinstance(item, dict) else None
+        if signatory is None:
+            raise refusal
+        for key, value in item.items():
+            if key in ("id", "order"):
+                continue
+            stored = getattr(signatory, key, None)
+            if key == "due_at":
+                stored = stored.isoformat() if stored else None
+                value = _parse_due_at(value, f"signatories[{index}].due_at")
+                value = value.isoformat() if value else None
+            if _normal(value) != _normal(stored):
+                raise refusal
+        if index in settings.orders:
+            orders[signatory.id] = settings.orders[index]
+    return orders
+
+
+def _normal(value: Any) -> Any:
+    return "" if value is None else value.strip() if isinstance(value, str) else value
+
+
+def _record_settings(session: Session, actor: User, agreement: Agreement, changed: list[str]) -> None:
+    """Changes of how it is signed are audited apart: they are not authoring (no new approval needed)."""
+    if changed:
+        agreement.updated_at = utcnow()
+        session.flush()
+        record(session, actor, "agreement.signing_settings", agreement, agreement_id=agreement.id, changed=changed,
+               signing_order=agreement.signing_order,
+               sign_by=agreement.sign_by.isoformat() if agreement.sign_by else None,
+               reminder_days=agreement.reminder_days, cc=[c["email"] for c in agreement.cc or []],
+               orders={str(s.id): s.order for s in agreement.signatories})
 
 
 @dataclass

@@ -32,3 +32,21 @@ class MailListSchema(Output):
 
 class MailQuery(Input):
     status = fields.String(validate=OneOf(STATUS_FILTERS), metadata={"description": "one status; default: all"})
+
+
+class NotificationPreferencesSchema(Output):
+    """Which status mails the user receives (true: receives it)."""
+
+    signature_recorded = fields.Boolean()
+    declined = fields.Boolean()
+    executed = fields.Boolean()
+    expired = fields.Boolean()
+
+
+class NotificationPreferencesRequest(Input):
+    """Events to switch on (true) or off (false); those not given stay as they are."""
+
+    signature_recorded = fields.Boolean()
+    declined = fields.Boolean()
+    executed = fields.Boolean()
+    expired = fields.Boolean()

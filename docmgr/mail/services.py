@@ -26,6 +26,7 @@ from docmgr.database import utcnow
 from docmgr.errors import Forbidden, Invalid
 from docmgr.extensions import db
 from docmgr.mail.models import MailStatus, OutgoingMail
+from docmgr.storage import current_store
 from docmgr.tasks import enqueue
 
 SEND_TASK = "mail.send"
@@ -61,9 +62,10 @@ def valid_address(address: str) -> str:
 
 
 def compose(session: Session, kind: str, to_address: str, *, to_name: str = "", language: str | None = None,
-            **context: Any) -> OutgoingMail:
+            attachments: list[dict[str, str]] | None = None, **context: Any) -> OutgoingMail:
     """Render ``mail/<kind>.subject.txt``, ``.txt`` and ``.html`` in the recipient's language and record the
-    message and its sending task in the caller's transaction."""
+    message and its sending task in the caller's transaction. ``attachments``: files of the store
+    (``{"filename", "sha256", "content_type"}``), read when the message is sent."""
     address = valid_address(to_address)
     language = mail_language(language)
     context = {**context, "public_url": current_app.config["PUBLIC_URL"].rstrip("/"), "recipient_name": to_name}
@@ -75,7 +77,7 @@ def compose(session: Session, kind: str, to_address: str, *, to_name: str = "", 
     mail = OutgoingMail(kind=kind, to_address=address, to_name=to_name.strip()[:200], language=language,
                         subject=subject[:300], body_text=body_text, body_html=body_html,
                         message_id=make_msgid(domain=domain), status=MailStatus.QUEUED.value, error="", attempts=0,
-                        created_at=utcnow())
+                        created_at=utcnow(), attachments=list(attachments or []))
     session.add(mail)
     session.flush()
     enqueue(session, SEND_TASK, mail_id=mail.id)
@@ -101,6 +103,11 @@ def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(mail.body_text)
     message.add_alternative(mail.body_html, subtype="html")
+    store = current_store()
+    for item in mail.attachments or []:
+        maintype, _, subtype = (item.get("content_type") or "application/octet-stream").partition("/")
+        message.add_attachment(store.read(item["sha256"]), maintype=maintype, subtype=subtype or "octet-stream",
+                               filename=item["filename"])
     message["Content-Language"] = mail.language  # after the body: set_content drops Content-* headers
     return message
 

@@ -54,6 +54,7 @@ class TransitionContext:
     reason: str | None = None
     automatic: bool = False
     due_at: datetime | None = None  # optional deadline given when sending out for signature
+    now: datetime | None = None  # the clock of deadline checks (the periodic task passes its own; tests control it)
     audit: dict[str, Any] = field(default_factory=dict)  # effects add what the audit entry should say
 
 
@@ -131,14 +132,32 @@ def frozen_pdf_stored(ctx: TransitionContext) -> Refusal | None:
     return None
 
 
+def overdue_signatories(agreement: Agreement, now: datetime | None = None) -> list:
+    """The pending signatories whose own due date, or the agreement's sign-by date, has passed."""
+    now = now or utcnow()
+    return [s for s in agreement.signatories if s.status == SignatoryStatus.PENDING.value
+            and any(d is not None and d < now for d in (s.due_at, agreement.sign_by))]
+
+
 def some_signatory_overdue(ctx: TransitionContext) -> Refusal | None:
-    now = utcnow()
-    if not any(
-        s.status == SignatoryStatus.PENDING.value and s.due_at is not None and s.due_at < now
-        for s in ctx.agreement.signatories
-    ):
+    if not overdue_signatories(ctx.agreement, ctx.now):
         return Refusal(gettext("No pending signature is overdue: an agreement expires only once a due date has passed."))
     return None
+
+
+def current_step(agreement: Agreement) -> int | None:
+    """Whose turn it is: in a sequential agreement the lowest step with a pending signatory (None when
+    nobody is pending); in a parallel one every pending signatory's turn (None)."""
+    if agreement.signing_order != "sequential":
+        return None
+    pending = [s.order or 1 for s in agreement.signatories if s.status == SignatoryStatus.PENDING.value]
+    return min(pending) if pending else None
+
+
+def has_turn(agreement: Agreement, signatory) -> bool:
+    """Whether the signatory may sign now (sequential: only the current step)."""
+    step = current_step(agreement)
+    return step is None or (signatory.order or 1) <= step
 
 
 def all_signed(ctx: TransitionContext) -> Refusal | None:
@@ -252,6 +271,10 @@ def check_transition(ctx: TransitionContext, target: str) -> tuple[Transition | 
 # notifications) must only record follow-up work (outbox rows), never do slow I/O here.
 _signals = Namespace()
 agreement_status_changed = _signals.signal("agreement-status-changed")
+# A signatory's signature was recorded (sent by docmgr.signatures.services after the status moved on):
+# ``signature_recorded.send(agreement, ctx=TransitionContext, signatory=...)``. The next step's
+# invitations and the "signature recorded" mails hang on it.
+signature_recorded = _signals.signal("signature-recorded")
 
 # Other modules react to transitions (signing: invitations when an agreement goes out for signature).
 # A listener runs inside the transition's transaction, after the audit entry: fn(ctx, source, target).

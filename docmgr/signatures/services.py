@@ -130,7 +130,8 @@ def transition_options(session: Session, actor: User, agreement: Agreement) -> l
 # --- signatures ----------------------------------------------------------------------------------
 
 
-def _require_signing_open(agreement: Agreement, signatory: Signatory) -> None:
+def _require_signing_open(agreement: Agreement, signatory: Signatory, *, signing: bool = True) -> None:
+    """Open for this signatory; ``signing``: and it is their turn (a decline is taken at any step)."""
     if agreement.status not in SIGNING_STATUSES:
         raise Conflict(
             gettext("The agreement is %(status)s; signatures are accepted only while it is out for signature.",
@@ -142,6 +143,12 @@ def _require_signing_open(agreement: Agreement, signatory: Signatory) -> None:
             gettext("%(name)s has already signed.", name=signatory.name) if signatory.status == SignatoryStatus.SIGNED.value
             else gettext("%(name)s has already declined.", name=signatory.name),
             code=f"signatory_{signatory.status}",
+        )
+    if signing and not lifecycle.has_turn(agreement, signatory):
+        raise Conflict(
+            gettext("%(name)s signs at step %(step)s; the signatories of step %(current)s sign first.",
+                    name=signatory.name, step=signatory.order, current=lifecycle.current_step(agreement)),
+            code="not_signatory_turn",
         )
 
 
@@ -319,6 +326,8 @@ def record_signature(
         signature_sha256=submission.signature_sha256,
     )
     _advance_after_signature(session, actor, agreement)
+    lifecycle.signature_recorded.send(agreement, ctx=TransitionContext(session, actor, agreement, automatic=True),
+                                      signatory=signatory)
     return SignatureOutcome(submission, signatory, agreement, True, [])
 
 
@@ -346,7 +355,7 @@ def decline(session: Session, actor: User, agreement_id: int, signatory_id: int,
     signatory = get_signatory(session, actor, agreement_id, signatory_id)
     agreement = _locked(session, signatory.agreement)
     require_can_sign_for(actor, signatory)
-    _require_signing_open(agreement, signatory)
+    _require_signing_open(agreement, signatory, signing=False)
     reason = (reason or "").strip() if isinstance(reason, str) else reason
     if not reason:
         raise Invalid(gettext("Say why the signatory declines ('reason')."), field="reason", code="missing_field")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext
@@ -29,7 +29,7 @@ from docmgr.database import utcnow
 from docmgr.drafting.models import Agreement, Signatory, SignatoryStatus
 from docmgr.errors import Conflict, Invalid
 from docmgr.mail.services import compose, mail_language
-from docmgr.signatures.lifecycle import SIGNING_STATUSES
+from docmgr.signatures.lifecycle import SIGNING_STATUSES, has_turn
 from docmgr.signatures.services import get_signatory
 from docmgr.signing.models import SigningLink
 
@@ -65,22 +65,38 @@ def invite(session: Session, actor: User, agreement_id: int, signatory_id: int) 
     if not signatory.email:
         raise Invalid(gettext("%(name)s has no e-mail address: add one to the signatory first.", name=signatory.name),
                       field="email", code="signatory_without_email")
-    now = utcnow()
+    if not has_turn(agreement, signatory):
+        raise Conflict(gettext("%(name)s signs at a later step: the invitation goes out when the earlier steps "
+                               "have signed.", name=signatory.name), code="not_signatory_turn")
+    link, url = issue_link(session, signatory, actor)
+    record(session, actor, "signing.invited", link, agreement_id=agreement.id, signatory_id=signatory.id,
+           email=signatory.email, expires_at=link.expires_at.isoformat())
+    return link, url
+
+
+def issue_link(session: Session, signatory: Signatory, sender: User, *, kind: str = "invitation",
+               now: datetime | None = None, **context) -> tuple[SigningLink, str]:
+    """A new personal link for the signatory (earlier ones revoked), e-mailed with the ``kind`` template
+    (``invitation`` or ``reminder``). ``sender`` is the legal officer the link acts for."""
+    agreement = signatory.agreement
+    now = now or utcnow()
     for old in live_links(session, signatory.id):
         old.revoked_at = now
     secret = secrets.token_urlsafe(32)
     days = float(current_app.config["SIGNING_LINK_DAYS"])
     link = SigningLink(token_sha256=token_hash(secret), agreement_id=agreement.id, signatory_id=signatory.id,
-                       created_by_id=actor.id, created_at=now, expires_at=now + timedelta(days=days),
+                       created_by_id=sender.id, created_at=now, expires_at=now + timedelta(days=days),
                        code_sha256="", failed_codes=0)
     session.add(link)
     session.flush()
     url = f"{current_app.config['PUBLIC_URL'].rstrip('/')}/sign/{secret}"
-    compose(session, "invitation", signatory.email, to_name=signatory.name,
+    compose(session, kind, signatory.email, to_name=signatory.name,
             language=signatory_language(session, signatory), url=url, title=agreement.title,
-            expires_at=link.expires_at)
-    record(session, actor, "signing.invited", link, agreement_id=agreement.id, signatory_id=signatory.id,
-           email=signatory.email, expires_at=link.expires_at.isoformat())
+            expires_at=link.expires_at, sign_by=agreement.sign_by, **context)
+    if kind == "invitation":
+        signatory.invited_at = now
+    else:
+        signatory.reminded_at = now
     return link, url
 
 
@@ -197,11 +213,12 @@ def decline_via_link(session: Session, link: SigningLink, reason: str | None, *,
 
 def invite_on_send(ctx, source: str, target: str) -> None:
     """A lifecycle listener: when an agreement goes out for signature, every pending signatory with an
-    e-mail address gets a link (those without one are invited by hand once an address is added)."""
+    e-mail address whose turn it is gets a link (those without one are invited by hand once an address
+    is added; in a sequential agreement the later steps when the earlier ones have signed)."""
     from docmgr.vocab import AgreementStatus
 
     if target != AgreementStatus.OUT_FOR_SIGNATURE.value or ctx.actor is None:
         return
     for signatory in ctx.agreement.signatories:
-        if signatory.status == SignatoryStatus.PENDING.value and signatory.email:
+        if signatory.status == SignatoryStatus.PENDING.value and signatory.email and has_turn(ctx.agreement, signatory):
             invite(ctx.session, ctx.actor, ctx.agreement.id, signatory.id)

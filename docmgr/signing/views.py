@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
+import docmgr.signing.notifications as notifications
 import docmgr.signing.services as services
 from docmgr.drafting.models import Agreement, Signatory
 from docmgr.errors import DocmgrError
@@ -125,3 +126,16 @@ def decline(token: str):
         flash(error.message, "error")
         return redirect(url_for("signing.page", token=token), 303)
     return render_template("signing/done.html", agreement=signatory.agreement, declined=True)
+
+
+@bp.get("/executed/<token>")
+def executed_file(token: str):
+    """A file of an executed agreement linked from its completion mail (too large to attach): the
+    signed link is the permission, for recipients without an account."""
+    found = notifications.resolve_download(db.session, token)
+    if found is None:
+        return _refusal("expired")
+    _agreement, item = found
+    data = current_app.extensions["docmgr.store"].read(item["sha256"])
+    return data, 200, {"Content-Type": item["content_type"], "Cache-Control": "no-store",
+                       "Content-Disposition": f'attachment; filename="{item["filename"]}"'}
