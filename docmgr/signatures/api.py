@@ -76,6 +76,7 @@ def upload_signature(agreement_id: int, signatory_id: int):
         signed_at=request.form.get("signed_at"),
         signature_stream=detached.stream if detached is not None else None,
         signature_filename=detached.filename or "" if detached is not None else "",
+        shared_counterpart=request.form.get("shared_counterpart"),
     )
     db.session.commit()  # an invalid submission is kept on record, then refused
     if not outcome.is_valid:
@@ -120,6 +121,7 @@ def verify_file():
         filename=part.filename if part is not None else "",
         signature_stream=detached.stream if detached is not None else None,
         signature_filename=detached.filename or "" if detached is not None else "",
+        shared_counterpart=request.form.get("shared_counterpart"),
     )))
 
 

@@ -37,6 +37,7 @@ class TransitionForm(PageForm):
 class SignatureForm(PageForm):
     method = StringField(default=None)
     signed_at = StringField(default=None, filters=[lambda value: value or None])
+    shared_counterpart = StringField(default=None)
 
 
 class DeclineForm(PageForm):

@@ -32,6 +32,8 @@ class SubmissionSchema(Output):
     signature_sha256 = fields.String(allow_none=True, metadata={"description": "a detached .p7s/.sig, as received"})
     signature_filename = fields.String(allow_none=True)
     is_valid = fields.Boolean()
+    shared_counterpart = fields.Boolean(metadata={"description": "recorded by legal as one counterpart signed by "
+                                                                 "several signatories"})
     verification = free_object(allow_none=True, metadata={"description": "what the check of the signed copy found"})
     created_at = IsoDateTime()
     created_by_id = fields.Integer(allow_none=True)
@@ -155,6 +157,10 @@ class SignatureForm(Input):
                                      "description": "a detached CAdES/GOST signature (.p7s, .sig) of 'file'"})
     signed_at = fields.String(metadata={"description": "when it was signed (ISO 8601)"})
     method = fields.String(validate=OneOf(SIGNATURE_METHODS))
+    shared_counterpart = fields.String(metadata={"description": (
+        "true (legal staff only): this file is one counterpart signed by several signatories, already "
+        "recorded for another signatory of the agreement; without it the same file is refused (409 "
+        "duplicate_signature_file)"), "enum": ["true", "false"]})
 
 
 class VerifyForm(Input):

@@ -209,6 +209,7 @@ def record_signature(
     signed_at: str | None = None,
     signature_stream: BinaryIO | None = None,
     signature_filename: str = "",
+    shared_counterpart: bool | str | None = False,
 ) -> SignatureOutcome:
     """Record a signed copy for a signatory.
 
@@ -218,7 +219,12 @@ def record_signature(
     invalid digital signature is *kept* as a submission and returned with ``is_valid=False``: the caller
     commits, then answers 422, so the record of the refused attempt survives. Every other refusal raises
     before anything is stored.
+
+    The same file (SHA-256) already accepted for another signatory of the agreement is refused (409
+    ``duplicate_signature_file``) unless legal staff record it as one counterpart signed by several
+    signatories (``shared_counterpart=true``; audited).
     """
+    shared = _checked_shared_flag(shared_counterpart)
     signatory = get_signatory(session, actor, agreement_id, signatory_id)
     agreement = _locked(session, signatory.agreement)
     require_can_sign_for(actor, signatory)
@@ -236,6 +242,10 @@ def record_signature(
     data = _read_limited(stream, name)
     if not data:
         raise Invalid(gettext("%(name)s is empty.", name=name), field="file", code="empty_file")
+    if shared:
+        require_staff(actor)
+    data_sha256 = hashlib.sha256(data).hexdigest()
+    _refuse_duplicate(agreement, signatory, data_sha256, shared)
     signature_name = display_filename(signature_filename) if signature_stream is not None else ""
     signature = _read_limited(signature_stream, signature_name) if signature_stream is not None else None
     if signature is not None and not signature:
@@ -296,6 +306,7 @@ def record_signature(
         raise Conflict(gettext("The agreement changed while the signed copy was checked; upload it again."),
                        code="changed_meanwhile")
     result["frozen_pdf_sha256"] = agreement.frozen_pdf_sha256
+    _refuse_duplicate(agreement, signatory, data_sha256, shared)  # again: another upload may have won meanwhile
 
     signature_blob = store_bytes(signature) if signature is not None else None
     blob = store_bytes(data)
@@ -304,6 +315,7 @@ def record_signature(
         content_type=checking.CONTENT_TYPES[file_type], method=method, signed_at=when,
         signature_sha256=signature_blob.sha256 if signature_blob else None, signature_filename=signature_name,
         verification_json=json.dumps(result, sort_keys=True), is_valid=is_valid, created_by_id=actor.id,
+        shared_counterpart=shared,
     )
     session.add(submission)
     session.flush()
@@ -323,12 +335,32 @@ def record_signature(
         session, actor, "signature.recorded", signatory, agreement_id=agreement.id, submission_id=submission.id,
         sha256=blob.sha256, method=method, signed_at=when.isoformat(),
         trusted=result.get("trusted"), signer_subject=result.get("signer_subject"), format=result.get("format"),
-        signature_sha256=submission.signature_sha256,
+        signature_sha256=submission.signature_sha256, shared_counterpart=shared,
     )
     _advance_after_signature(session, actor, agreement)
     lifecycle.signature_recorded.send(agreement, ctx=TransitionContext(session, actor, agreement, automatic=True),
                                       signatory=signatory)
     return SignatureOutcome(submission, signatory, agreement, True, [])
+
+
+def _checked_shared_flag(value: bool | str | None) -> bool:
+    if value in (None, "", False, "false", "0", "no"):
+        return False
+    if value in (True, "true", "1", "yes", "on"):
+        return True
+    raise Invalid(gettext("'shared_counterpart' is true or false."), field="shared_counterpart")
+
+
+def _refuse_duplicate(agreement: Agreement, signatory: Signatory, sha256: str, shared: bool) -> None:
+    """409 when another signatory of the agreement already counts with this very file (unless ``shared``)."""
+    others = [s for s in agreement.signatories if s.id != signatory.id and s.signed_file_sha256 == sha256]
+    if others and not shared:
+        raise Conflict(
+            gettext("This file was already recorded as the signed copy of %(name)s. Each signatory needs their own "
+                    "signed copy; if one counterpart was really signed by several signatories, legal staff can record "
+                    "it as such (shared counterpart).", name=others[0].name),
+            code="duplicate_signature_file", signatory_id=others[0].id,
+        )
 
 
 def _kind(path: Path, data: bytes, name: str, field: str) -> str:
@@ -573,6 +605,10 @@ def verify_upload(
     data = _read_limited(stream, name)
     if not data:
         raise Invalid(gettext("%(name)s is empty.", name=name), field="file", code="empty_file")
+    if shared:
+        require_staff(actor)
+    data_sha256 = hashlib.sha256(data).hexdigest()
+    _refuse_duplicate(agreement, signatory, data_sha256, shared)
     signature_name = display_filename(signature_filename) if signature_stream is not None else ""
     signature = _read_limited(signature_stream, signature_name) if signature_stream is not None else None
     config = current_app.config

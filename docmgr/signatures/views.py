@@ -126,6 +126,7 @@ def upload_signature(agreement_id: int, signatory_id: int):
             signed_at=form.signed_at.data,
             signature_stream=detached.stream if has_detached else None,
             signature_filename=detached.filename if has_detached else "",
+            shared_counterpart=form.shared_counterpart.data,
         )
         db.session.commit()  # a refused digital signature stays on record
     except DocmgrError as exc:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -148,7 +148,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 def download_url(agreement: Agreement, sha256: str) -> str:
     token = _serializer().dumps({"a": agreement.id, "s": sha256})
-    return current_app.config["PUBLIC_URL"].rstrip("/") + url_for("signing.executed_file", token=token)
+    return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/executed/{token}"  # the route of signing.views.executed_file
 
 
 def resolve_download(session: Session, token: str) -> tuple[Agreement, dict[str, Any]] | None:

@@ -198,6 +198,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("signing.document", "GET"): Route(public=True),
     ("signing.upload", "POST"): Route(public=True),
     ("signing.decline", "POST"): Route(public=True),
+    # A completion mail's download link (files too large to attach): the signed token is the credential.
+    ("signing.executed_file", "GET"): Route(public=True),
+    # Everyone chooses their own status mails (the ministry too: it changes nothing but its own choice).
+    ("mail.notifications", "GET"): Route(),
+    ("mail.notifications", "POST"): Route(body=_form(events="executed")),
+    ("api.mail_api.my_notifications", "GET"): Route(),
+    ("api.mail_api.update_my_notifications", "PATCH"): Route(body=_json({"executed": True})),
 }
 
 
