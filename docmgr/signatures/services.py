@@ -605,10 +605,6 @@ def verify_upload(
     data = _read_limited(stream, name)
     if not data:
         raise Invalid(gettext("%(name)s is empty.", name=name), field="file", code="empty_file")
-    if shared:
-        require_staff(actor)
-    data_sha256 = hashlib.sha256(data).hexdigest()
-    _refuse_duplicate(agreement, signatory, data_sha256, shared)
     signature_name = display_filename(signature_filename) if signature_stream is not None else ""
     signature = _read_limited(signature_stream, signature_name) if signature_stream is not None else None
     config = current_app.config

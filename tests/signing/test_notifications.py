@@ -21,9 +21,10 @@ def test_executed_and_declined_are_announced(app, smtp, cast, make_agreement, ad
     agreement = make_agreement(title="Accordo <b>Alfa</b>")
     advance(agreement, "out_for_signature")
     smtp.messages.clear()
-    for signatory, who in zip(agreement.signatories, (firm_it, firm_ru), strict=True):
-        services.record_signature(db.session, who, agreement.id, signatory.id, stream=io.BytesIO(png_scan()),
-                                  filename="scan.png", method="wet_ink")
+    for index, signatory in enumerate(agreement.signatories):
+        # One scanned counterpart signed by both: legal records it explicitly as shared (else 409).
+        services.record_signature(db.session, legal, agreement.id, signatory.id, stream=io.BytesIO(png_scan()),
+                                  filename="scan.png", method="wet_ink", shared_counterpart=index == 1)
         db.session.commit()
     mails = by_recipient(smtp)
     assert set(mails) == {legal.email, firm_it.email, firm_ru.email}

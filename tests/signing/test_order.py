@@ -108,7 +108,6 @@ def test_sequential_steps_are_invited_one_after_the_other(app, client, smtp, cas
     smtp.messages.clear()
     send_out(agreement, cast)
     assert recipients_of(smtp) == ["marco@example.it"]  # step 1 only
-    assert smtp.messages[0]["Subject"].startswith("Si prega di firmare") or "Marco" in str(smtp.messages[0]["To"])
 
     # Anna's turn has not come: her signature and her invitation are refused, in words.
     early = upload(client, legal, agreement.id, anna.id, scan(2), method="wet_ink", name="anna.png")
@@ -122,7 +121,6 @@ def test_sequential_steps_are_invited_one_after_the_other(app, client, smtp, cas
     got = recipients_of(smtp)
     assert "anna@example.ru" in got  # step 2 opens
     invitation = next(m for m in smtp.messages if m["To"].addresses[0].addr_spec == "anna@example.ru")
-    assert invitation["Subject"].startswith("Пожалуйста, подпишите") or "/sign/" in signing_url(invitation)
     assert client.get(signing_url(invitation).removeprefix("http://127.0.0.1:8000")).status_code == 200
     recorded = {m["To"].addresses[0].addr_spec: m for m in smtp.messages if m["To"].addresses[0].addr_spec != "anna@example.ru"}
     assert set(recorded) == {cast.legal.email, firm_it.email, firm_ru.email}
