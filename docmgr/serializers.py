@@ -62,6 +62,8 @@ class ErrorDetailSchema(Output):
     max_length = optional(fields.Integer(metadata={"description": "invalid_field (a text too long): the most characters it may have"}))
     maximum = optional(fields.Integer(metadata={"description": "invalid_field (a number out of range): the largest it may be"}))
     retry_after = optional(fields.Integer(metadata={"description": "429: seconds until trying again (also in Retry-After)"}))
+    signatory_id = optional(fields.Integer(metadata={
+        "description": "409 duplicate_signature_file: the signatory the same file is already recorded for"}))
     field_errors = optional(fields.Dict(keys=fields.String(), values=fields.String(), data_key="fields", metadata={
         "description": "invalid_field, when several fields are checked together: every wrong field and its message"}))
 

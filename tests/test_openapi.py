@@ -124,7 +124,8 @@ def test_the_error_shape_is_the_contracts(spec, client):
     error = spec["components"]["schemas"]["ErrorDetail"]
     assert error["required"] == ["code", "message"]
     # The limits a refusal names (availability: the edge's caps, login throttles), all optional.
-    assert set(error["properties"]) == {"code", "message", "field", "max_length", "maximum", "retry_after"}
+    assert set(error["properties"]) == {"code", "message", "field", "max_length", "maximum", "retry_after", "fields",
+                                        "signatory_id"}
     assert error["additionalProperties"] is False
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
@@ -265,6 +266,10 @@ def test_every_route_answers_as_the_spec_says(app, client, spec, people):
     call("GET", "/agreements", 200, headers=firm)
     call("GET", f"/agreements/{agreement_id}", 200, headers=firm)
     call("PATCH", f"/agreements/{agreement_id}", 200, headers=legal, json={"title": "MoU Alfa–Beta (rev.)"})
+    call("PATCH", f"/agreements/{agreement_id}", 200, headers=legal,
+         json={"signing_order": "parallel", "sign_by": "2099-01-31", "reminder_days": 3,
+               "cc": [{"name": "Counsel", "email": "counsel@example.org"}]})
+    call("PATCH", f"/agreements/{agreement_id}", 422, headers=legal, json={"reminder_days": 0, "sign_by": "2000-01-01"})
     call("POST", f"/agreements/{agreement_id}/drafts", 201, headers=legal)
     call("PATCH", f"/agreements/{agreement_id}", 200, headers=legal,
          json={"fields": {**mou_fields(org_it), "duration_years": 5}})
@@ -287,16 +292,18 @@ def test_every_route_answers_as_the_spec_says(app, client, spec, people):
     call("DELETE", f"/agreements/{agreement_id}/signatories/{first}/invitation", 200, headers=legal)
     frozen = client.get(f"{API}/agreements/{agreement_id}/drafts/{state['frozen_draft_version']}.pdf", headers=legal).data
 
-    def sign(signatory_id: int, status: int, data: bytes, method: str, name: str):
+    def sign(signatory_id: int, status: int, data: bytes, method: str, name: str, **form):
         return call("POST", f"/agreements/{agreement_id}/signatories/{signatory_id}/signature", status, headers=legal,
                     content_type="multipart/form-data",
                     data={"method": method, "signed_at": dt.datetime.now(dt.UTC).isoformat(),
-                          "file": (io.BytesIO(data), name)})
+                          "file": (io.BytesIO(data), name), **form})
 
     refused = sign(first, 422, frozen, "digital", "unsigned.pdf").get_json()
     assert refused["error"]["code"] == "signature_invalid" and refused["error"]["submission"]["is_valid"] is False
     sign(first, 201, png_bytes(), "wet_ink", "scan.png")
-    signed = sign(second, 201, png_bytes(), "wet_ink", "scan2.png").get_json()
+    duplicate = sign(second, 409, png_bytes(), "wet_ink", "scan2.png").get_json()
+    assert duplicate["error"]["code"] == "duplicate_signature_file"
+    signed = sign(second, 201, png_bytes(), "wet_ink", "scan2.png", shared_counterpart="true").get_json()
     assert signed["agreement"]["status"] == "executed"
     submission_id = signed["submission"]["id"]
     call("GET", f"/agreements/{agreement_id}/certificate.pdf", 200, headers=firm)
@@ -341,6 +348,10 @@ def test_every_route_answers_as_the_spec_says(app, client, spec, people):
     call("GET", "/mail?status=not_sent", 200, headers=admin)
     call("GET", "/mail", 403, headers=legal)
     call("GET", "/mail?status=lost", 422, headers=admin)
+    # Notification choices: one's own.
+    call("GET", "/me/notifications", 200, headers=firm)
+    call("PATCH", "/me/notifications", 200, headers=firm, json={"declined": False})
+    call("PATCH", "/me/notifications", 422, headers=firm, json={"declined": "no"})
 
     # Tokens last: revoke one by id, then the one in use.
     listed = call("GET", "/auth/tokens", 200, headers=firm).get_json()
