@@ -121,7 +121,6 @@ def verify_file():
         filename=part.filename if part is not None else "",
         signature_stream=detached.stream if detached is not None else None,
         signature_filename=detached.filename or "" if detached is not None else "",
-        shared_counterpart=request.form.get("shared_counterpart"),
     )))
 
 
