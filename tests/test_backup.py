@@ -98,10 +98,12 @@ def populated(app, make_org, make_user, make_document):
     for status, actor in (("in_review", legal), ("approved", legal2), ("out_for_signature", legal)):
         signatures.transition(db.session, actor, agreement.id, status)
         db.session.commit()
-    for signatory, firm in zip(sorted(agreement.signatories, key=lambda s: s.organization_id), (firm_it, firm_ru), strict=True):
+    ordered = sorted(agreement.signatories, key=lambda s: s.organization_id)
+    for index, (signatory, firm) in enumerate(zip(ordered, (firm_it, legal), strict=True)):
         with app.test_request_context():  # the completion certificate is rendered from a page template
+            # The same scan for both: legal records it as one counterpart signed by both (else 409).
             signatures.record_signature(db.session, firm, agreement.id, signatory.id, stream=io.BytesIO(png_scan()),
-                                        filename="firma.png", method="wet_ink")
+                                        filename="firma.png", method="wet_ink", shared_counterpart=index == 1)
             db.session.commit()
     db.session.refresh(agreement)
     assert agreement.status == "executed"

@@ -618,7 +618,9 @@ def update_agreement(
                                              ("reminder_days", reminder_days), ("cc", cc)) if value is not UNCHANGED}
     settings = signing_settings.check_signing_settings(given, signatories)
     content = (title, fields, organization_ids, proposal_ids, session_id, title_alt)
-    if agreement.status != AgreementStatus.DRAFT.value and all(value is UNCHANGED for value in content):
+    steps_only = signatories is UNCHANGED or (isinstance(signatories, list) and all(
+        isinstance(item, dict) and set(item) <= {"id", "order"} for item in signatories))
+    if all(value is UNCHANGED for value in content) and (agreement.status != AgreementStatus.DRAFT.value or steps_only):
         signing_settings.require_settings_editable(agreement)
         orders = _orders_only(agreement, signatories, settings) if signatories is not UNCHANGED else {}
         changed = signing_settings.apply_signing_settings(agreement, settings)

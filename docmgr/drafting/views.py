@@ -176,6 +176,47 @@ def edit(agreement_id: int):
     ), status
 
 
+def cc_from_form(text: str) -> list[dict[str, str]]:
+    """One copied recipient a line: ``Name <address>`` or just the address (checked by the service)."""
+    people = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.endswith(">") and "<" in line:
+            name, _sep, address = line[:-1].rpartition("<")
+            people.append({"name": name.strip(), "email": address.strip()})
+        else:
+            people.append({"name": "", "email": line})
+    return people
+
+
+@bp.post("/agreements/<int:agreement_id>/signing")
+@login_required
+def signing_settings(agreement_id: int):
+    """How it is signed: order and steps, sign-by date, reminders, copied recipients (legal)."""
+    actor = _actor()
+    agreement = services.get_agreement(db.session, actor, agreement_id)
+    form = request.form
+    steps = [{"id": s.id, "order": form.get(f"order-{s.id}", "").strip() or s.order} for s in agreement.signatories]
+    try:
+        services.update_agreement(
+            db.session, actor, agreement_id, signing_order=form.get("signing_order", ""),
+            sign_by=form.get("sign_by", "").strip() or None, reminder_days=form.get("reminder_days", "").strip() or None,
+            cc=cc_from_form(form.get("cc", "")), signatories=steps,
+        )
+        db.session.commit()
+        flash(_("How the agreement is signed was saved."), "success")
+    except DocmgrError as exc:
+        db.session.rollback()
+        if exc.status in (403, 404):
+            raise
+        messages = list((exc.details.get("fields") or {}).values()) or [exc.message]
+        for message in messages:
+            flash(message, "error")
+    return redirect(url_for("drafting.detail", agreement_id=agreement_id) + "#signing", 303)
+
+
 @bp.get("/agreements/<int:agreement_id>/preview")
 @login_required
 def preview(agreement_id: int):

@@ -33,6 +33,7 @@ from docmgr.audit.models import AuditEvent
 from docmgr.audit.services import record
 from docmgr.database import release_read_transaction, utcnow
 from docmgr.documents.models import DocumentFile
+from docmgr.documents.previews import PreviewFailed, RenderError, cached_page_path, render_kind, render_page
 from docmgr.documents.sandbox import SandboxLimits
 from docmgr.documents.services import Upload, create_document, display_filename, seal_document, share_document
 from docmgr.drafting.models import Agreement, AgreementStatus, Signatory, SignatoryStatus
@@ -581,6 +582,31 @@ def get_submission(
     if submission is None or submission.signatory_id != signatory.id:
         raise NotFound(gettext("No such submission."), code="submission_not_found")
     return submission
+
+
+def review_image(session: Session, actor: User, agreement_id: int, signatory_id: int, submission_id: int,
+                 side: str) -> Path:
+    """A PNG to compare a wet-ink scan with before relying on it: ``side`` "scan" (its first page) or
+    "page" (the frozen final draft's last page, where the signatures go). Rendered in the limited child
+    of the document previews, cached by the file's hash."""
+    submission = get_submission(session, actor, agreement_id, signatory_id, submission_id)
+    if side == "scan":
+        sha256, kind, index = submission.sha256, render_kind(submission.content_type), 0
+    else:
+        agreement = submission.signatory.agreement
+        from pypdf import PdfReader
+
+        sha256, kind = agreement.frozen_pdf_sha256, "pdf"
+        index = len(PdfReader(current_store().path(sha256)).pages) - 1
+    if kind is None or not sha256:
+        raise NotFound(gettext("Nothing to show for this file; download it instead."), code="page_not_found")
+    target = cached_page_path(sha256, f"review-{index}")
+    if target.is_file():
+        return target
+    try:
+        return render_page(current_store().path(sha256), kind, index, target, dpi=72, max_width=800)
+    except RenderError:
+        raise PreviewFailed("No preview can be made of this page; download the file instead.") from None
 
 
 # --- the evidence package and checking an uploaded file ---------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -187,3 +187,24 @@ def verify():
 @login_required
 def submission(agreement_id: int, signatory_id: int, submission_id: int):
     return submission_content(agreement_id, signatory_id, submission_id)
+
+
+def _review_png(agreement_id: int, signatory_id: int, submission_id: int, side: str):
+    path = services.review_image(db.session, _actor(), agreement_id, signatory_id, submission_id, side)
+    response = send_file(path, mimetype="image/png", max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/agreements/<int:agreement_id>/signatures/<int:signatory_id>/submissions/<int:submission_id>/review-scan.png")
+@login_required
+def review_scan(agreement_id: int, signatory_id: int, submission_id: int):
+    """The scan, as an image beside the signature page (legal compares them)."""
+    return _review_png(agreement_id, signatory_id, submission_id, "scan")
+
+
+@bp.get("/agreements/<int:agreement_id>/signatures/<int:signatory_id>/submissions/<int:submission_id>/review-page.png")
+@login_required
+def review_page(agreement_id: int, signatory_id: int, submission_id: int):
+    """The frozen final draft's signature (last) page, as an image beside a scan."""
+    return _review_png(agreement_id, signatory_id, submission_id, "page")

@@ -146,10 +146,12 @@ def build_world(app) -> World:
         response = client.post(f"/api/v1/agreements/{executed}/transitions", json={"to": to}, headers=world.token(who))
         assert response.status_code == 200, response.get_json()
     signatories = client.get(f"/api/v1/agreements/{executed}", headers=legal).get_json()["signatories"]
-    for signatory in signatories:
+    for index, signatory in enumerate(signatories):
+        # One scanned counterpart signed by both: recorded explicitly as shared (else 409 duplicate_signature_file).
         response = client.post(
             f"/api/v1/agreements/{executed}/signatories/{signatory['id']}/signature", headers=legal,
-            data={"method": "wet_ink", "file": (io.BytesIO(png_bytes()), "scan.png")}, content_type="multipart/form-data",
+            data={"method": "wet_ink", "file": (io.BytesIO(png_bytes()), "scan.png"),
+                  "shared_counterpart": "true" if index else "false"}, content_type="multipart/form-data",
         )
         assert response.status_code == 201, response.get_json()
     state = client.get(f"/api/v1/agreements/{executed}/signatures", headers=legal).get_json()

@@ -198,6 +198,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("signing.document", "GET"): Route(public=True),
     ("signing.upload", "POST"): Route(public=True),
     ("signing.decline", "POST"): Route(public=True),
+    # Legal compares a wet-ink scan with the signature page: whoever may read the agreement's submissions.
+    ("signatures.review_scan", "GET"): Route(owned=True),
+    ("signatures.review_page", "GET"): Route(owned=True),
+    ("drafting.signing_settings", "POST"): Route(owned=True, write=True, agreement="agreement_draft",
+                                                  body=_form(signing_order="parallel")),
     # A completion mail's download link (files too large to attach): the signed token is the credential.
     ("signing.executed_file", "GET"): Route(public=True),
     # Everyone chooses their own status mails (the ministry too: it changes nothing but its own choice).

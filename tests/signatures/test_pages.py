@@ -44,7 +44,9 @@ def test_refused_form_shows_the_reason(cast, make_agreement, login):
     agreement = make_agreement(render=False)
     client = login(cast.legal)
     page = client.get(f"/agreements/{agreement.id}/signatures").get_data(as_text=True)
-    assert "disabled" in page  # the guard already tells why on the page
+    # No dead button: the page says in words why it cannot be submitted for review yet.
+    assert 'id="why-in_review"' in page and "disabled" not in page
+    assert "Render a draft first" in page
     response = client.post(f"/agreements/{agreement.id}/signatures/transition",
                            data={"to": "in_review", "csrf_token": csrf_from(page)})
     assert response.status_code == 409
