@@ -157,6 +157,14 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SIGNING_LINK_DAYS": float(env.get("DOCMGR_SIGNING_LINK_DAYS", "14")),
         "SIGNING_CODE_MINUTES": 15,
         "SIGNING_CODE_TRIES": 5,
+        # The instance's PDF seal (docmgr.signatures.seal): PEM certificate and key that seal what is signed in
+        # the browser; made (self-signed, key 0600) by `init` or on first use when the files are missing.
+        "SEAL_CERT": str(_resolve(env.get("DOCMGR_SEAL_CERT") or str(storage_dir / "seal" / "seal-cert.pem"))),
+        "SEAL_KEY": str(_resolve(env.get("DOCMGR_SEAL_KEY") or str(storage_dir / "seal" / "seal-key.pem"))),
+        # Largest drawn signature (a PNG from the signing page's canvas).
+        "SEAL_DRAWING_MAX_KB": 300,
+        # Webhooks (docmgr.webhooks): one delivery waits at most this long for the endpoint's answer.
+        "WEBHOOK_TIMEOUT_SECONDS": float(env.get("DOCMGR_WEBHOOK_TIMEOUT_SECONDS", "10")),
         # Reminders (docmgr.signing.flow): every this many days unless the agreement says otherwise; the
         # executed copy and certificate are attached to the completion mail up to this size (MB), linked beyond.
         "REMINDER_DAYS": int(env.get("DOCMGR_REMINDER_DAYS") or "3"),

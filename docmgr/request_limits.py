@@ -38,6 +38,8 @@ FIELD_MAX_CHARS: dict[str, int] = {
     "reason": 2000, "address": 1000, "address_alt": 1000,
     "key": 100, "role": 32, "kind": 64, "country": 8, "method": 32, "language": 8, "action": 64,
     "signed_at": 64, "due_at": 64, "starts_on": 64, "ends_on": 64,
+    # a drawn signature as a data: URL (base64 of a PNG of at most SEAL_DRAWING_MAX_KB = 300 KB)
+    "drawing": 410_000, "typed_signature": 300,
 }
 # Any other single value: big enough for a template body, small enough to be no lever.
 DEFAULT_MAX_CHARS = 200_000

@@ -18,7 +18,7 @@ from docmgr.serializers import ErrorDetailSchema, ErrorSchema, Input, IsoDateTim
 
 STATUSES = [s.value for s in AgreementStatus]
 SIGNATORY_STATUSES = [s.value for s in SignatoryStatus]
-SIGNATURE_METHODS = ["wet_ink", "digital"]
+SIGNATURE_METHODS = ["wet_ink", "digital", "electronic"]  # electronic: signed in the browser, sealed by docmgr
 
 
 class TemplateFieldSchema(Output):

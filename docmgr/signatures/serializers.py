@@ -156,7 +156,7 @@ class SignatureForm(Input):
     signature = fields.Raw(metadata={"type": "string", "format": "binary",
                                      "description": "a detached CAdES/GOST signature (.p7s, .sig) of 'file'"})
     signed_at = fields.String(metadata={"description": "when it was signed (ISO 8601)"})
-    method = fields.String(validate=OneOf(SIGNATURE_METHODS))
+    method = fields.String(validate=OneOf(services.METHODS))
     shared_counterpart = fields.String(metadata={"description": (
         "true (legal staff only): this file is one counterpart signed by several signatories, already "
         "recorded for another signatory of the agreement; without it the same file is refused (409 "

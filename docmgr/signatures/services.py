@@ -47,14 +47,67 @@ from docmgr.signatures.models import SignatureSubmission
 from docmgr.storage import current_store, store_bytes
 
 METHODS = ("wet_ink", "digital")
+# "electronic": signed in the browser and sealed by docmgr (docmgr.signatures.seal); never uploaded as such.
+ALL_METHODS = (*METHODS, "electronic")
 # A client's clock may run a little ahead of ours; a signing time further in the future is refused.
 CLOCK_SKEW = timedelta(minutes=5)
+
+
+# --- who acts ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignatoryActor:
+    """The holder of a signing link, acting as *that signatory* (no account): only on their own row.
+
+    ``sender`` is the legal officer who sent the invitation; it is used only for the follow-up work
+    that needs an account (filing the executed copy), never named as the one who signed or declined."""
+
+    signatory_id: int
+    agreement_id: int
+    link_id: int | None
+    ip: str = ""
+    user_agent: str = ""
+    code_verified_at: datetime | None = None
+    sender: User | None = None
+
+    def audit(self) -> dict[str, Any]:
+        return {"actor_kind": "signatory", "actor_signatory_id": self.signatory_id, "link_id": self.link_id,
+                "ip": self.ip, "user_agent": self.user_agent[:300],
+                "code_verified_at": self.code_verified_at.isoformat() if self.code_verified_at else None}
+
+
+Actor = User | SignatoryActor
+
+
+def acting_user(actor: Actor) -> User | None:
+    """The account behind an action (None for a link holder)."""
+    return None if isinstance(actor, SignatoryActor) else actor
+
+
+def actor_audit(actor: Actor) -> dict[str, Any]:
+    """What the audit entry adds about who acted (the account is the entry's actor; a signatory is named here)."""
+    return actor.audit() if isinstance(actor, SignatoryActor) else {}
+
+
+def _check_signer(actor: Actor, signatory: Signatory) -> None:
+    if isinstance(actor, SignatoryActor):
+        if actor.signatory_id != signatory.id:
+            raise NotFound(gettext("No such signatory on this agreement."), code="signatory_not_found")
+        return
+    require_can_sign_for(actor, signatory)
 
 
 # --- reading -------------------------------------------------------------------------------------
 
 
-def get_signatory(session: Session, actor: User, agreement_id: int, signatory_id: int) -> Signatory:
+def get_signatory(session: Session, actor: Actor, agreement_id: int, signatory_id: int) -> Signatory:
+    if isinstance(actor, SignatoryActor):  # a link holder sees their own row only
+        signatory = session.get(Signatory, signatory_id)
+        if signatory is None or (signatory.id, signatory.agreement_id) != (actor.signatory_id, actor.agreement_id) \
+                or agreement_id != actor.agreement_id:
+            raise NotFound(gettext("No such signatory on this agreement."), code="signatory_not_found")
+        return signatory
     agreement = get_agreement(session, actor, agreement_id)
     signatory = session.get(Signatory, signatory_id)
     if signatory is None or signatory.agreement_id != agreement.id:
@@ -200,7 +253,7 @@ class SignatureOutcome:
 
 def record_signature(
     session: Session,
-    actor: User,
+    actor: Actor,
     agreement_id: int,
     signatory_id: int,
     *,
@@ -228,7 +281,7 @@ def record_signature(
     shared = _checked_shared_flag(shared_counterpart)
     signatory = get_signatory(session, actor, agreement_id, signatory_id)
     agreement = _locked(session, signatory.agreement)
-    require_can_sign_for(actor, signatory)
+    _check_signer(actor, signatory)
     _require_signing_open(agreement, signatory)
     if method in (None, ""):
         raise Invalid(gettext("'method' is required: wet_ink or digital."), field="method", code="missing_field")
@@ -243,8 +296,8 @@ def record_signature(
     data = _read_limited(stream, name)
     if not data:
         raise Invalid(gettext("%(name)s is empty.", name=name), field="file", code="empty_file")
-    if shared:
-        require_staff(actor)
+    if shared and not (isinstance(actor, User) and is_staff(actor)):
+        require_staff(acting_user(actor) or actor.sender)  # a link holder never records a shared counterpart
     data_sha256 = hashlib.sha256(data).hexdigest()
     _refuse_duplicate(agreement, signatory, data_sha256, shared)
     signature_name = display_filename(signature_filename) if signature_stream is not None else ""
@@ -301,7 +354,7 @@ def record_signature(
             is_valid, reasons = bool(result["valid"]), list(result["reasons"])
     # Again, now in the write transaction: the agreement may have moved on while the file was checked.
     agreement = _locked(session, agreement)
-    require_can_sign_for(actor, signatory)
+    _check_signer(actor, signatory)
     _require_signing_open(agreement, signatory)
     if agreement.frozen_pdf_sha256 != frozen_sha256:
         raise Conflict(gettext("The agreement changed while the signed copy was checked; upload it again."),
@@ -315,32 +368,45 @@ def record_signature(
         signatory_id=signatory.id, agreement_id=agreement.id, sha256=blob.sha256, size=blob.size, filename=name,
         content_type=checking.CONTENT_TYPES[file_type], method=method, signed_at=when,
         signature_sha256=signature_blob.sha256 if signature_blob else None, signature_filename=signature_name,
-        verification_json=json.dumps(result, sort_keys=True), is_valid=is_valid, created_by_id=actor.id,
-        shared_counterpart=shared,
+        verification_json=json.dumps(result, sort_keys=True), is_valid=is_valid, shared_counterpart=shared,
     )
-    session.add(submission)
-    session.flush()
     if not is_valid:
+        submission.created_by_id = user.id if (user := acting_user(actor)) else None
+        session.add(submission)
+        session.flush()
         record(
-            session, actor, "signature.rejected", signatory, agreement_id=agreement.id, submission_id=submission.id,
-            sha256=blob.sha256, method=method, reasons=reasons,
+            session, acting_user(actor), "signature.rejected", signatory, agreement_id=agreement.id,
+            submission_id=submission.id, sha256=blob.sha256, method=method, reasons=reasons, **actor_audit(actor),
         )
         return SignatureOutcome(submission, signatory, agreement, False, reasons)
+    return accept_signature(session, actor, signatory, submission, result)
 
+
+def accept_signature(
+    session: Session, actor: Actor, signatory: Signatory, submission: SignatureSubmission, result: dict[str, Any],
+    **audit: Any,
+) -> SignatureOutcome:
+    """The valid signed copy counts as the signatory's signature: recorded, audited, the agreement moves on.
+    The caller has checked the agreement is open and the actor may sign for ``signatory``."""
+    agreement = signatory.agreement
+    user = acting_user(actor)
+    submission.created_by_id = user.id if user else None
+    session.add(submission)
+    session.flush()
     signatory.status = SignatoryStatus.SIGNED.value
-    signatory.signed_at = when
-    signatory.method = method
-    signatory.signed_file_sha256 = blob.sha256
+    signatory.signed_at = submission.signed_at
+    signatory.method = submission.method
+    signatory.signed_file_sha256 = submission.sha256
     signatory.verification_json = submission.verification_json
     record(
-        session, actor, "signature.recorded", signatory, agreement_id=agreement.id, submission_id=submission.id,
-        sha256=blob.sha256, method=method, signed_at=when.isoformat(),
+        session, user, "signature.recorded", signatory, agreement_id=agreement.id, submission_id=submission.id,
+        sha256=submission.sha256, method=submission.method, signed_at=submission.signed_at.isoformat(),
         trusted=result.get("trusted"), signer_subject=result.get("signer_subject"), format=result.get("format"),
-        signature_sha256=submission.signature_sha256, shared_counterpart=shared,
+        signature_sha256=submission.signature_sha256, shared_counterpart=bool(submission.shared_counterpart),
+        **actor_audit(actor), **audit,
     )
     _advance_after_signature(session, actor, agreement)
-    lifecycle.signature_recorded.send(agreement, ctx=TransitionContext(session, actor, agreement, automatic=True),
-                                      signatory=signatory)
+    lifecycle.signature_recorded.send(agreement, ctx=_context(session, actor, agreement), signatory=signatory)
     return SignatureOutcome(submission, signatory, agreement, True, [])
 
 
@@ -373,21 +439,34 @@ def _kind(path: Path, data: bytes, name: str, field: str) -> str:
         raise Invalid(f"{name}: {gettext(error.message)}", field=field, code=error.code) from None
 
 
-def _advance_after_signature(session: Session, actor: User, agreement: Agreement) -> None:
+def _context(session: Session, actor: Actor, agreement: Agreement, **kwargs: Any) -> TransitionContext:
+    """An automatic transition caused by ``actor`` (a link holder: no account, named in the audit entry)."""
+    return TransitionContext(session, acting_user(actor), agreement, automatic=True, audit=actor_audit(actor), **kwargs)
+
+
+def _filing_user(actor: Actor) -> User:
+    """Who files the executed copy: the acting user, or for a link holder the legal officer who sent the link."""
+    user = acting_user(actor) or actor.sender
+    if user is None or not user.is_active:
+        raise Conflict(gettext("The invitation's sender can no longer act; ask the legal office for a new link."),
+                       code="invitation_sender_inactive")
+    return user
+
+
+def _advance_after_signature(session: Session, actor: Actor, agreement: Agreement) -> None:
     if all(s.status == SignatoryStatus.SIGNED.value for s in agreement.signatories):
-        lifecycle.apply_transition(TransitionContext(session, actor, agreement, automatic=True), AgreementStatus.EXECUTED.value)
-        execute_agreement(session, actor, agreement)
+        filer = _filing_user(actor)
+        lifecycle.apply_transition(_context(session, actor, agreement), AgreementStatus.EXECUTED.value)
+        execute_agreement(session, filer, agreement, caused_by=actor_audit(actor))
     elif agreement.status == AgreementStatus.OUT_FOR_SIGNATURE.value:
-        lifecycle.apply_transition(
-            TransitionContext(session, actor, agreement, automatic=True), AgreementStatus.PARTIALLY_SIGNED.value
-        )
+        lifecycle.apply_transition(_context(session, actor, agreement), AgreementStatus.PARTIALLY_SIGNED.value)
 
 
-def decline(session: Session, actor: User, agreement_id: int, signatory_id: int, reason: str | None) -> Signatory:
+def decline(session: Session, actor: Actor, agreement_id: int, signatory_id: int, reason: str | None) -> Signatory:
     """A signatory refuses to sign: the agreement is declined (a final status)."""
     signatory = get_signatory(session, actor, agreement_id, signatory_id)
     agreement = _locked(session, signatory.agreement)
-    require_can_sign_for(actor, signatory)
+    _check_signer(actor, signatory)
     _require_signing_open(agreement, signatory, signing=False)
     reason = (reason or "").strip() if isinstance(reason, str) else reason
     if not reason:
@@ -396,10 +475,9 @@ def decline(session: Session, actor: User, agreement_id: int, signatory_id: int,
         raise Invalid(gettext("'reason' must be text of at most 2000 characters."), field="reason")
     signatory.status = SignatoryStatus.DECLINED.value
     signatory.decline_reason = reason
-    record(session, actor, "signature.declined", signatory, agreement_id=agreement.id, reason=reason)
-    lifecycle.apply_transition(
-        TransitionContext(session, actor, agreement, reason=reason, automatic=True), AgreementStatus.DECLINED.value
-    )
+    record(session, acting_user(actor), "signature.declined", signatory, agreement_id=agreement.id, reason=reason,
+           **actor_audit(actor))
+    lifecycle.apply_transition(_context(session, actor, agreement, reason=reason), AgreementStatus.DECLINED.value)
     return signatory
 
 
@@ -455,7 +533,7 @@ def executed_files(session: Session, agreement: Agreement) -> list[tuple[str, by
     signatories = sorted(agreement.signatories, key=lambda s: (s.signed_at or utcnow(), s.id))
     digital = [
         (s, store.read(s.signed_file_sha256)) for s in signatories
-        if s.method == "digital" and (verification_of(s) or {}).get("format", "pades") == "pades"
+        if s.method in ("digital", "electronic") and (verification_of(s) or {}).get("format", "pades") == "pades"
     ]
     wet_ink = [s for s in signatories if s.method == "wet_ink"]
     files: list[tuple[str, bytes]] = []
@@ -493,7 +571,7 @@ def executed_files(session: Session, agreement: Agreement) -> list[tuple[str, by
     return files
 
 
-def execute_agreement(session: Session, actor: User, agreement: Agreement) -> None:
+def execute_agreement(session: Session, actor: User, agreement: Agreement, caused_by: dict[str, Any] | None = None) -> None:
     """Store and index the executed copy (a Document of kind "agreement" all parties may read),
     then issue the completion certificate."""
     uploads = [Upload(io.BytesIO(data), name, "bi") for name, data in executed_files(session, agreement)]
@@ -510,7 +588,7 @@ def execute_agreement(session: Session, actor: User, agreement: Agreement) -> No
     agreement.executed_document = document
     agreement.executed_at = utcnow()
     record(session, actor, "agreement.executed", agreement, agreement_id=agreement.id, document_id=document.id,
-           files=[{"filename": f.filename, "sha256": f.sha256} for f in document.files])
+           files=[{"filename": f.filename, "sha256": f.sha256} for f in document.files], **({"caused_by": caused_by} if caused_by else {}))
     issue_certificate(session, actor, agreement)
 
 

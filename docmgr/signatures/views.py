@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -11,7 +12,7 @@ from docmgr.database import utcnow
 from docmgr.drafting.models import Agreement
 from docmgr.errors import DocmgrError
 from docmgr.extensions import db
-from docmgr.signatures import reports, services
+from docmgr.signatures import electronic, reports, services
 from docmgr.signatures.api import evidence as evidence_download
 from docmgr.signatures.api import pdf_download, submission_content
 from docmgr.signatures.forms import DeclineForm, SignatureForm, TransitionForm
@@ -29,7 +30,8 @@ TRANSITION_LABELS = {
     "expired": _l("Mark as expired"),
 }
 SIGNATORY_LABELS = {"pending": _l("Waiting"), "signed": _l("Signed"), "declined": _l("Declined")}
-METHOD_LABELS = {"wet_ink": _l("Wet ink (scan)"), "digital": _l("Digital (signed PDF)")}
+METHOD_LABELS = {"wet_ink": _l("Wet ink (scan)"), "digital": _l("Digital (signed PDF)"),
+                 "electronic": _l("Electronic (signed in docmgr, sealed)")}
 SERIES_LABELS = {
     "proposals": _l("Proposals"),
     "partnership_projects": _l("Partnership projects"),
@@ -49,7 +51,10 @@ def panel_context(agreement: Agreement) -> dict:
         "options": services.transition_options(db.session, actor, agreement),
         "submissions": services.submissions_for(db.session, agreement),
         "events": events,
-        "may_sign_for": lambda signatory: services.may_sign_for(actor, signatory),
+        # Staff record for any signatory; a firm user acts on the row that names them (their e-mail) only.
+        "may_sign_for": lambda signatory: (services.may_sign_for(actor, signatory) if services.is_staff(actor)
+                                           else electronic.is_named_signatory(actor, signatory)),
+        "may_sign_in_browser": lambda signatory: electronic.may_sign_in_browser(actor, signatory),
         "verification_of": services.verification_of,
         "signing_open": agreement.status in ("out_for_signature", "partially_signed"),
     }
@@ -60,6 +65,7 @@ def _template_helpers() -> dict:
     return {
         "signature_panel": panel_context, "now_utc": utcnow, "LIFECYCLE_STATUS_LABELS": AGREEMENT_STATUS_LABELS,
         "TRANSITION_LABELS": TRANSITION_LABELS, "SIGNATORY_LABELS": SIGNATORY_LABELS, "METHOD_LABELS": METHOD_LABELS,
+        "UPLOAD_METHODS": services.METHODS, "SIGN_CONSENT_TEXT": electronic.CONSENT_TEXT,
     }
 
 
@@ -135,6 +141,30 @@ def upload_signature(agreement_id: int, signatory_id: int):
         message = _("The signature is not valid: %(reasons)s.", reasons="; ".join(outcome.reasons))
         return _agreement_page(agreement_id, {"field": "file", "message": message, "code": "signature_invalid"}, 422)
     flash(_("The signature of %(name)s was recorded.", name=outcome.signatory.name), "success")
+    return _back_to_agreement(agreement_id)
+
+
+@bp.post("/agreements/<int:agreement_id>/signatures/<int:signatory_id>/sign")
+@login_required
+def sign_in_browser(agreement_id: int, signatory_id: int):
+    """A firm user named as the signatory signs in the browser (docmgr.signatures.electronic)."""
+    form = request.form
+    client = {"ip": request.remote_addr or "", "user_agent": request.headers.get("User-Agent", "")}
+    try:
+        outcome = electronic.sign_in_browser(
+            db.session, _actor(), agreement_id, signatory_id, confirmed_name=form.get("name", ""),
+            typed=form.get("typed_signature"), drawing=electronic.drawing_from_data_url(form.get("drawing")),
+            consent=form.get("consent") == "yes", language=str(get_locale() or ""), **client)
+        db.session.commit()
+    except DocmgrError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            raise exc
+        if exc.status == 422:  # the named signatory's bad input is audited (a refusal of the wrong person is not theirs)
+            electronic.record_refusal(db.session, _actor(), agreement_id, signatory_id, exc.code, **client)
+            db.session.commit()
+        return _agreement_page(agreement_id, form_error(exc), exc.status)
+    flash(_("%(name)s signed electronically; the sealed PDF is recorded.", name=outcome.signatory.name), "success")
     return _back_to_agreement(agreement_id)
 
 

@@ -30,7 +30,7 @@ from docmgr.drafting.models import Agreement, Signatory, SignatoryStatus
 from docmgr.errors import Conflict, Invalid
 from docmgr.mail.services import compose, mail_language
 from docmgr.signatures.lifecycle import SIGNING_STATUSES, has_turn
-from docmgr.signatures.services import get_signatory
+from docmgr.signatures.services import SignatoryActor, decline, get_signatory, record_signature
 from docmgr.signing.models import SigningLink
 
 LINK_STATES = ("ok", "unknown", "expired", "revoked", "locked", "withdrawn", "used")
@@ -171,43 +171,49 @@ def check_code(session: Session, link: SigningLink, code: str) -> bool:
 
 
 # --- acting through a link ------------------------------------------------------------------------------------
-# The link holder has no account. Their upload or decline goes through the same services as the signature
-# page (verification included), on behalf of the legal officer who sent the invitation; a
-# ``signing.via_link`` audit entry right after says it was the signatory, through which link, from where.
+# The link holder has no account: they act as the signatory (signatures.services.SignatoryActor), only on their
+# own row, through the same services as the signature page (verification included). The audit entries name the
+# signatory, the link, the address, the browser and when the one-time code was verified; a ``signing.via_link``
+# entry after each action says which action it was.
 
 
-def _on_behalf(session: Session, link: SigningLink) -> User:
+def link_actor(session: Session, link: SigningLink, ip: str = "", user_agent: str = "") -> SignatoryActor:
     sender = session.get(User, link.created_by_id) if link.created_by_id else None
     if sender is None or not sender.is_active:
         raise Conflict(gettext("The invitation's sender can no longer act; ask the legal office for a new link."),
                        code="invitation_sender_inactive")
-    return sender
+    return SignatoryActor(signatory_id=link.signatory_id, agreement_id=link.agreement_id, link_id=link.id, ip=ip,
+                          user_agent=user_agent, code_verified_at=link.verified_at, sender=sender)
 
 
-def _via_link(session: Session, link: SigningLink, action: str, ip: str, user_agent: str, **data) -> None:
+def link_holder(session: Session, link: SigningLink, ip: str = "", user_agent: str = "") -> SignatoryActor:
+    """The link holder for an audit entry, whether or not the sender can still act."""
+    return SignatoryActor(signatory_id=link.signatory_id, agreement_id=link.agreement_id, link_id=link.id, ip=ip,
+                          user_agent=user_agent, code_verified_at=link.verified_at)
+
+
+def record_via_link(session: Session, link: SigningLink, actor: SignatoryActor, action: str, **data) -> None:
+    """The ``signing.via_link`` entry that follows an action through a link."""
     record(session, None, "signing.via_link", link, agreement_id=link.agreement_id, signatory_id=link.signatory_id,
-           via=action, ip=ip, user_agent=user_agent[:300], code_verified_at=(
-               link.verified_at.isoformat() if link.verified_at else None), **data)
+           via=action, **actor.audit(), **data)
 
 
 def upload_via_link(session: Session, link: SigningLink, *, stream, filename: str, method: str | None,
                     ip: str = "", user_agent: str = ""):
     """The signatory's signed PDF (verified exactly as on the signature page) or wet-ink scan."""
-    from docmgr.signatures.services import record_signature
-
-    outcome = record_signature(session, _on_behalf(session, link), link.agreement_id, link.signatory_id,
+    actor = link_actor(session, link, ip, user_agent)
+    outcome = record_signature(session, actor, link.agreement_id, link.signatory_id,
                                stream=stream, filename=filename, method=method)
-    _via_link(session, link, "signature" if outcome.is_valid else "signature_rejected", ip, user_agent,
-              submission_id=outcome.submission.id, sha256=outcome.submission.sha256, method=method)
+    record_via_link(session, link, actor, "signature" if outcome.is_valid else "signature_rejected",
+                    submission_id=outcome.submission.id, sha256=outcome.submission.sha256, method=method)
     return outcome
 
 
 def decline_via_link(session: Session, link: SigningLink, reason: str | None, *, ip: str = "",
                      user_agent: str = "") -> Signatory:
-    from docmgr.signatures.services import decline
-
-    signatory = decline(session, _on_behalf(session, link), link.agreement_id, link.signatory_id, reason)
-    _via_link(session, link, "decline", ip, user_agent, reason=signatory.decline_reason)
+    actor = link_actor(session, link, ip, user_agent)
+    signatory = decline(session, actor, link.agreement_id, link.signatory_id, reason)
+    record_via_link(session, link, actor, "decline", reason=signatory.decline_reason)
     return signatory
 
 

@@ -4,6 +4,7 @@ then the frozen PDF and its SHA-256. A link that cannot be used says why, in the
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 import docmgr.signing.notifications as notifications
@@ -11,6 +12,8 @@ import docmgr.signing.services as services
 from docmgr.drafting.models import Agreement, Signatory
 from docmgr.errors import DocmgrError
 from docmgr.extensions import db
+from docmgr.signatures import electronic
+from docmgr.web import form_error
 
 bp = Blueprint("signing", __name__)
 _VERIFIED_KEY = "signing_verified"
@@ -126,6 +129,36 @@ def decline(token: str):
         flash(error.message, "error")
         return redirect(url_for("signing.page", token=token), 303)
     return render_template("signing/done.html", agreement=signatory.agreement, declined=True)
+
+
+@bp.post("/sign/<token>/sign")
+def sign(token: str):
+    """Sign in the browser: the name confirmed, a typed or drawn signature, consent; docmgr seals the PDF."""
+    link, refused = _verified_link(token)
+    if refused is not None:
+        return refused
+    form, client = request.form, _client()
+    agreement_id, signatory_id = link.agreement_id, link.signatory_id
+    try:
+        actor = services.link_actor(db.session, link, **client)
+        outcome = electronic.sign_in_browser(
+            db.session, actor, agreement_id, signatory_id, confirmed_name=form.get("name", ""),
+            typed=form.get("typed_signature"), drawing=electronic.drawing_from_data_url(form.get("drawing")),
+            consent=form.get("consent") == "yes", language=str(get_locale() or ""), **client)
+        services.record_via_link(db.session, link, actor, "electronic_signature",
+                                 submission_id=outcome.submission.id, sha256=outcome.submission.sha256)
+        db.session.commit()
+    except DocmgrError as error:
+        db.session.rollback()
+        link, state = services.resolve(db.session, token)
+        if link is not None:  # the refusal is audited; nothing else changed
+            electronic.record_refusal(db.session, services.link_holder(db.session, link, **client),
+                                      agreement_id, signatory_id, error.code)
+            db.session.commit()
+        return render_template("signing/page.html", token=token, link=link, agreement=db.session.get(Agreement, agreement_id),
+                               signatory=db.session.get(Signatory, signatory_id), verified=True, code_sent=False,
+                               error=form_error(error), form=form), error.status
+    return render_template("signing/done.html", agreement=outcome.agreement, declined=False)
 
 
 @bp.get("/executed/<token>")
