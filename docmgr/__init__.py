@@ -19,6 +19,7 @@ from docmgr import (
     signatures,
     signing,
     tasks,
+    webhooks,
 )
 from docmgr.accounts import api as accounts_api
 from docmgr.accounts import views as accounts_views
@@ -46,6 +47,7 @@ from docmgr.signing import api as signing_api
 from docmgr.storage import FileStore, discard_uncommitted
 from docmgr.tasks import api as tasks_api
 from docmgr.web import register_template_helpers
+from docmgr.webhooks import api as webhooks_api
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -83,7 +85,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # API blueprints only the first time, so a second create_app in one process (tests) works.
     if not api_bp._got_registered_once:
         for module in (accounts_api, documents_api, search_api, drafting_api, signatures_api, audit_api, tasks_api,
-                       mail_api, signing_api):
+                       mail_api, signing_api, webhooks_api):
             api_bp.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
 
@@ -109,7 +111,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Each module registers its tasks, indexers, integrity checks, stored-file references and `init` steps.
     # The task queue first (the others register handlers with it); search last (its `init` step rebuilds
     # an outdated index once the others' steps have run).
-    for module in (maintenance, tasks, mail, documents, drafting, signatures, signing, search):
+    for module in (maintenance, tasks, mail, documents, drafting, signatures, signing, webhooks, search):
         module.init_app(app)
     return app
 

@@ -352,6 +352,16 @@ def test_every_route_answers_as_the_spec_says(app, client, spec, people):
     call("GET", "/me/notifications", 200, headers=firm)
     call("PATCH", "/me/notifications", 200, headers=firm, json={"declined": False})
     call("PATCH", "/me/notifications", 422, headers=firm, json={"declined": "no"})
+    # Webhooks (administrators), registered after the last status change here (nothing is delivered).
+    hook = call("POST", "/webhooks", 201, headers=admin, json={
+        "url": "https://hook.example.org/docmgr", "events": ["agreement.executed"], "secret": "x" * 20}).get_json()
+    call("POST", "/webhooks", 422, headers=admin, json={"url": "http://hook.example.org/", "events": ["agreement.executed"]})
+    call("GET", "/webhooks", 200, headers=admin)
+    call("GET", "/webhooks", 403, headers=legal)
+    call("PATCH", f"/webhooks/{hook['id']}", 200, headers=admin, json={"active": False})
+    call("GET", f"/webhooks/{hook['id']}/deliveries", 200, headers=admin)
+    call("DELETE", f"/webhooks/{hook['id']}", 204, headers=admin)
+    call("DELETE", f"/webhooks/{hook['id']}", 404, headers=admin)
 
     # Tokens last: revoke one by id, then the one in use.
     listed = call("GET", "/auth/tokens", 200, headers=firm).get_json()
