@@ -168,10 +168,31 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory) -> Iterator[LiveServer]:
+def mailbox():
+    """A real SMTP server (aiosmtpd) on loopback, the live server's outgoing mail server for the whole session:
+    tests read the messages the worker sent (invitations, one-time codes, notifications)."""
+    from aiosmtpd.controller import Controller
+
+    from tests.mail.conftest import Mailbox
+
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    box.port = controller.port
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, mailbox) -> Iterator[LiveServer]:
     data_dir = tmp_path_factory.mktemp("e2e")
     env = _server_env(data_dir)
     port = _free_port()
+    # Mail goes to the session's SMTP server on loopback; e-mailed links point at this server.
+    env.update({"DOCMGR_SMTP_HOST": "127.0.0.1", "DOCMGR_SMTP_PORT": str(mailbox.port),
+                "DOCMGR_MAIL_FROM": "docmgr@e2e.example", "DOCMGR_PUBLIC_URL": f"http://127.0.0.1:{port}"})
     server = LiveServer(url=f"http://127.0.0.1:{port}", port=port, data_dir=data_dir, log_path=data_dir / "server.log")
     with server.log_path.open("ab") as log:
         _create_schema(env, log)

@@ -167,6 +167,9 @@ ROUTES: dict[tuple[str, str], Route] = {
                                              body=_form(to="in_review")),
     ("signatures.upload_signature", "POST"): Route(owned=True, write=True, agreement="agreement_draft", body=_signature),
     ("signatures.decline", "POST"): Route(owned=True, write=True, agreement="agreement_draft", body=_form(reason="No.")),
+    # Signing in the browser: only a firm user named on the row (the ministry and staff get 403).
+    ("signatures.sign_in_browser", "POST"): Route(owned=True, write=True, agreement="agreement_draft",
+                                                  body=_form(name="X", typed_signature="X", consent="yes")),
     ("signatures.certificate", "GET"): Route(owned=True),
     ("signatures.submission", "GET"): Route(owned=True),
     ("signatures.evidence", "GET"): Route(owned=True),
@@ -198,6 +201,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("signing.document", "GET"): Route(public=True),
     ("signing.upload", "POST"): Route(public=True),
     ("signing.decline", "POST"): Route(public=True),
+    ("signing.sign", "POST"): Route(public=True),
     # Legal compares a wet-ink scan with the signature page: whoever may read the agreement's submissions.
     ("signatures.review_scan", "GET"): Route(owned=True),
     ("signatures.review_page", "GET"): Route(owned=True),
@@ -210,6 +214,18 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("mail.notifications", "POST"): Route(body=_form(events="executed")),
     ("api.mail_api.my_notifications", "GET"): Route(),
     ("api.mail_api.update_my_notifications", "PATCH"): Route(body=_json({"executed": True})),
+    # Webhooks: administrators only; endpoints belong to no organisation (see the row-id rule below).
+    ("api.webhooks_api.webhooks", "GET"): Route(),
+    ("api.webhooks_api.create", "POST"): Route(write=True, body=_json(
+        {"url": "https://hook.example.org/x", "events": ["agreement.executed"]})),
+    ("api.webhooks_api.update", "PATCH"): Route(write=True, body=_json({"active": False})),
+    ("api.webhooks_api.delete", "DELETE"): Route(write=True),
+    ("api.webhooks_api.deliveries", "GET"): Route(),
+    ("webhooks.index", "GET"): Route(),
+    ("webhooks.create", "POST"): Route(write=True, body=_form(url="https://hook.example.org/x",
+                                                              events="agreement.executed")),
+    ("webhooks.set_active", "POST"): Route(write=True, body=_form(active="false")),
+    ("webhooks.delete", "POST"): Route(write=True),
 }
 
 
@@ -227,7 +243,7 @@ def url_for_rule(world, rule, route: Route) -> str:
         "document_id": ids["doc_a"], "file_id": ids["file_a"], "page": 1, "agreement_id": ids[route.agreement],
         "version": 1, "signatory_id": ids["signatory_draft" if draft else "signatory_exec"],
         "submission_id": ids["submission_exec"], "token_id": ids["token_a"], "key": "mou", "filename": "css/app.css",
-        "task_id": 1, "token": "not-a-signing-link-token",
+        "task_id": 1, "webhook_id": 1, "token": "not-a-signing-link-token",
     }
     path = rule.rule
     for name in rule.arguments:
@@ -258,7 +274,7 @@ def test_every_route_is_in_the_table(world):
 def test_every_route_with_an_id_is_tried_as_an_outsider(world):
     """Every rule that takes an id of a row (not a template key or a static path) is marked owned."""
     for rule, method in _rules(world.app):
-        row_ids = set(rule.arguments) - {"key", "filename", "page", "version", "task_id", "token"}  # queue rows: admin only;
+        row_ids = set(rule.arguments) - {"key", "filename", "page", "version", "task_id", "webhook_id", "token"}  # queue rows, webhooks: admin only;
         # a signing link's token is its holder's secret, not a row id
         if row_ids and (rule.endpoint, method) != ("api.accounts_api.revoke_token", "DELETE"):
             assert ROUTES[(rule.endpoint, method)].owned, (rule.endpoint, method)

@@ -1,0 +1,230 @@
+"""The signing loop end to end, against the live service (gunicorn + the queue worker), a real SMTP server
+(aiosmtpd, the session's ``mailbox``) and a real webhook receiver on loopback:
+
+a sequential two-step agreement goes out for signature → the Italian signatory's invitation arrives (in
+Italian; the Russian one not yet) → its link is opened in Chromium, the one-time code read from the mail →
+the signatory draws a signature and signs in the browser (sealed by docmgr) → the Russian invitation
+arrives (in Russian) → that signatory uploads a PAdES-signed PDF through their link → the agreement is
+executed, the completion mail carries the certificate, and the webhook receiver got every status change
+with a valid HMAC.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import hmac
+import json
+import re
+import threading
+import time
+import urllib.request
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.e2e.conftest import DEMO, DEMO_PASSWORD
+from tests.security.conftest import mou_fields
+
+SECRET = "e2e-webhook-secret-0123456789"
+WAIT_SECONDS = 60
+
+
+class Api:
+    """The JSON API of the live server as one demo user (bearer token)."""
+
+    def __init__(self, url: str, email: str) -> None:
+        self.url = url
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self.token = ""
+        self.token = self.call("POST", "/auth/token", {"email": email, "password": DEMO_PASSWORD})["token"]
+
+    def call(self, method: str, path: str, body: dict | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + "/api/v1" + path, data=data, method=method)
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        with self.opener.open(request, timeout=60) as response:
+            return json.loads(response.read() or b"null")
+
+
+@pytest.fixture
+def receiver():
+    """A webhook endpoint on loopback: every POST's headers and raw body."""
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's hook
+            received.append((dict(self.headers.items()), self.rfile.read(int(self.headers.get("Content-Length", "0")))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def wait_for(what: str, found):
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        value = found()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def mail_to(mailbox, address: str) -> list[EmailMessage]:
+    return [m for m in list(mailbox.messages) if address in str(m["To"])]
+
+
+def invitations(mailbox, address: str) -> list[EmailMessage]:
+    """The messages to ``address`` that carry a signing link (not status news nor codes)."""
+    return [m for m in mail_to(mailbox, address) if "/sign/" in text_of(m)]
+
+
+def text_of(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def link_in(message: EmailMessage, server_url: str) -> str:
+    match = re.search(re.escape(server_url) + r"(/sign/[A-Za-z0-9_-]+)", text_of(message))
+    assert match, text_of(message)
+    return match.group(1)
+
+
+def open_with_code(session, mailbox, address: str, path: str) -> None:
+    """Open the link, have the code e-mailed, read it from the mail, enter it."""
+    page = session.page
+    session.goto(path)
+    before = len(mail_to(mailbox, address))
+    page.locator(f"form[action='{path}/code'] button[type=submit]").click()
+    message = wait_for("the one-time code", lambda: mail_to(mailbox, address)[before:])[0]
+    code = re.search(r"\b(\d{6})\b", text_of(message)).group(1)
+    page.locator("#code").fill(code)
+    page.locator(f"form[action='{path}/verify'] button[type=submit]").click()
+    page.wait_for_selector("[data-verified]")
+
+
+def pades_signed(frozen: bytes, directory) -> bytes:
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+
+    from tests.signatures.conftest import _make_identity
+
+    who = _make_identity(directory, "Анна Смирнова")
+    signer = signers.SimpleSigner.load(who.key_path, who.cert_path)
+    writer = IncrementalPdfFileWriter(__import__("io").BytesIO(frozen))
+    return signers.sign_pdf(writer, signers.PdfSignatureMetadata(field_name="AnnaSignature"), signer=signer).getvalue()
+
+
+def test_sequential_agreement_signed_in_the_browser_and_by_pades(live_server, mailbox, receiver, open_browser, shot,
+                                                                 tmp_path):
+    url, received = receiver
+    admin, legal, legal2 = (Api(live_server.url, DEMO[who]) for who in ("admin", "legal", "legal2"))
+    hook = admin.call("POST", "/webhooks", {"url": url, "events": ["agreement.status_changed"], "secret": SECRET})
+    organizations = legal.call("GET", "/organizations")
+    organizations = organizations["items"] if isinstance(organizations, dict) else organizations
+    org_it = next(o["id"] for o in organizations if o["country"] == "IT")
+    org_ru = next(o["id"] for o in organizations if o["country"] == "RU")
+    marco, anna = "marco.e2e@example.it", "anna.e2e@example.ru"
+    signatories = [
+        {"name": "Marco Bianchi", "title": "Direttore", "organization_id": org_it, "email": marco, "order": 1},
+        {"name": "Анна Смирнова", "title": "Директор", "organization_id": org_ru, "email": anna, "order": 2},
+    ]
+    agreement = legal.call("POST", "/agreements", {
+        "template": "mou", "title": "MoU e2e firma in sequenza", "organization_ids": [org_it, org_ru],
+        "fields": mou_fields(org_it), "signatories": signatories})
+    agreement_id = agreement["id"]
+    # (POST /agreements accepts signing_order but does not apply it yet: PATCH does.)
+    legal.call("PATCH", f"/agreements/{agreement_id}", {"signing_order": "sequential", "signatories": signatories})
+    legal.call("POST", f"/agreements/{agreement_id}/drafts", {})
+    for to, who in (("in_review", legal), ("approved", legal2), ("out_for_signature", legal)):
+        who.call("POST", f"/agreements/{agreement_id}/transitions", {"to": to})
+
+    # Step 1: only the Italian signatory is invited, in Italian.
+    invitation = wait_for("Marco's invitation", lambda: invitations(mailbox, marco))[0]
+    assert invitation["Content-Language"] == "it"
+    assert invitations(mailbox, anna) == []  # sequential: step 2 waits
+    path = link_in(invitation, live_server.url)
+
+    browser = open_browser(locale="it-IT")
+    open_with_code(browser, mailbox, marco, path)
+    page = browser.page
+    form = page.locator("[data-signature-form]")
+    form.locator("input[name=name]").fill("Marco Bianchi")
+    canvas = form.locator("[data-signature-canvas]")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.7)
+    page.mouse.down()
+    for step in range(1, 12):
+        page.mouse.move(box["x"] + 20 + step * 35, box["y"] + box["height"] * (0.7 - 0.4 * (step % 2)), steps=4)
+    page.mouse.up()
+    form.locator("input[name=consent]").check()
+    shot(page, "drawn")
+    with page.expect_navigation(timeout=120_000):  # sealing and verifying the seal take a few seconds
+        form.locator("button[type=submit]").click(no_wait_after=True)
+    page.wait_for_selector("[data-done='signed']")
+    shot(page, "signed")
+
+    # Step 2: the Russian signatory, invited in Russian once step 1 signed, uploads a PAdES-signed PDF.
+    invitation = wait_for("Anna's invitation", lambda: invitations(mailbox, anna))[0]
+    assert invitation["Content-Language"] == "ru"
+    path = link_in(invitation, live_server.url)
+    browser = open_browser(locale="ru-RU")
+    open_with_code(browser, mailbox, anna, path)
+    page = browser.page
+    frozen = page.request.get(live_server.url + path + "/document.pdf").body()
+    signed = tmp_path / "signed.pdf"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # pyHanko runs its own event loop; Playwright's is running here
+        signed.write_bytes(pool.submit(pades_signed, frozen, tmp_path).result())
+    upload = page.locator(f"form[action='{path}/upload']")
+    upload.locator("input[name=method][value=digital]").check()
+    upload.locator("input[type=file]").set_input_files(str(signed))
+    with page.expect_navigation(timeout=120_000):  # verification in the limited child, then execution
+        upload.locator("button[type=submit]").click(no_wait_after=True)
+    page.wait_for_selector("[data-done='signed']")
+    shot(page, "uploaded")
+
+    state = legal.call("GET", f"/agreements/{agreement_id}/signatures")
+    assert state["status"] == "executed"
+    methods = {s["name"]: s["method"] for s in state["signatories"]}
+    assert methods == {"Marco Bianchi": "electronic", "Анна Смирнова": "digital"}
+
+    # The completion mail carries the certificate.
+    def completion():
+        for message in mail_to(mailbox, marco) + mail_to(mailbox, anna):
+            names = [part.get_filename() or "" for part in message.iter_attachments()]
+            if any(name.endswith("-certificate.pdf") for name in names):
+                return message
+        return None
+
+    message = wait_for("the completion mail with the certificate", completion)
+    certificate = next(p for p in message.iter_attachments() if p.get_filename().endswith("-certificate.pdf"))
+    assert certificate.get_content().startswith(b"%PDF")
+
+    # The webhook receiver got every status change, each with a valid HMAC of its raw body.
+    expected = ["in_review", "approved", "out_for_signature", "partially_signed", "executed"]
+
+    def changes():
+        mine = [json.loads(body) for _, body in received]
+        statuses = [b["agreement"]["status"] for b in mine if b["agreement"]["id"] == agreement_id]
+        return statuses if len(statuses) >= len(expected) else None
+
+    assert sorted(wait_for("every status change at the webhook", changes), key=expected.index) == expected
+    for headers, body in received:
+        digest = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(headers["X-Docmgr-Signature"], digest)
+    admin.call("DELETE", f"/webhooks/{hook['id']}")
