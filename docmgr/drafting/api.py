@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify, request, send_file
 
 from docmgr.api import acting_user, documented, int_arg, json_body, page_args
 from docmgr.drafting import serializers as ser
-from docmgr.drafting import services
+from docmgr.drafting import services, signing_settings
 from docmgr.drafting.models import Draft
 from docmgr.errors import Invalid
 from docmgr.extensions import db
@@ -115,6 +115,7 @@ def create_agreement():
         title_alt=data.get("title_alt"),
         organization_ids=data["organization_ids"], proposal_ids=data.get("proposal_ids", []),
         fields=data.get("fields", {}), signatories=data.get("signatories", []), session_id=data.get("session_id"),
+        **{name: data[name] for name in signing_settings.SETTING_NAMES if name in data},
     )
     db.session.commit()
     return jsonify(AGREEMENT.dump(agreement)), 201

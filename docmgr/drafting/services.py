@@ -560,9 +560,15 @@ def _checked_title_alt(value: Any) -> str:
 def create_agreement(
     session: Session, actor: User, *, template_key: Any, title: Any = None, organization_ids: Any = None,
     proposal_ids: Any = None, fields: Any = None, signatories: Any = None, session_id: Any = None,
-    title_alt: Any = None,
+    title_alt: Any = None, signing_order: Any = UNCHANGED, sign_by: Any = UNCHANGED, reminder_days: Any = UNCHANGED,
+    cc: Any = UNCHANGED,
 ) -> Agreement:
+    """A new draft; how it is signed (``signing_order``, ``sign_by``, ``reminder_days``, ``cc``, the signatories'
+    ``order``) may be given at once, with the same rules as :func:`update_agreement`."""
     require_drafter(actor)
+    given = {name: value for name, value in (("signing_order", signing_order), ("sign_by", sign_by),
+                                             ("reminder_days", reminder_days), ("cc", cc)) if value is not UNCHANGED}
+    settings = signing_settings.check_signing_settings(given, signatories if signatories is not None else [])
     if not isinstance(template_key, str) or not template_key:
         raise Invalid(gettext("Give the template's key in '%(field)s'.", field="template"), field="template", code="missing_field")
     template = latest_template(session, template_key)
@@ -589,6 +595,9 @@ def create_agreement(
     )
     session.add(agreement)
     _apply_signatories(agreement, checked_signatories)
+    signing_settings.apply_signing_settings(agreement, settings)
+    for index, order in settings.orders.items():
+        agreement.signatories[index].order = order
     session.flush()
     record(
         session, actor, "agreement.created", agreement, agreement_id=agreement.id, title=title,

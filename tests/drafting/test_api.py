@@ -68,6 +68,28 @@ def test_create_agreement_answers_201_with_the_full_shape(client, token_for, wor
     assert again == agreement
 
 
+def test_how_it_is_signed_can_be_given_when_the_agreement_is_created(client, token_for, world, create_mou):
+    payload = mou_payload(world)
+    payload["signatories"][0]["order"], payload["signatories"][1]["order"] = 2, 1
+    agreement = create_mou(signatories=payload["signatories"], signing_order="sequential", sign_by="2099-06-30",
+                           reminder_days=4, cc=[{"name": "Avv. Rossi", "email": "rossi@studio.example.it"}])
+    assert agreement["signing_order"] == "sequential" and agreement["reminder_days"] == 4
+    assert agreement["sign_by"].startswith("2099-06-30")
+    assert agreement["cc"] == [{"name": "Avv. Rossi", "email": "rossi@studio.example.it"}]
+    assert [s["order"] for s in agreement["signatories"]] == [2, 1]
+
+
+def test_bad_signing_settings_at_creation_are_refused_by_field_and_create_nothing(client, token_for, world):
+    headers = token_for(world.legal)
+    before = table_counts()
+    response = client.post("/api/v1/agreements", headers=headers, json=mou_payload(
+        world, signing_order="alphabetical", reminder_days=0, cc=[{"name": "X", "email": "not-an-address"}]))
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert {"signing_order", "reminder_days"} <= set(error["fields"])
+    assert table_counts() == before
+
+
 def test_missing_required_fields_are_allowed_while_drafting_but_not_when_rendering(
     app, client, token_for, world, create_mou
 ):
