@@ -6,11 +6,14 @@ from typing import Any
 
 from flask import url_for
 from marshmallow import fields
-from marshmallow.validate import OneOf
+from marshmallow.validate import OneOf, Regexp
 
 from docmgr.documents.models import TextStatus
 from docmgr.serializers import Input, IsoDateTime, Output, counts, optional
-from docmgr.vocab import KINDS, LANGUAGES, SECTORS
+from docmgr.vocab import KINDS, LANGUAGE_CODE_PATTERN, LANGUAGES, SECTORS
+
+# A file's language: it, ru, bi (what an uploader chooses) or another detected ISO 639-1 code (en, fr, ar…).
+FILE_LANGUAGE = Regexp(LANGUAGE_CODE_PATTERN)
 
 TEXT_STATUSES = [s.value for s in TextStatus]
 
@@ -18,7 +21,7 @@ TEXT_STATUSES = [s.value for s in TextStatus]
 class DocumentFileSchema(Output):
     id = fields.Integer()
     filename = fields.String()
-    language = fields.String(validate=OneOf(LANGUAGES))
+    language = fields.String(validate=FILE_LANGUAGE, metadata={"description": "it, ru, bi or a detected ISO 639-1 code"})
     sha256 = fields.String()
     size = fields.Integer()
     content_type = fields.String()
@@ -40,7 +43,7 @@ class DocumentSummarySchema(Output):
     organization_id = fields.Integer()
     organization = fields.String(attribute="organization.name", metadata={"description": "the organisation's name"})
     session_id = fields.Integer(allow_none=True)
-    languages = fields.List(fields.String(validate=OneOf(LANGUAGES)))
+    languages = fields.List(fields.String(validate=FILE_LANGUAGE))
     created_at = IsoDateTime()
     updated_at = IsoDateTime()
 
@@ -99,7 +102,7 @@ class DocumentListQuery(Input):
     sector = fields.String(validate=OneOf(SECTORS))
     organization_id = fields.Integer()
     session_id = fields.Integer()
-    language = fields.String(validate=OneOf(LANGUAGES))
+    language = fields.String(validate=FILE_LANGUAGE, metadata={"description": "it, ru, bi or a detected ISO 639-1 code"})
     page = fields.Integer()
     per_page = fields.Integer(metadata={"maximum": 100})
 

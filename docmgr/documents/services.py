@@ -43,7 +43,7 @@ from docmgr.errors import Invalid, NotFound, TooLarge, UnsupportedType
 from docmgr.search.indexers import enqueue_index
 from docmgr.storage import current_store, store_stream
 from docmgr.tasks import enqueue
-from docmgr.vocab import KINDS, LANGUAGES, SECTORS, DocumentKind
+from docmgr.vocab import KINDS, LANGUAGES, SECTORS, DocumentKind, is_language_code
 
 # --- visibility --------------------------------------------------------------------------------
 
@@ -425,14 +425,24 @@ class DocumentFilters:
         return self
 
 
+def file_languages(session: Session, actor: User) -> list[str]:
+    """For filter menus: LANGUAGES, then any other language detected in a file ``actor`` may read."""
+    query = select(DocumentFile.language).join(Document, DocumentFile.document_id == Document.id).distinct()
+    clause = document_visibility_clause(actor)
+    query = query if clause is None else query.where(clause)
+    others = set(session.scalars(query)) - set(LANGUAGES)
+    return [*LANGUAGES, *sorted(others)]
+
+
 def check_filter_values(*, kind: str | None, sector: str | None, language: str | None) -> None:
     """The filters that browsing and search share: a value outside its list is a 422 naming the field."""
     if kind and kind not in KINDS:
         raise Invalid(gettext("Kind must be one of %(choices)s.", choices=", ".join(KINDS)), field="kind")
     if sector and sector not in SECTORS:
         raise Invalid(gettext("Sector must be one of %(choices)s.", choices=", ".join(SECTORS)), field="sector")
-    if language and language not in LANGUAGES:
-        raise Invalid(gettext("Language must be one of %(choices)s.", choices=", ".join(LANGUAGES)), field="language")
+    if language and not is_language_code(language):
+        raise Invalid(gettext("Language must be one of %(choices)s, or another two-letter ISO 639-1 code.",
+                              choices=", ".join(LANGUAGES)), field="language")
 
 
 def list_documents(

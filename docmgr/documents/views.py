@@ -42,7 +42,7 @@ def index():
     return render_template(
         "documents/index.html", documents=documents, total=total, page=page, per_page=per_page, error=error,
         organizations=organizations, sessions=services.list_task_force_sessions(db.session),
-        sectors=SECTORS, kinds=KINDS, languages=LANGUAGES,
+        sectors=SECTORS, kinds=KINDS, languages=services.file_languages(db.session, actor),
     ), (error and 422) or 200
 
 

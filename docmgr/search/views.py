@@ -8,12 +8,12 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
 from docmgr.accounts import permissions
-from docmgr.documents.services import documents_by_ids, list_organizations, list_task_force_sessions
+from docmgr.documents.services import documents_by_ids, file_languages, list_organizations, list_task_force_sessions
 from docmgr.errors import DocmgrError
 from docmgr.extensions import db
 from docmgr.search import services
 from docmgr.search.api import filters_from_args
-from docmgr.vocab import KINDS, LANGUAGES, SECTORS
+from docmgr.vocab import KINDS, SECTORS
 from docmgr.web import form_error
 
 bp = Blueprint("search", __name__)
@@ -38,7 +38,7 @@ def search_page():
     return render_template(
         "search/search.html", result=result, error=error, page=page, per_page=PER_PAGE, args=request.args,
         hit_documents=hit_documents,
-        kinds=KINDS, sectors=SECTORS, languages=LANGUAGES, sessions=list_task_force_sessions(db.session),
+        kinds=KINDS, sectors=SECTORS, languages=file_languages(db.session, actor), sessions=list_task_force_sessions(db.session),
         organizations=list_organizations(db.session) if permissions.sees_everything(actor) else [],
     ), (error and 422) or 200
 
