@@ -16,6 +16,7 @@ from docmgr.vocab import KINDS, LANGUAGE_CODE_PATTERN, LANGUAGES, SECTORS
 FILE_LANGUAGE = Regexp(LANGUAGE_CODE_PATTERN)
 
 TEXT_STATUSES = [s.value for s in TextStatus]
+PREVIEW_STATUSES = ["", "pending", "done", "failed"]
 
 
 class DocumentFileSchema(Output):
@@ -29,6 +30,7 @@ class DocumentFileSchema(Output):
     created_at = IsoDateTime()
     page_count = fields.Integer(allow_none=True)
     text_status = fields.String(validate=OneOf(TEXT_STATUSES))
+    preview_status = fields.String(validate=OneOf(PREVIEW_STATUSES), metadata={"description": "DOCX/ODT: PDF preview"})
     language_detected = fields.String(allow_none=True, metadata={"description": "what detection said, if it ran"})
 
 
@@ -72,6 +74,10 @@ class PageSetSchema(Output):
     thumbnail_url = fields.String(allow_none=True)
     viewer_url = fields.String()
     text_status = fields.String(attribute="page_set.file.text_status", validate=OneOf(TEXT_STATUSES))
+    preview_status = fields.String(
+        attribute="page_set.file.preview_status", validate=OneOf(PREVIEW_STATUSES),
+        metadata={"description": "DOCX/ODT: their PDF preview is pending, done or failed ('' for other files)"},
+    )
     ocr_available = fields.Boolean()
 
     computed = {

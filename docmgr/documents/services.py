@@ -29,6 +29,7 @@ from docmgr.accounts.services import check_country
 from docmgr.audit.services import record
 from docmgr.database import release_read_transaction, utcnow
 from docmgr.documents import extraction, sandbox
+from docmgr.documents.conversion import CONVERT_TASK, is_office
 from docmgr.documents.models import (
     Document,
     DocumentFile,
@@ -201,6 +202,9 @@ def _store_checked(session: Session, actor: User, document: Document, checked: _
         enqueue_ocr(session, file)
     if current_app.config.get("THUMBNAILS_QUEUED") and render_kind(file.content_type):
         enqueue(session, THUMBNAIL_TASK, file_id=file.id)
+    if current_app.config.get("OFFICE_PREVIEWS") and is_office(file.content_type):  # DOCX/ODT -> PDF, by the worker
+        file.preview_status = "pending"
+        enqueue(session, CONVERT_TASK, file_id=file.id)
     record(
         session, actor, "document.file_added", file,
         document_id=document.id, filename=file.filename, sha256=file.sha256, language=file.language,
