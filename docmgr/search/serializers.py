@@ -86,3 +86,4 @@ class SearchQuery(Input):
 
 class SimilarQuery(Input):
     limit = fields.Integer(metadata={"maximum": 20})
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from docmgr.accounts import permissions
@@ -45,8 +45,6 @@ def search_page():
 
 def facet_url(name: str, value: str | None) -> str:
     """The current search with one facet filter set (or removed when ``value`` is None)."""
-    from flask import url_for
-
     parameter = {"organization": "organization_id", "session": "session_id"}.get(name, name)
     args = {k: v for k, v in request.args.items() if k not in ("page", parameter)}
     if value is not None:
