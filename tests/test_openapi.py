@@ -241,6 +241,7 @@ def test_every_route_answers_as_the_spec_says(app, client, spec, people):
     call("GET", "/search?q=turbine", 200, headers=firm)
     call("GET", "/search?q=&kind=proposal&sort=date", 200, headers=legal)
     call("GET", "/search?date_from=yesterday", 422, headers=legal)
+    call("GET", f"/documents/{doc_id}/processing", 200, headers=firm)
     # Saved searches (each user's own).
     saved = call("POST", "/saved-searches", 201, headers=firm,
                  json={"name": "Turbine", "q": "turbine", "filters": {"sector": "energy", "language": "en"}, "digest": True})

@@ -94,6 +94,21 @@ def _ids(obj: dict[str, Any]) -> dict[str, int]:
     return {"document_id": file.document_id, "file_id": file.id}
 
 
+class ProcessingFileSchema(Output):
+    id = fields.Integer()
+    text_status = fields.String(validate=OneOf(TEXT_STATUSES))
+    preview_status = fields.String(validate=OneOf(PREVIEW_STATUSES))
+
+
+class ProcessingSchema(Output):
+    """Dumped from a :class:`docmgr.documents.progress.Processing`."""
+
+    document_id = fields.Integer()
+    state = fields.String(validate=OneOf(["processing", "ready"]))
+    pending = fields.List(fields.String(), metadata={"description": "the work still queued or running"})
+    files = fields.List(fields.Nested(ProcessingFileSchema))
+
+
 class OcrOverviewSchema(Output):
     ocr_available = fields.Boolean()
     reason = optional(fields.String(allow_none=True, metadata={"description": "staff only: why OCR is not available"}))

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from docmgr.accounts import permissions
-from docmgr.documents import previews, services
+from docmgr.documents import previews, progress, services
 from docmgr.documents.api import download_response
 from docmgr.documents.forms import NewDocumentForm
 from docmgr.errors import DocmgrError, Invalid
@@ -88,7 +88,8 @@ def new():
 def detail(document_id: int):
     actor = current_user._get_current_object()
     document = services.get_document(db.session, actor, document_id)
-    return render_template("documents/detail.html", document=document, languages=LANGUAGES, error=None), 200
+    return render_template("documents/detail.html", document=document, languages=LANGUAGES, error=None,
+                           processing=progress.processing(db.session, document)), 200
 
 
 @bp.post("/documents/<int:document_id>/files")

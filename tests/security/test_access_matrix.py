@@ -212,6 +212,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("api.mail_api.update_my_notifications", "PATCH"): Route(body=_json({"executed": True})),
     # Saved searches: each user's own (the ministry too: saving a search changes nobody's data); another
     # user's id answers 404 like a missing one.
+    ("api.documents_api.document_processing", "GET"): Route(owned=True),  # what the worker still does for it
     ("api.saved_searches_api.list_saved_searches", "GET"): Route(),
     ("api.saved_searches_api.save_search", "POST"): Route(body=_json({"name": "Mine", "q": "proposta"})),
     ("api.saved_searches_api.update_saved_search", "PATCH"): Route(owned=True, body=_json({"name": "Renamed"})),
