@@ -75,6 +75,13 @@ def flask(env: dict[str, str], *args: str) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def token(base: str, email: str) -> dict:
+    status, answer = request(base, "POST", "/api/v1/auth/token", json_body={"email": email, "password": PASSWORD})
+    if status != 201:
+        raise RuntimeError(f"logging in as {email} answered {status}: {answer}")
+    return answer
+
+
 def upload(base: str, token: str, title: str) -> tuple[float, int]:
     body, content_type = multipart({"title_it": title, "kind": "proposal"}, [("file", "proposta.pdf", PDF.read_bytes())])
     started = time.perf_counter()
@@ -129,10 +136,7 @@ def one_start(mode: str) -> dict[str, float]:
                 if time.perf_counter() - started > 180:
                     raise RuntimeError("gunicorn did not answer within 180 s")
             ready = time.perf_counter() - started
-            _, firm = request(base, "POST", "/api/v1/auth/token",
-                              json_body={"email": "firm.it@demo.docmgr.test", "password": PASSWORD})
-            _, legal = request(base, "POST", "/api/v1/auth/token",
-                               json_body={"email": "legal@demo.docmgr.test", "password": PASSWORD})
+            firm, legal = token(base, "firm.it@demo.docmgr.test"), token(base, "legal@demo.docmgr.test")
             _, agreements = request(base, "GET", "/api/v1/agreements", token=legal["token"])
             items = agreements["items"] if isinstance(agreements, dict) else agreements
             agreement_id = next(a["id"] for a in items if a["status"] == "draft")
