@@ -88,6 +88,19 @@ def token(base: str, email: str) -> dict:
     return answer
 
 
+def draft_like(base: str, legal_token: str, demo_id: int) -> int:
+    """A new draft MoU with the demo MoU's fields and signatories (the demo one may be out for signature)."""
+    _, demo = request(base, "GET", f"/api/v1/agreements/{demo_id}", token=legal_token)
+    signatories = [{k: s[k] for k in ("name", "title", "organization_id", "email") if s.get(k) is not None}
+                   for s in demo["signatories"]]
+    status, answer = request(base, "POST", "/api/v1/agreements", token=legal_token, json_body={
+        "template": demo["template"]["key"], "title": demo["title"] + " (bench)", "organization_ids": demo["organization_ids"],
+        "fields": demo["fields"], "signatories": signatories})
+    if status != 201:
+        raise RuntimeError(f"creating the MoU answered {status}: {answer}")
+    return answer["id"]
+
+
 def drain(base: str, admin_token: str, limit: float = 300) -> float:
     started = time.perf_counter()
     while time.perf_counter() - started < limit:
@@ -157,7 +170,7 @@ def one_start(mode: str) -> dict[str, float]:
             drained = drain(base, admin["token"])  # the demo's queued work (index, thumbnails): not ours to time
             _, agreements = request(base, "GET", "/api/v1/agreements", token=legal["token"])
             items = agreements["items"] if isinstance(agreements, dict) else agreements
-            agreement_id = next(a["id"] for a in items if a["status"] == "draft")
+            agreement_id = draft_like(base, legal["token"], items[0]["id"])
 
             first_upload, document_id = upload(base, firm["token"], "Prima proposta dopo il riavvio")
             upload_done = processed(base, firm["token"], document_id, time.perf_counter() - first_upload)
