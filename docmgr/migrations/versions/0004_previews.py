@@ -1,7 +1,7 @@
 """previews (issue 16): office files converted to PDF for previews; saved searches
 
 Revision ID: 0004_previews
-Revises: 0003_signing
+Revises: 0004_flow
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import docmgr.database
 
 
 revision = "0004_previews"
-down_revision = "0003_signing"
+down_revision = "0004_flow"
 branch_labels = None
 depends_on = None
 
