@@ -15,6 +15,7 @@ from docmgr import (
     mail,
     maintenance,
     openapi,  # noqa: F401  (registers /api/v1/openapi.json on the API blueprint)
+    saved_searches,
     search,
     signatures,
     signing,
@@ -38,6 +39,8 @@ from docmgr.errorhandlers import register_error_handlers, wants_json
 from docmgr.errors import Unauthorized
 from docmgr.extensions import babel, csrf, db, login_manager, migrate
 from docmgr.mail import api as mail_api
+from docmgr.saved_searches import api as saved_searches_api
+from docmgr.saved_searches import views as saved_searches_views
 from docmgr.search import api as search_api
 from docmgr.search import views as search_views
 from docmgr.security_log import configure_security_logging
@@ -79,13 +82,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Security (tests/security): ids beyond SQLite's 64-bit integers answer 404, not an OverflowError 500.
     app.url_map.converters["int"] = _RowIdConverter
 
-    for module in (accounts_views, documents_views, search_views, drafting_views, signatures_views, audit_views):
+    for module in (accounts_views, documents_views, search_views, saved_searches_views, drafting_views, signatures_views,
+                   audit_views):
         app.register_blueprint(module.bp)
     # A blueprint cannot change once registered, and api_bp lives at module level: nest the modules'
     # API blueprints only the first time, so a second create_app in one process (tests) works.
     if not api_bp._got_registered_once:
         for module in (accounts_api, documents_api, search_api, drafting_api, signatures_api, audit_api, tasks_api,
-                       mail_api, signing_api, webhooks_api):
+                       mail_api, signing_api, webhooks_api, saved_searches_api):
             api_bp.register_blueprint(module.bp)
     app.register_blueprint(api_bp)
 
@@ -111,7 +115,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Each module registers its tasks, indexers, integrity checks, stored-file references and `init` steps.
     # The task queue first (the others register handlers with it); search last (its `init` step rebuilds
     # an outdated index once the others' steps have run).
-    for module in (maintenance, tasks, mail, documents, drafting, signatures, signing, webhooks, search):
+    for module in (maintenance, tasks, mail, documents, drafting, signatures, signing, webhooks, saved_searches,
+                   search):
         module.init_app(app)
     return app
 

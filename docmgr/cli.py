@@ -20,6 +20,7 @@ from docmgr.extensions import db
 from docmgr.maintenance import initialize, run_checks
 from docmgr.search.rebuild import reindex
 from docmgr.tasks.worker import run_due, run_worker
+from docmgr.warmup import warm_up
 
 
 @click.group("docmgr")
@@ -152,6 +153,8 @@ def _run_worker(once: bool) -> None:
         done = run_due(app)
         click.echo(f"{done} task(s) done.")
         return
+    if app.config.get("WARM_UP"):
+        warm_up(app, pdf=False)  # the fork server (extraction, thumbnails, OCR pages) and the language model
     run_worker(app)
 
 

@@ -98,6 +98,15 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # Thumbnails of uploaded PDFs and images are rendered by the worker right away (a task per file), not on
         # the first page view; off in unit tests (each upload would start a rendering child).
         "THUMBNAILS_QUEUED": not overrides.get("TESTING"),
+        # docmgr.warmup: web workers (gunicorn.conf.py) and `docmgr worker` start the fork server, load the
+        # language model and render one small PDF before taking work, so the first upload is not slower.
+        "WARM_UP": env.get("DOCMGR_WARM_UP", "0" if overrides.get("TESTING") else "1").lower() not in ("0", "false", "no"),
+        # DOCX and ODT are converted to PDF by LibreOffice in the worker (docmgr.documents.conversion) for the
+        # viewer and thumbnails; off in unit tests (each upload would start LibreOffice), on in their own tests.
+        "OFFICE_PREVIEWS": env.get("DOCMGR_OFFICE_PREVIEWS", "0" if overrides.get("TESTING") else "1").lower()
+        not in ("0", "false", "no"),
+        "OFFICE_CONVERTER": env.get("DOCMGR_OFFICE_CONVERTER", "soffice"),
+        "OFFICE_CONVERT_TIMEOUT_SECONDS": float(env.get("DOCMGR_OFFICE_CONVERT_TIMEOUT_SECONDS", "120")),
         "QUEUE_URL": env.get("DOCMGR_QUEUE_URL", ""),
         "QUEUE_IMMEDIATE": bool(overrides.get("TESTING")),
         "QUEUE_WORKERS": int(env.get("DOCMGR_QUEUE_WORKERS", "2")),  # consumer threads of `docmgr worker`

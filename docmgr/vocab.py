@@ -13,7 +13,9 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 
+from babel import Locale
 from babel.numbers import NumberFormatError, parse_decimal
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 # --- roles and organisations ---------------------------------------------------------------------
@@ -83,10 +85,33 @@ SECTOR_NAMES = {
     "other": "Altro / Другое",
 }
 
-# Languages of a document's files ("bi": one file holding both).
+# Languages of a document's files ("bi": one file holding both). An uploader chooses among LANGUAGES; detection
+# may also record any other ISO 639-1 code ("en", "fr", "ar"…), so a file's language is LANGUAGES or a LANGUAGE_CODE.
 LANGUAGES: tuple[str, ...] = ("it", "ru", "bi")
 TEXT_LANGUAGES: tuple[str, ...] = ("it", "ru")
 LANGUAGE_LABELS = {"it": _l("Italian"), "ru": _l("Russian"), "bi": _l("Bilingual")}
+LANGUAGE_CODE = re.compile(r"^[a-z]{2}$")
+LANGUAGE_CODE_PATTERN = LANGUAGE_CODE.pattern  # for the API's schemas
+
+
+def is_language_code(value: str | None) -> bool:
+    """Whether ``value`` can be a file's language: 'it', 'ru', 'bi' or another two-letter ISO 639-1 code."""
+    return isinstance(value, str) and LANGUAGE_CODE.match(value) is not None
+
+
+def language_label(code: str | None) -> str:
+    """A file language's name in the interface's language: ours from the catalogs ('it', 'ru', 'bi'), any
+    other from Babel's CLDR data ('en' is "inglese" in Italian, "английский" in Russian), else the code."""
+    if not code:
+        return ""
+    if code in LANGUAGE_LABELS:
+        return str(LANGUAGE_LABELS[code])
+    try:
+        locale = get_locale() or Locale("en")
+    except (RuntimeError, AttributeError):  # outside a request or app context
+        locale = Locale("en")
+    name = locale.languages.get(code) if LANGUAGE_CODE.match(code) else None
+    return name[:1].upper() + name[1:] if name else code.upper()
 
 # --- agreements ----------------------------------------------------------------------------------
 

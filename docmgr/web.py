@@ -20,6 +20,7 @@ from docmgr.vocab import (
     ORGANIZATION_KIND_LABELS,
     ROLE_LABELS,
     SECTOR_LABELS,
+    language_label,
     parse_int,
 )
 
@@ -70,6 +71,7 @@ def register_template_helpers(app: Flask) -> None:
             "SECTOR_LABELS": SECTOR_LABELS,
             "KIND_LABELS": KIND_LABELS,
             "LANGUAGE_LABELS": LANGUAGE_LABELS,
+            "language_label": language_label,
             "ROLE_LABELS": ROLE_LABELS,
             "COUNTRY_LABELS": COUNTRY_LABELS,
             "AGREEMENT_STATUS_LABELS": AGREEMENT_STATUS_LABELS,

@@ -9,6 +9,7 @@ SYSTEM_PACKAGES=(
   python3 python3-venv python3-dev
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 fonts-dejavu-core
   tesseract-ocr tesseract-ocr-ita tesseract-ocr-rus
+  libreoffice-writer-nogui  # DOCX/ODT -> PDF previews (docmgr.documents.conversion)
   chromium chromium-driver
   openssl
   postgresql-15 postgresql-15-rum postgresql-contrib redis-server

@@ -241,6 +241,15 @@ def test_every_route_answers_as_the_spec_says(app, client, spec, people):
     call("GET", "/search?q=turbine", 200, headers=firm)
     call("GET", "/search?q=&kind=proposal&sort=date", 200, headers=legal)
     call("GET", "/search?date_from=yesterday", 422, headers=legal)
+    call("GET", f"/documents/{doc_id}/processing", 200, headers=firm)
+    # Saved searches (each user's own).
+    saved = call("POST", "/saved-searches", 201, headers=firm,
+                 json={"name": "Turbine", "q": "turbine", "filters": {"sector": "energy", "language": "en"}, "digest": True})
+    call("POST", "/saved-searches", 422, headers=firm, json={"name": "", "q": "turbine"})
+    call("GET", "/saved-searches", 200, headers=firm)
+    call("PATCH", f"/saved-searches/{saved.get_json()['id']}", 200, headers=firm, json={"name": "Turbine eoliche"})
+    call("PATCH", f"/saved-searches/{saved.get_json()['id']}", 404, headers=legal, json={"name": "x"})
+    call("DELETE", f"/saved-searches/{saved.get_json()['id']}", 204, headers=firm)
     call("GET", f"/documents/{doc_id}/similar?limit=3", 200, headers=legal)
 
     # Templates.

@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, request, send_file
 from werkzeug.datastructures import FileStorage
 
 from docmgr.api import acting_user, documented, form_fields, int_arg, json_body, page_args, text_field
-from docmgr.documents import ocr, previews, services
+from docmgr.documents import ocr, previews, progress, services
 from docmgr.documents import serializers as ser
 from docmgr.documents.models import DocumentFile
 from docmgr.documents.ocr import ocr_available
@@ -157,6 +157,15 @@ def file_pages(document_id: int, file_id: int):
     """Page images of a file (none for DOCX/ODT/TXT: read its text instead), and where its OCR stands."""
     pages = previews.page_set(services.get_file(db.session, acting_user(), document_id, file_id))
     return jsonify(ser.PageSetSchema().dump({"page_set": pages, "ocr_available": ocr_available()}))
+
+
+@bp.get("/documents/<int:document_id>/processing")
+@documented({200: ser.ProcessingSchema})
+def document_processing(document_id: int):
+    """What the worker is still doing for the document (search index, thumbnails, PDF preview, OCR): the upload
+    page's "processing" until ``state`` is ``ready``."""
+    document = services.get_document(db.session, acting_user(), document_id)
+    return jsonify(ser.ProcessingSchema().dump(progress.processing(db.session, document)))
 
 
 @bp.get("/documents/ocr")

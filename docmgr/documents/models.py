@@ -117,6 +117,10 @@ class DocumentFile(Base):
     page_count: Mapped[int | None] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text, default="")
     text_status: Mapped[str] = mapped_column(String(20), default=TextStatus.OK.value)
+    # DOCX and ODT: the PDF LibreOffice made of it (docmgr.documents.conversion), shown like an uploaded PDF.
+    preview_status: Mapped[str] = mapped_column(String(10), default="")  # '', pending, done, failed
+    preview_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    preview_pages: Mapped[int | None] = mapped_column(Integer)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -197,18 +197,32 @@ def cached_page_path(sha256: str, name: str) -> Path:
     return preview_root() / sha256 / f"{name}.png"
 
 
-def previewable_pages(file: DocumentFile) -> int:
-    """How many page images a file has (capped at MAX_PREVIEW_PAGES); 0 for DOCX, ODT and text."""
+def render_source(file: DocumentFile) -> tuple[str, str] | None:
+    """(SHA-256 of the blob whose pages are shown, its render kind): the file itself for PDFs and scans, the PDF
+    LibreOffice made of a DOCX or ODT once converted (docmgr.documents.conversion); None for text."""
     kind = render_kind(file.content_type)
-    if kind is None:
+    if kind is not None:
+        return file.sha256, kind
+    if file.preview_status == "done" and file.preview_sha256:
+        return file.preview_sha256, "pdf"
+    return None
+
+
+def source_page_count(file: DocumentFile) -> int | None:
+    return file.page_count if render_kind(file.content_type) else file.preview_pages
+
+
+def previewable_pages(file: DocumentFile) -> int:
+    """How many page images a file has (capped at MAX_PREVIEW_PAGES); 0 for text, and DOCX/ODT not converted."""
+    if render_source(file) is None:
         return 0
-    return min(file.page_count or 1, MAX_PREVIEW_PAGES)
+    return min(source_page_count(file) or 1, MAX_PREVIEW_PAGES)
 
 
 def page_set(file: DocumentFile) -> PageSet:
     """The page images of a file the caller checked the actor may read."""
     pages = previewable_pages(file)
-    total = file.page_count or (1 if pages else 0)
+    total = source_page_count(file) or (1 if pages else 0)
     return PageSet(file=file, pages=pages, total_pages=total, is_truncated=pages < total and pages > 0)
 
 
@@ -216,20 +230,20 @@ def page_image(file: DocumentFile, page: int) -> PageImage:
     """Page ``page`` (1-based) of a file the caller checked the actor may read, rendered at ~110 dpi (cached)."""
     if not 1 <= page <= previewable_pages(file):
         raise NotFound("This file has no such page image.", code="page_not_found")
-    kind = render_kind(file.content_type)
+    sha256, kind = render_source(file)
     path = _ensure_rendered(
-        file, str(page), kind, page - 1, dpi=PREVIEW_DPI, max_width=PREVIEW_MAX_WIDTH if kind != "pdf" else None,
+        sha256, str(page), kind, page - 1, dpi=PREVIEW_DPI, max_width=PREVIEW_MAX_WIDTH if kind != "pdf" else None,
     )
-    return PageImage(path=path, etag=f"{file.sha256}-{page}")
+    return PageImage(path=path, etag=f"{sha256}-{page}")
 
 
 def thumbnail(file: DocumentFile) -> PageImage:
     """The first page, 200 px wide (cached), of a file the caller checked the actor may read."""
-    kind = render_kind(file.content_type)
-    if kind is None:
+    source = render_source(file)
+    if source is None:
         raise NotFound("Text documents have no thumbnail.", code="page_not_found")
-    path = _ensure_rendered(file, "thumb", kind, 0, width=THUMBNAIL_WIDTH)
-    return PageImage(path=path, etag=f"{file.sha256}-thumb")
+    path = _ensure_rendered(source[0], "thumb", source[1], 0, width=THUMBNAIL_WIDTH)
+    return PageImage(path=path, etag=f"{source[0]}-thumb")
 
 
 THUMBNAIL_TASK = "documents.thumbnail"
@@ -240,17 +254,17 @@ def thumbnail_task(file_id: int) -> None:
     thumbnail into the cache, so lists and search results never wait for it. Idempotent: a cached
     thumbnail (or a recent failure) is left as it is; a file gone since is skipped."""
     file = db.session.get(DocumentFile, file_id)
-    kind = render_kind(file.content_type) if file is not None else None
-    if kind is None:
+    source = render_source(file) if file is not None else None
+    if source is None:
         return
     try:
-        _ensure_rendered(file, "thumb", kind, 0, width=THUMBNAIL_WIDTH)
+        _ensure_rendered(source[0], "thumb", source[1], 0, width=THUMBNAIL_WIDTH)
     except PreviewFailed:
         pass  # remembered by the .failed marker; the page shows the file without a thumbnail
 
 
-def _ensure_rendered(file: DocumentFile, name: str, kind: str, page_index: int, **options) -> Path:
-    target = cached_page_path(file.sha256, name)
+def _ensure_rendered(sha256: str, name: str, kind: str, page_index: int, **options) -> Path:
+    target = cached_page_path(sha256, name)
     if target.is_file():
         return target
     failed = target.with_suffix(".failed")
@@ -258,9 +272,9 @@ def _ensure_rendered(file: DocumentFile, name: str, kind: str, page_index: int, 
         raise PreviewFailed("No preview can be made of this page; download the file instead.")
     timeout = float(current_app.config.get("PREVIEW_TIMEOUT", RENDER_TIMEOUT_SECONDS))
     try:
-        return render_page(current_store().path(file.sha256), kind, page_index, target, timeout=timeout, **options)
+        return render_page(current_store().path(sha256), kind, page_index, target, timeout=timeout, **options)
     except RenderError as error:
-        current_app.logger.warning("preview of %s (%s) failed: %s", file.sha256, name, error)
+        current_app.logger.warning("preview of %s (%s) failed: %s", sha256, name, error)
         failed.write_text(str(error))
         raise PreviewFailed("No preview can be made of this page; download the file instead.") from None
 

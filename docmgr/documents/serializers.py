@@ -6,19 +6,23 @@ from typing import Any
 
 from flask import url_for
 from marshmallow import fields
-from marshmallow.validate import OneOf
+from marshmallow.validate import OneOf, Regexp
 
 from docmgr.documents.models import TextStatus
 from docmgr.serializers import Input, IsoDateTime, Output, counts, optional
-from docmgr.vocab import KINDS, LANGUAGES, SECTORS
+from docmgr.vocab import KINDS, LANGUAGE_CODE_PATTERN, LANGUAGES, SECTORS
+
+# A file's language: it, ru, bi (what an uploader chooses) or another detected ISO 639-1 code (en, fr, ar…).
+FILE_LANGUAGE = Regexp(LANGUAGE_CODE_PATTERN)
 
 TEXT_STATUSES = [s.value for s in TextStatus]
+PREVIEW_STATUSES = ["", "pending", "done", "failed"]
 
 
 class DocumentFileSchema(Output):
     id = fields.Integer()
     filename = fields.String()
-    language = fields.String(validate=OneOf(LANGUAGES))
+    language = fields.String(validate=FILE_LANGUAGE, metadata={"description": "it, ru, bi or a detected ISO 639-1 code"})
     sha256 = fields.String()
     size = fields.Integer()
     content_type = fields.String()
@@ -26,6 +30,7 @@ class DocumentFileSchema(Output):
     created_at = IsoDateTime()
     page_count = fields.Integer(allow_none=True)
     text_status = fields.String(validate=OneOf(TEXT_STATUSES))
+    preview_status = fields.String(validate=OneOf(PREVIEW_STATUSES), metadata={"description": "DOCX/ODT: PDF preview"})
     language_detected = fields.String(allow_none=True, metadata={"description": "what detection said, if it ran"})
 
 
@@ -40,7 +45,7 @@ class DocumentSummarySchema(Output):
     organization_id = fields.Integer()
     organization = fields.String(attribute="organization.name", metadata={"description": "the organisation's name"})
     session_id = fields.Integer(allow_none=True)
-    languages = fields.List(fields.String(validate=OneOf(LANGUAGES)))
+    languages = fields.List(fields.String(validate=FILE_LANGUAGE))
     created_at = IsoDateTime()
     updated_at = IsoDateTime()
 
@@ -69,6 +74,10 @@ class PageSetSchema(Output):
     thumbnail_url = fields.String(allow_none=True)
     viewer_url = fields.String()
     text_status = fields.String(attribute="page_set.file.text_status", validate=OneOf(TEXT_STATUSES))
+    preview_status = fields.String(
+        attribute="page_set.file.preview_status", validate=OneOf(PREVIEW_STATUSES),
+        metadata={"description": "DOCX/ODT: their PDF preview is pending, done or failed ('' for other files)"},
+    )
     ocr_available = fields.Boolean()
 
     computed = {
@@ -85,6 +94,21 @@ def _ids(obj: dict[str, Any]) -> dict[str, int]:
     return {"document_id": file.document_id, "file_id": file.id}
 
 
+class ProcessingFileSchema(Output):
+    id = fields.Integer()
+    text_status = fields.String(validate=OneOf(TEXT_STATUSES))
+    preview_status = fields.String(validate=OneOf(PREVIEW_STATUSES))
+
+
+class ProcessingSchema(Output):
+    """Dumped from a :class:`docmgr.documents.progress.Processing`."""
+
+    document_id = fields.Integer()
+    state = fields.String(validate=OneOf(["processing", "ready"]))
+    pending = fields.List(fields.String(), metadata={"description": "the work still queued or running"})
+    files = fields.List(fields.Nested(ProcessingFileSchema))
+
+
 class OcrOverviewSchema(Output):
     ocr_available = fields.Boolean()
     reason = optional(fields.String(allow_none=True, metadata={"description": "staff only: why OCR is not available"}))
@@ -99,7 +123,7 @@ class DocumentListQuery(Input):
     sector = fields.String(validate=OneOf(SECTORS))
     organization_id = fields.Integer()
     session_id = fields.Integer()
-    language = fields.String(validate=OneOf(LANGUAGES))
+    language = fields.String(validate=FILE_LANGUAGE, metadata={"description": "it, ru, bi or a detected ISO 639-1 code"})
     page = fields.Integer()
     per_page = fields.Integer(metadata={"maximum": 100})
 

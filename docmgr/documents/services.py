@@ -29,6 +29,7 @@ from docmgr.accounts.services import check_country
 from docmgr.audit.services import record
 from docmgr.database import release_read_transaction, utcnow
 from docmgr.documents import extraction, sandbox
+from docmgr.documents.conversion import CONVERT_TASK, is_office
 from docmgr.documents.models import (
     Document,
     DocumentFile,
@@ -43,7 +44,7 @@ from docmgr.errors import Invalid, NotFound, TooLarge, UnsupportedType
 from docmgr.search.indexers import enqueue_index
 from docmgr.storage import current_store, store_stream
 from docmgr.tasks import enqueue
-from docmgr.vocab import KINDS, LANGUAGES, SECTORS, DocumentKind
+from docmgr.vocab import KINDS, LANGUAGES, SECTORS, DocumentKind, is_language_code
 
 # --- visibility --------------------------------------------------------------------------------
 
@@ -201,6 +202,9 @@ def _store_checked(session: Session, actor: User, document: Document, checked: _
         enqueue_ocr(session, file)
     if current_app.config.get("THUMBNAILS_QUEUED") and render_kind(file.content_type):
         enqueue(session, THUMBNAIL_TASK, file_id=file.id)
+    if current_app.config.get("OFFICE_PREVIEWS") and is_office(file.content_type):  # DOCX/ODT -> PDF, by the worker
+        file.preview_status = "pending"
+        enqueue(session, CONVERT_TASK, file_id=file.id)
     record(
         session, actor, "document.file_added", file,
         document_id=document.id, filename=file.filename, sha256=file.sha256, language=file.language,
@@ -425,14 +429,24 @@ class DocumentFilters:
         return self
 
 
+def file_languages(session: Session, actor: User) -> list[str]:
+    """For filter menus: LANGUAGES, then any other language detected in a file ``actor`` may read."""
+    query = select(DocumentFile.language).join(Document, DocumentFile.document_id == Document.id).distinct()
+    clause = document_visibility_clause(actor)
+    query = query if clause is None else query.where(clause)
+    others = set(session.scalars(query)) - set(LANGUAGES)
+    return [*LANGUAGES, *sorted(others)]
+
+
 def check_filter_values(*, kind: str | None, sector: str | None, language: str | None) -> None:
     """The filters that browsing and search share: a value outside its list is a 422 naming the field."""
     if kind and kind not in KINDS:
         raise Invalid(gettext("Kind must be one of %(choices)s.", choices=", ".join(KINDS)), field="kind")
     if sector and sector not in SECTORS:
         raise Invalid(gettext("Sector must be one of %(choices)s.", choices=", ".join(SECTORS)), field="sector")
-    if language and language not in LANGUAGES:
-        raise Invalid(gettext("Language must be one of %(choices)s.", choices=", ".join(LANGUAGES)), field="language")
+    if language and not is_language_code(language):
+        raise Invalid(gettext("Language must be one of %(choices)s, or another two-letter ISO 639-1 code.",
+                              choices=", ".join(LANGUAGES)), field="language")
 
 
 def list_documents(

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from docmgr.accounts import permissions
-from docmgr.documents import previews, services
+from docmgr.documents import previews, progress, services
 from docmgr.documents.api import download_response
 from docmgr.documents.forms import NewDocumentForm
 from docmgr.errors import DocmgrError, Invalid
@@ -42,7 +42,7 @@ def index():
     return render_template(
         "documents/index.html", documents=documents, total=total, page=page, per_page=per_page, error=error,
         organizations=organizations, sessions=services.list_task_force_sessions(db.session),
-        sectors=SECTORS, kinds=KINDS, languages=LANGUAGES,
+        sectors=SECTORS, kinds=KINDS, languages=services.file_languages(db.session, actor),
     ), (error and 422) or 200
 
 
@@ -88,7 +88,8 @@ def new():
 def detail(document_id: int):
     actor = current_user._get_current_object()
     document = services.get_document(db.session, actor, document_id)
-    return render_template("documents/detail.html", document=document, languages=LANGUAGES, error=None), 200
+    return render_template("documents/detail.html", document=document, languages=LANGUAGES, error=None,
+                           processing=progress.processing(db.session, document)), 200
 
 
 @bp.post("/documents/<int:document_id>/files")

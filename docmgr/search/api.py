@@ -41,3 +41,4 @@ def similar(document_id: int):
     limit = int_arg("limit", 5, maximum=20)
     items = services.similar_documents(db.session, actor, document_id, limit=limit)
     return jsonify(ser.SimilarListSchema().dump({"items": items}))
+

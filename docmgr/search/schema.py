@@ -26,6 +26,7 @@ from docmgr.search.text import (
     place_adjective_names,
     proper_names,
 )
+from docmgr.vocab import CYRILLIC
 
 TEXT_LANGUAGES = ("it", "ru")
 TITLE_FIELDS = ("title_it", "title_ru")
@@ -137,11 +138,21 @@ def int_or_none(value: Any) -> int | None:
         return None
 
 
+def text_field_language(file: dict[str, Any]) -> str:
+    """Which text field holds a file's text: its language for it, ru and bi; for another detected language
+    (en, fr, uk…) the field of its script, Russian for Cyrillic, else Italian, so that its words are found."""
+    language = file.get("language") or "it"
+    if language in (*TEXT_LANGUAGES, "bi"):
+        return language
+    sample = (file.get("text") or "")[:2000]
+    return "ru" if len(CYRILLIC.findall(sample)) * 2 > sum(ch.isalpha() for ch in sample) else "it"
+
+
 def _join_texts(files: list[dict[str, Any]], language: str) -> tuple[str, list[list[Any]]]:
     """The text of one language field and where each file sits in it ([file_id, start, end])."""
     parts, offsets, position = [], [], 0
     for file in files:
-        if file.get("language") not in (language, "bi") or not file.get("text"):
+        if text_field_language(file) not in (language, "bi") or not file.get("text"):
             continue
         text = file["text"]
         offsets.append([file.get("id"), position, position + len(text)])

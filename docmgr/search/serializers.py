@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from marshmallow import fields
-from marshmallow.validate import OneOf
+from marshmallow.validate import OneOf, Regexp
 
 from docmgr.search.services import SORTS
 from docmgr.serializers import Input, IsoDate, IsoDateTime, Output
-from docmgr.vocab import KINDS, LANGUAGES, SECTORS
+from docmgr.vocab import KINDS, LANGUAGE_CODE_PATTERN, SECTORS
 
 
 class HitSchema(Output):
@@ -74,7 +74,7 @@ class SearchQuery(Input):
     q = fields.String(metadata={"description": "words, \"phrases\", field:value; empty lists everything"})
     kind = fields.String(validate=OneOf(KINDS))
     sector = fields.String(validate=OneOf(SECTORS))
-    language = fields.String(validate=OneOf(LANGUAGES))
+    language = fields.String(validate=Regexp(LANGUAGE_CODE_PATTERN), metadata={"description": "it, ru, bi or a detected ISO 639-1 code"})
     organization_id = fields.Integer()
     session_id = fields.Integer()
     date_from = IsoDate()
@@ -86,3 +86,4 @@ class SearchQuery(Input):
 
 class SimilarQuery(Input):
     limit = fields.Integer(metadata={"maximum": 20})
+

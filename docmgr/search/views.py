@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from docmgr.accounts import permissions
-from docmgr.documents.services import documents_by_ids, list_organizations, list_task_force_sessions
+from docmgr.documents.services import documents_by_ids, file_languages, list_organizations, list_task_force_sessions
 from docmgr.errors import DocmgrError
 from docmgr.extensions import db
 from docmgr.search import services
 from docmgr.search.api import filters_from_args
-from docmgr.vocab import KINDS, LANGUAGES, SECTORS
+from docmgr.vocab import KINDS, SECTORS
 from docmgr.web import form_error
 
 bp = Blueprint("search", __name__)
@@ -38,15 +38,13 @@ def search_page():
     return render_template(
         "search/search.html", result=result, error=error, page=page, per_page=PER_PAGE, args=request.args,
         hit_documents=hit_documents,
-        kinds=KINDS, sectors=SECTORS, languages=LANGUAGES, sessions=list_task_force_sessions(db.session),
+        kinds=KINDS, sectors=SECTORS, languages=file_languages(db.session, actor), sessions=list_task_force_sessions(db.session),
         organizations=list_organizations(db.session) if permissions.sees_everything(actor) else [],
     ), (error and 422) or 200
 
 
 def facet_url(name: str, value: str | None) -> str:
     """The current search with one facet filter set (or removed when ``value`` is None)."""
-    from flask import url_for
-
     parameter = {"organization": "organization_id", "session": "session_id"}.get(name, name)
     args = {k: v for k, v in request.args.items() if k not in ("page", parameter)}
     if value is not None:

@@ -222,7 +222,7 @@ def test_list_documents_with_filters_and_pages(client, make_org, make_user, toke
 @pytest.mark.parametrize(
     "query, field",
     [("?kind=letter", "kind"), ("?sector=fishing", "sector"), ("?page=0", "page"), ("?per_page=1000", "per_page"),
-     ("?organization_id=abc", "organization_id"), ("?language=de", "language")],
+     ("?organization_id=abc", "organization_id"), ("?language=german", "language")],
 )
 def test_list_refuses_bad_filters(client, make_user, token_for, query, field):
     response = client.get(f"/api/v1/documents{query}", headers=token_for(make_user("legal")))

@@ -281,7 +281,7 @@ def test_filters_narrow_results_and_facets_together(legal, make_org, make_user, 
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"kind": "memo"}, "kind"), ({"sector": "space"}, "sector"), ({"language": "de"}, "language"),
+    [({"kind": "memo"}, "kind"), ({"sector": "space"}, "sector"), ({"language": "german"}, "language"),
      ({"date_from": "2024-13-01"}, "date_from"), ({"date_to": "yesterday"}, "date_to"),
      ({"date_from": "2024-05-02", "date_to": "2024-05-01"}, "date_to"), ({"per_page": "101"}, "per_page"),
      ({"page": "0"}, "page"), ({"organization_id": "abc"}, "organization_id"), ({"sort": "random"}, "sort")],

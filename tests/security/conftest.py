@@ -172,6 +172,9 @@ def build_world(app) -> World:
     world.ids["token_a"] = db.session.scalar(
         select(ApiToken.id).where(ApiToken.user_id == world.users["firm_a"].id).order_by(ApiToken.id.desc())
     )
+    from docmgr.saved_searches.services import save_search
+
+    world.ids["saved_search_a"] = save_search(db.session, world.users["firm_a"], name=SECRET_TITLE, query="proposta").id
     db.session.commit()
     return world
 

@@ -226,6 +226,17 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                               events="agreement.executed")),
     ("webhooks.set_active", "POST"): Route(write=True, body=_form(active="false")),
     ("webhooks.delete", "POST"): Route(write=True),
+    # Saved searches: each user's own (the ministry too: saving a search changes nobody's data); another
+    # user's id answers 404 like a missing one.
+    ("api.documents_api.document_processing", "GET"): Route(owned=True),  # what the worker still does for it
+    ("api.saved_searches_api.list_saved_searches", "GET"): Route(),
+    ("api.saved_searches_api.save_search", "POST"): Route(body=_json({"name": "Mine", "q": "proposta"})),
+    ("api.saved_searches_api.update_saved_search", "PATCH"): Route(owned=True, body=_json({"name": "Renamed"})),
+    ("api.saved_searches_api.delete_saved_search", "DELETE"): Route(owned=True),
+    ("saved_searches.index", "GET"): Route(),
+    ("saved_searches.save", "POST"): Route(body=_form(name="Mine", q="proposta")),
+    ("saved_searches.edit", "POST"): Route(owned=True, body=_form(name="Renamed")),
+    ("saved_searches.delete", "POST"): Route(owned=True),
 }
 
 
@@ -243,7 +254,7 @@ def url_for_rule(world, rule, route: Route) -> str:
         "document_id": ids["doc_a"], "file_id": ids["file_a"], "page": 1, "agreement_id": ids[route.agreement],
         "version": 1, "signatory_id": ids["signatory_draft" if draft else "signatory_exec"],
         "submission_id": ids["submission_exec"], "token_id": ids["token_a"], "key": "mou", "filename": "css/app.css",
-        "task_id": 1, "webhook_id": 1, "token": "not-a-signing-link-token",
+        "task_id": 1, "webhook_id": 1, "token": "not-a-signing-link-token", "saved_search_id": ids["saved_search_a"],
     }
     path = rule.rule
     for name in rule.arguments:

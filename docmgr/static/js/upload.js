@@ -2,7 +2,7 @@
  *
  * Without JavaScript the form posts as it is: two file slots with a language each, plus "more files".
  * With it, the slots give way to a drop zone and a list of the chosen files with a language per file
- * (guessed from the name, or from the text of .txt files, and changeable), and the form is sent with
+ * (guessed from the name, and changeable; otherwise detected by the server), and the form is sent with
  * XMLHttpRequest so that a progress bar can follow large uploads. It posts to the same endpoint with the
  * same fields (the CSRF token included); the server pairs the n-th "language" with the n-th "file".
  * On success the browser follows the server's redirect; on refusal the server's own message is shown.
@@ -12,22 +12,11 @@
 (function () {
   "use strict";
 
-  var LATIN = /[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]/g;
   var CYRILLIC = /[\u0400-\u052f]/g;
 
   function count(text, pattern) {
     var found = text.match(pattern);
     return found ? found.length : 0;
-  }
-
-  /* Same rule as the server's detect_language: script shares; 'bi' when the minority has >= 20 %. */
-  function languageOfText(text) {
-    var cyrillic = count(text, CYRILLIC);
-    var latin = count(text, LATIN);
-    var letters = cyrillic + latin;
-    if (letters < 20) { return ""; }
-    if (Math.min(cyrillic, latin) >= 0.2 * letters) { return "bi"; }
-    return cyrillic > latin ? "ru" : "it";
   }
 
   function languageOfName(name) {
@@ -119,11 +108,8 @@
       }
       select.addEventListener("change", function () { select.dataset.touched = "1"; guess.textContent = ""; });
       suggest(languageOfName(file.name));
-      if (/\.txt$/i.test(file.name) && window.FileReader && file.size > 0) {
-        var reader = new FileReader();
-        reader.onload = function () { suggest(languageOfText(String(reader.result || ""))); };
-        reader.readAsText(file.slice(0, 16384));
-      }
+      // No guess from the text here: Latin letters are not Italian. Left on "Detect", the server's language
+      // model decides (docmgr/documents/extraction/language.py).
       remove.addEventListener("click", function () {
         var index = chosen.indexOf(item);
         if (index >= 0) { chosen.splice(index, 1); }

@@ -1,0 +1,73 @@
+"""The saved-searches page: the user's own list (rename, daily e-mail on/off, delete), and saving from the search page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_required
+
+from docmgr.errors import DocmgrError
+from docmgr.extensions import db
+from docmgr.saved_searches import services as saved
+from docmgr.web import form_error
+
+bp = Blueprint("saved_searches", __name__)
+
+
+def _saved_page(error=None, status: int = 200):
+    actor = current_user._get_current_object()
+    return render_template("saved_searches/index.html", saved_searches=saved.list_saved(db.session, actor), error=error,
+                           search_args=saved.search_args), status
+
+
+@bp.get("/saved-searches")
+@login_required
+def index():
+    return _saved_page()
+
+
+@bp.post("/saved-searches")
+@login_required
+def save():
+    """From the search page: the current query and filters (hidden fields), a name and the digest box."""
+    actor = current_user._get_current_object()
+    filters = {name: request.form.get(name) for name in saved.FILTER_NAMES if request.form.get(name)}
+    try:
+        saved.save_search(db.session, actor, name=request.form.get("name"), query=request.form.get("q", ""),
+                          filters=filters, digest=request.form.get("digest") or False)
+        db.session.commit()
+    except DocmgrError as exc:
+        db.session.rollback()
+        return _saved_page(form_error(exc), exc.status)
+    flash(gettext("Search saved."), "success")
+    return redirect(url_for("saved_searches.index"))
+
+
+@bp.post("/saved-searches/<int:saved_search_id>/edit")
+@login_required
+def edit(saved_search_id: int):
+    actor = current_user._get_current_object()
+    try:
+        saved.update_saved(db.session, actor, saved_search_id, name=request.form.get("name"),
+                           digest=request.form.get("digest") or False)
+        db.session.commit()
+    except DocmgrError as exc:
+        db.session.rollback()
+        return _saved_page(form_error(exc), exc.status)
+    flash(gettext("Saved search updated."), "success")
+    return redirect(url_for("saved_searches.index"))
+
+
+@bp.post("/saved-searches/<int:saved_search_id>/delete")
+@login_required
+def delete(saved_search_id: int):
+    try:
+        saved.delete_saved(db.session, current_user._get_current_object(), saved_search_id)
+        db.session.commit()
+    except DocmgrError as exc:
+        db.session.rollback()
+        return _saved_page(form_error(exc), exc.status)
+    flash(gettext("Saved search deleted."), "success")
+    return redirect(url_for("saved_searches.index"))
+
+
