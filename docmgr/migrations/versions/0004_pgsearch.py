@@ -3,14 +3,14 @@
 Only on PostgreSQL: on SQLite (Whoosh is the only search backend there) this migration does nothing.
 
 Revision ID: 0004_pgsearch
-Revises: 0003_signing
+Revises: 0004_seal
 """
 from alembic import op
 
 from docmgr.search.pgschema import DROP, create_schema
 
 revision = "0004_pgsearch"
-down_revision = "0003_signing"
+down_revision = "0004_seal"  # the head on main when this branch was rebased; the lead re-chains at merge time
 branch_labels = None
 depends_on = None
 
