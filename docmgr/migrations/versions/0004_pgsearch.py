@@ -10,7 +10,7 @@ from alembic import op
 from docmgr.search.pgschema import DROP, create_schema
 
 revision = "0004_pgsearch"
-down_revision = "0004_seal"  # the head on main when this branch was rebased; the lead re-chains at merge time
+down_revision = "0004_previews"
 branch_labels = None
 depends_on = None
 

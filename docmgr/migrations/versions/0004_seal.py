@@ -10,7 +10,7 @@ import docmgr.database
 
 
 revision = "0004_seal"
-down_revision = "0004_flow"  # this branch contains flow's migration; the lead re-chains at merge time
+down_revision = "0004_flow"
 branch_labels = None
 depends_on = None
 
