@@ -53,7 +53,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Engine, Table, create_engine, func, inspect, select, text
+from sqlalchemy import Engine, Integer, Table, create_engine, func, inspect, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -241,7 +241,8 @@ def _snapshot_any(target: Path) -> None:
 def _copy_table(source_conn, target_conn, table: Table) -> int:
     """Rows go through the columns' types both ways, so dates and JSON survive a change of database."""
     copied = 0
-    result = source_conn.execution_options(yield_per=ROW_BATCH).execute(select(table))
+    ordered = select(table).order_by(*table.primary_key.columns)  # parents before children of the same table
+    result = source_conn.execution_options(yield_per=ROW_BATCH).execute(ordered)
     for rows in result.mappings().partitions(ROW_BATCH):
         target_conn.execute(table.insert(), [dict(row) for row in rows])
         copied += len(rows)
@@ -477,7 +478,7 @@ def _require_empty_instance(archive_blobs: set[str]) -> None:
     for sha in store.iter_hashes():
         if sha not in archive_blobs or store.verify(sha) is not None:
             raise Conflict(
-                f"The target storage is not empty ({store.objects} holds files). Import only into a new instance.",
+                f"The target storage is not empty (it holds the file {sha}). Import only into a new instance.",
                 field="storage", code="instance_not_empty",
             )
     db.session.rollback()
@@ -549,6 +550,8 @@ def _restore_rows(snapshot: Engine, manifest: dict[str, Any], echo: Echo) -> int
         for table in tables:
             if table.name in present:
                 copied += _copy_table(source, connection, table)
+    if connection.dialect.name == "postgresql":
+        _advance_sequences(connection, tables)
     expected = manifest.get("tables", {})
     for table in tables:
         count = db.session.scalar(select(func.count()).select_from(table)) or 0
@@ -557,6 +560,21 @@ def _restore_rows(snapshot: Engine, manifest: dict[str, Any], echo: Echo) -> int
                                  f"{expected.get(table.name, 0)}: nothing was restored.")
     echo(f"database: {copied} row(s) restored into {len(tables)} table(s)")
     return copied
+
+
+def _advance_sequences(connection, tables: list[Table]) -> None:
+    """PostgreSQL: rows were copied with their ids, which leaves each table's id sequence behind; move it past
+    the largest id so the next insert does not collide (SQLite takes max(id) + 1 by itself)."""
+    for table in tables:
+        for column in table.primary_key.columns:
+            if not column.autoincrement or not isinstance(column.type, Integer):
+                continue
+            sequence = connection.scalar(text("SELECT pg_get_serial_sequence(:table, :column)"),
+                                         {"table": table.name, "column": column.name})
+            if sequence:
+                connection.execute(text(
+                    f'SELECT setval(:sequence, COALESCE((SELECT MAX("{column.name}") FROM "{table.name}"), 0) + 1, false)'
+                ), {"sequence": sequence})
 
 
 def _verify_restored_audit(manifest: dict[str, Any]) -> None:
