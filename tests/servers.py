@@ -156,16 +156,17 @@ class RedisServer:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_redis(root: Path, *, appendonly: bool = True) -> RedisServer:
-    """redis-server on a free loopback port, its data (append-only file, so queued work survives kill -9) in `root`."""
+def start_redis(root: Path, *, appendonly: bool = True, port: int | None = None, private: bool = False) -> RedisServer:
+    """redis-server on a free loopback port (or ``port``: a restart), its data (append-only file, so queued work
+    survives kill -9) in `root`. ``private``: never the server DOCMGR_TEST_REDIS_URL names (a test that kills it)."""
     external = os.environ.get("DOCMGR_TEST_REDIS_URL")
-    if external:
+    if external and not private:
         return RedisServer(url=external)
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("Redis is not installed: `bash scripts/setup.sh` installs Debian's redis-server")
     root.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(root), "--save", "",
          "--appendonly", "yes" if appendonly else "no", "--appendfsync", "always"],
