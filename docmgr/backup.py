@@ -238,15 +238,36 @@ def _snapshot_any(target: Path) -> None:
         snapshot.dispose()
 
 
+def _cycle_columns(table: Table) -> list:
+    """Columns whose foreign key closes a cycle between tables (``use_alter``, e.g. an agreement's frozen draft):
+    copied as NULL first and filled in once every table is there, because PostgreSQL checks foreign keys at
+    once (SQLite's are deferred during the import)."""
+    return [fk.parent for fk in table.foreign_keys if fk.constraint is not None and fk.constraint.use_alter]
+
+
 def _copy_table(source_conn, target_conn, table: Table) -> int:
     """Rows go through the columns' types both ways, so dates and JSON survive a change of database."""
     copied = 0
+    later = {column.name for column in _cycle_columns(table)}
     ordered = select(table).order_by(*table.primary_key.columns)  # parents before children of the same table
     result = source_conn.execution_options(yield_per=ROW_BATCH).execute(ordered)
     for rows in result.mappings().partitions(ROW_BATCH):
-        target_conn.execute(table.insert(), [dict(row) for row in rows])
+        target_conn.execute(table.insert(), [{**row, **dict.fromkeys(later)} for row in rows])
         copied += len(rows)
     return copied
+
+
+def _fill_cycle_columns(source_conn, target_conn, table: Table) -> None:
+    from sqlalchemy import bindparam
+
+    key = list(table.primary_key.columns)
+    for column in _cycle_columns(table):
+        rows = source_conn.execute(select(*key, column).where(column.is_not(None))).mappings().all()
+        if rows:
+            update = table.update().where(*(k == bindparam(f"k_{k.name}") for k in key)).values(
+                {column.name: bindparam(f"v_{column.name}")})
+            target_conn.execute(update, [{**{f"k_{k.name}": row[k.name] for k in key},
+                                          f"v_{column.name}": row[column.name]} for row in rows])
 
 
 def _add_file(tar: tarfile.TarFile, name: str, stream: BinaryIO, size: int) -> tuple[str, int]:
@@ -550,6 +571,9 @@ def _restore_rows(snapshot: Engine, manifest: dict[str, Any], echo: Echo) -> int
         for table in tables:
             if table.name in present:
                 copied += _copy_table(source, connection, table)
+        for table in tables:
+            if table.name in present:
+                _fill_cycle_columns(source, connection, table)
     if connection.dialect.name == "postgresql":
         _advance_sequences(connection, tables)
     expected = manifest.get("tables", {})
