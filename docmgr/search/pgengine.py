@@ -19,7 +19,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -42,6 +42,8 @@ RANK_NORMALIZATION = 1  # divided by 1 + log(length): long texts do not win by l
 _BODY_WEIGHTS = "ARRAY['A','B','D']::text[]"
 _LEXICON_OF = (f"SELECT DISTINCT u.lexeme FROM {ENTRIES} e, unnest(e.tsv) u WHERE e.{{key}} = :key "
                f"AND u.weights && {_BODY_WEIGHTS}")
+_HIT_NAMES = ("uid", "doctype", "object_id", "title_it", "title_ru", "kind", "sectors", "langs", "organization_id",
+              "session_id", "created")
 _HIT_COLUMNS = "uid, doctype, object_id, title_it, title_ru, kind, sectors, langs, organization_id, session_id, created"
 
 
@@ -222,75 +224,56 @@ class PostgresEngine(Highlighting):
             query = rewrite(query, self)
         query = query.normalize()
         compiled = compile_query(query, filter_query.normalize() if filter_query is not None else None)
-        params = dict(compiled.params)
-        where = compiled.where
         try:
-            with self.db.connect() as connection, connection.begin():
-                if timeout:
-                    connection.execute(text(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}"))
-                self._local.generation = self.generation(connection)
-                total, facets = self._count(connection, where, params, with_facets)
-                hits: list[EngineHit] = []
-                if total:
-                    hits = self._page(connection, query, compiled.rank, where, params, page, per_page, sort,
-                                      with_highlights)
+            with self.reader(timeout) as connection:
+                row = connection.execute(text(search_sql(compiled.where, bool(compiled.rank) and sort == "relevance",
+                                                         with_facets)),
+                                         {**compiled.params, "rank": compiled.rank, "limit": per_page,
+                                          "offset": (page - 1) * per_page}).one()
         except OperationalError as error:
             if type(error.orig).__name__ == "QueryCanceled":
                 raise SearchTimeout from None
             raise
-        return EngineResult(total, hits, facets)
+        return self.result_of(row, query, with_facets, with_highlights)
 
-    def _count(self, connection: Connection, where: str, params: dict[str, Any],
-               with_facets: bool) -> tuple[int, dict[str, dict[str, int]]]:
-        if not with_facets:
-            return connection.execute(text(f"SELECT count(*) FROM {ENTRIES} WHERE {where}"), params).scalar_one(), {}
-        rows = connection.execute(text(
-            f"WITH m AS MATERIALIZED (SELECT kind, sectors, langs, organization_id, session_id, year "
-            f"FROM {ENTRIES} WHERE {where}) "
-            "SELECT 'total', NULL, count(*) FROM m "
-            "UNION ALL SELECT 'kind', kind, count(*) FROM m WHERE kind <> '' GROUP BY kind "
-            "UNION ALL SELECT 'sector', s, count(*) FROM m, unnest(m.sectors) s GROUP BY s "
-            "UNION ALL SELECT 'language', l, count(*) FROM m, unnest(m.langs) l GROUP BY l "
-            "UNION ALL SELECT 'organization', organization_id::text, count(*) FROM m "
-            "WHERE organization_id IS NOT NULL GROUP BY organization_id "
-            "UNION ALL SELECT 'session', session_id::text, count(*) FROM m WHERE session_id IS NOT NULL GROUP BY session_id "
-            "UNION ALL SELECT 'year', year, count(*) FROM m WHERE year <> '' GROUP BY year"), params)
-        counts: dict[str, dict[str, int]] = {name: {} for name in FACET_FIELDS}
-        total = 0
-        for name, value, count in rows:
-            if name == "total":
-                total = count
-            else:
+    def result_of(self, row: Any, query: wq.Query, with_facets: bool, with_highlights: bool) -> EngineResult:
+        """The result of the row :func:`search_sql` returns (highlights for ``query``)."""
+        total, facet_rows, hit_rows, generation = row
+        self._local.generation = int(generation or 0)
+        facets: dict[str, dict[str, int]] = {}
+        if with_facets:
+            counts: dict[str, dict[str, int]] = {name: {} for name in FACET_FIELDS}
+            for name, value, count in facet_rows or []:
                 counts[name][value] = count
-        return total, {name: dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))
-                       for name, found in counts.items()}
+            facets = {name: dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))
+                      for name, found in counts.items()}
+        hits = [self._hit(hit, query, with_highlights) for hit in hit_rows or []]
+        return EngineResult(total or 0, hits, facets)
 
-    def _page(self, connection: Connection, query: wq.Query, rank: str | None, where: str, params: dict[str, Any],
-              page: int, per_page: int, sort: str, with_highlights: bool) -> list[EngineHit]:
-        params = {**params, "limit": per_page, "offset": (page - 1) * per_page}
-        if rank and sort == "relevance":
-            params["rank"] = rank
-            score = f"ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), {RANK_NORMALIZATION})"
-            inner, outer = "score DESC, created, uid", "t.score DESC, t.tcreated, t.tuid"
-        else:
-            score = "0.0"
-            inner, outer = "created DESC, uid", "t.tcreated DESC, t.tuid"
-        # Two stages: rank and cut to the page on the narrow columns, then read the page's rows.
-        rows = connection.execute(text(
-            f"SELECT {_HIT_COLUMNS}, payload, t.score FROM (SELECT uid AS tuid, created AS tcreated, {score} AS score "
-            f"FROM {ENTRIES} WHERE {where} ORDER BY {inner} LIMIT :limit OFFSET :offset) t "
-            f"JOIN {ENTRIES} e ON e.uid = t.tuid ORDER BY {outer}"), params).mappings()
-        return [self._hit(row, query, with_highlights) for row in rows]
+    @contextmanager
+    def reader(self, timeout: float | None = None) -> Iterator[Connection]:
+        """A pooled connection in autocommit mode (one statement is one snapshot: no BEGIN/ROLLBACK round
+        trips), with the statement timeout set once per connection."""
+        milliseconds = max(1, int(timeout * 1000)) if timeout else 0
+        with self.db.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            if connection.info.get("docmgr.statement_timeout") != milliseconds:
+                connection.execute(text(f"SET statement_timeout = {milliseconds}"))
+                connection.info["docmgr.statement_timeout"] = milliseconds
+            yield connection
 
-    def _hit(self, row: Any, query: wq.Query, with_highlights: bool) -> EngineHit:
+    def _hit(self, row: dict[str, Any], query: wq.Query, with_highlights: bool) -> EngineHit:
+        """A hit from a row (a mapping, or the JSON object :func:`search_sql` returns)."""
         payload = payload_json(row["payload"])
+        created = row["created"]
+        if isinstance(created, str):
+            created = datetime.fromisoformat(created)
         result = EngineHit(
             uid=row["uid"], doctype=row["doctype"], object_id=payload.get("object_id") or row["object_id"],
             document_id=payload.get("document_id"), agreement_id=payload.get("agreement_id"),
-            title_it=row["title_it"], title_ru=row["title_ru"], kind=row["kind"], sectors=list(row["sectors"]),
-            languages=list(row["langs"]), organization_id=row["organization_id"],
+            title_it=row["title_it"], title_ru=row["title_ru"], kind=row["kind"], sectors=list(row["sectors"] or []),
+            languages=list(row["langs"] or []), organization_id=row["organization_id"],
             organization=payload.get("organization", ""), session_id=row["session_id"],
-            created_at=row["created"].replace(tzinfo=UTC) if row["created"] else None,
+            created_at=created.replace(tzinfo=UTC) if created else None,
             score=round(float(row["score"] or 0.0), 4),
         )
         if with_highlights:
@@ -334,6 +317,42 @@ class PostgresEngine(Highlighting):
                 f"AND {compiled.where} ORDER BY score DESC, created, uid LIMIT :top"),
                 {**compiled.params, "rank": rank, "uid": uid, "top": top}).mappings().all()
         return [(self._hit(row, wq.NullQuery, False), float(row["score"])) for row in rows]
+
+
+_HIT_JSON = ", ".join(f"'{name}', e.{name}" for name in _HIT_NAMES)
+_FACETS_SQL = (
+    "(SELECT json_agg(json_build_array(n, v, c)) FROM ("
+    "SELECT 'kind' AS n, kind AS v, count(*) AS c FROM m WHERE kind <> '' GROUP BY kind "
+    "UNION ALL SELECT 'sector', s, count(*) FROM m, unnest(m.sectors) s GROUP BY s "
+    "UNION ALL SELECT 'language', l, count(*) FROM m, unnest(m.langs) l GROUP BY l "
+    "UNION ALL SELECT 'organization', organization_id::text, count(*) FROM m WHERE organization_id IS NOT NULL "
+    "GROUP BY organization_id "
+    "UNION ALL SELECT 'session', session_id::text, count(*) FROM m WHERE session_id IS NOT NULL GROUP BY session_id "
+    "UNION ALL SELECT 'year', year, count(*) FROM m WHERE year <> '' GROUP BY year) f)"
+)
+
+
+def search_sql(where: str, ranked: bool, with_facets: bool, top: str | None = None, order: str | None = None) -> str:
+    """One statement for a whole search (each round trip costs most on a loaded machine): the total, facet
+    counts (GROUP BY over the matches), the page of hits (ranked on narrow columns, then only the page's rows
+    read whole) and the index generation. ``top`` (a query of ``uid, created, score`` with ``:limit`` and
+    ``:offset``) and ``order`` (of ``top``'s columns) replace the default ranking: bench/pg_search_bench.py
+    measures other designs through them."""
+    score = f"ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), {RANK_NORMALIZATION})" if ranked else "0.0"
+    if top is None:
+        order = "score DESC, created, uid" if ranked else "created DESC, uid"
+        top = f"SELECT uid, created, score FROM m ORDER BY {order} LIMIT :limit OFFSET :offset"
+        columns = f", {score} AS score"
+    else:
+        columns = ""
+    outer = ", ".join(f"top.{part.strip()}" for part in (order or "score DESC").split(","))
+    return (
+        f"WITH m AS MATERIALIZED (SELECT uid, created, kind, sectors, langs, organization_id, session_id, year"
+        f"{columns} FROM {ENTRIES} WHERE {where}), top AS ({top}) "
+        f"SELECT (SELECT count(*) FROM m), {_FACETS_SQL if with_facets else 'NULL::json'}, "
+        f"(SELECT json_agg(json_build_object({_HIT_JSON}, 'payload', e.payload, 'score', top.score) ORDER BY {outer}) "
+        f"FROM top JOIN {ENTRIES} e ON e.uid = top.uid), (SELECT value FROM {META} WHERE key = 'generation')"
+    )
 
 
 class PgBatch:

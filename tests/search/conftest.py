@@ -2,8 +2,8 @@
 
 Every test here that uses the ``app`` fixture runs twice: on Whoosh (SQLite app database), and on the
 PostgreSQL backend (a fresh PostgreSQL database from ``postgres_url``, ``SEARCH_BACKEND=postgres``), with the
-same expectations. With ``DOCMGR_TEST_SEARCH_BACKEND=postgres`` only the second runs; tests about Whoosh's own
-machinery (generations on disk, file locks, its scorer) carry ``@pytest.mark.whoosh_only``.
+same expectations. With ``DOCMGR_TEST_SEARCH_BACKEND=postgres`` only the second runs; tests about one backend's own
+machinery (generations on disk, file locks; rows, advisory locks) carry ``whoosh_only`` / ``postgres_only``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ def _backends() -> list[str]:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "whoosh_only: a test of the Whoosh backend's own machinery")
+    config.addinivalue_line("markers", "postgres_only: a test of the PostgreSQL backend's own machinery")
 
 
 def pytest_generate_tests(metafunc):
@@ -32,6 +33,8 @@ def pytest_generate_tests(metafunc):
         backends = _backends()
         if metafunc.definition.get_closest_marker("whoosh_only") is not None:
             backends = [b for b in backends if b == "whoosh"]
+        if metafunc.definition.get_closest_marker("postgres_only") is not None:
+            backends = ["postgres"]
         metafunc.parametrize("search_backend", backends or ["whoosh"], indirect=True)
 
 
