@@ -126,6 +126,9 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "QUEUE_EXIT_AFTER_COMMIT": env.get("DOCMGR_QUEUE_EXIT_AFTER_COMMIT", ""),
         # Availability: a search running longer than this answers 422 search_timeout (0: no deadline).
         "SEARCH_TIMEOUT_SECONDS": float(env.get("DOCMGR_SEARCH_TIMEOUT_SECONDS", "5")),
+        # The search backend (docmgr.search.indexers.make_engine): "whoosh" (INDEX_DIR, one machine) or
+        # "postgres" (full-text search in the application's PostgreSQL database, for several nodes).
+        "SEARCH_BACKEND": env.get("DOCMGR_SEARCH_BACKEND", "whoosh").strip().lower(),
         # Signatures (docmgr.signatures): PEM files of the CAs whose certificates count as trusted
         # (empty: every certificate is reported untrusted, integrity is still checked), and whether
         # an untrusted but intact signature over the right PDF is refused.

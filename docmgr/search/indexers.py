@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from docmgr.extensions import db
 from docmgr.search.engine import SCHEMA_VERSION, IndexBatch, IndexEntry, LockError, WhooshEngine
+from docmgr.search.pgengine import PgBatch, PostgresEngine
 from docmgr.search.query import QueryBuilder
 from docmgr.tasks.queue import Deferred, enqueue, register_handler
 
@@ -48,22 +49,45 @@ class Registration:
 
 @dataclass
 class SearchState:
-    engine: WhooshEngine
+    engine: WhooshEngine | PostgresEngine
     queries: QueryBuilder
     indexers: dict[str, Registration] = field(default_factory=dict)
     shown_as_other: list[ShownAs] = field(default_factory=list)
+
+
+BACKENDS = ("whoosh", "postgres")
+
+
+def make_engine(app: Flask) -> WhooshEngine | PostgresEngine:
+    """The engine ``SEARCH_BACKEND`` names: Whoosh in ``INDEX_DIR`` (the default), or PostgreSQL full-text
+    search in the application's database, which must then be PostgreSQL."""
+    backend = app.config.get("SEARCH_BACKEND") or "whoosh"
+    if backend not in BACKENDS:
+        raise RuntimeError(f"DOCMGR_SEARCH_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}.")
+    if backend == "whoosh":
+        return WhooshEngine(app.config["INDEX_DIR"])
+    url = str(app.config.get("SQLALCHEMY_DATABASE_URI") or "")
+    if not url.startswith("postgresql"):
+        raise RuntimeError("DOCMGR_SEARCH_BACKEND=postgres needs the application database on PostgreSQL "
+                           "(DOCMGR_DATABASE_URL=postgresql+psycopg://…); it is not.")
+
+    def connect():
+        with app.app_context():
+            return db.engine
+
+    return PostgresEngine(connect)
 
 
 def state(app: Flask | None = None) -> SearchState:
     app = app or current_app._get_current_object()
     found = app.extensions.get("docmgr.search")
     if found is None:
-        engine = WhooshEngine(app.config["INDEX_DIR"])
+        engine = make_engine(app)
         found = app.extensions["docmgr.search"] = SearchState(engine=engine, queries=QueryBuilder(engine.schema))
     return found
 
 
-def get_engine(app: Flask | None = None) -> WhooshEngine:
+def get_engine(app: Flask | None = None) -> WhooshEngine | PostgresEngine:
     return state(app).engine
 
 
@@ -153,7 +177,7 @@ def build_entry(session: Session, object_type: str, object_id: int) -> IndexEntr
     return entry
 
 
-def apply_entry(writer: IndexBatch, object_type: str, object_id: int, entry: IndexEntry | None) -> None:
+def apply_entry(writer: IndexBatch | PgBatch, object_type: str, object_id: int, entry: IndexEntry | None) -> None:
     if entry is None:
         writer.delete_object(f"{object_type}:{object_id}")
     else:

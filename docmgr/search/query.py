@@ -207,24 +207,36 @@ def _has_positive_terms(query: wq.Query) -> bool:
     return any(_has_positive_terms(child) for child in query.children())
 
 
+def _matching_words(node: wq.Query, reader, limit: int) -> list | None:
+    """Up to ``limit`` index terms a wildcard matches (None: not a text field), from a Whoosh reader or
+    from an engine that lists them itself (``wildcard_terms``, the PostgreSQL backend's lexicon)."""
+    if hasattr(reader, "wildcard_terms"):
+        pattern = str(node.text) + ("*" if isinstance(node, wq.Prefix) else "")
+        return reader.wildcard_terms(node.fieldname, pattern, limit)
+    if node.fieldname not in reader.schema or not reader.schema[node.fieldname].format:
+        return None
+    fieldobj = reader.schema[node.fieldname]
+    return [fieldobj.from_bytes(b) for b in islice(node._btexts(reader), limit)]
+
+
 def bound_expansions(query: wq.Query, reader) -> wq.Query:
     """Replace wildcards by the index terms they match, refusing any that match too many, so a
-    query's cost is known before it runs."""
+    query's cost is known before it runs. ``reader``: a Whoosh reader, or an engine with
+    ``wildcard_terms``."""
     budget = [MAX_EXPANSIONS_TOTAL]
 
     def expand(node: wq.Query) -> wq.Query:
         if isinstance(node, (wq.Wildcard, wq.Prefix)):
-            if node.fieldname not in reader.schema or not reader.schema[node.fieldname].format:
+            words = _matching_words(node, reader, MAX_EXPANSIONS_PER_WILDCARD + 1)
+            if words is None:
                 return wq.NullQuery
-            fieldobj = reader.schema[node.fieldname]
-            btexts = list(islice(node._btexts(reader), MAX_EXPANSIONS_PER_WILDCARD + 1))
-            budget[0] -= len(btexts)
-            if len(btexts) > MAX_EXPANSIONS_PER_WILDCARD:
+            budget[0] -= len(words)
+            if len(words) > MAX_EXPANSIONS_PER_WILDCARD:
                 raise Invalid(gettext("'%(word)s' matches too many words; type more letters before the *.", word=node.text),
                               field="q", code="wildcard_too_broad")
             if budget[0] < 0:  # the budget is the whole query's, not each wildcard's
                 raise _too_costly()
-            terms = [wq.Term(node.fieldname, fieldobj.from_bytes(b)) for b in btexts]
+            terms = [wq.Term(node.fieldname, word) for word in words]
             return wq.Or(terms) if terms else wq.NullQuery
         return node if node.is_leaf() else node.apply(expand)
 

@@ -1,13 +1,55 @@
-"""Helpers for the search tests: real sentences from tests/data and a search shortcut."""
+"""Helpers for the search tests: real sentences from tests/data, a search shortcut, and both backends.
+
+Every test here that uses the ``app`` fixture runs twice: on Whoosh (SQLite app database), and on the
+PostgreSQL backend (a fresh PostgreSQL database from ``postgres_url``, ``SEARCH_BACKEND=postgres``), with the
+same expectations. With ``DOCMGR_TEST_SEARCH_BACKEND=postgres`` only the second runs; tests about one backend's own
+machinery (generations on disk, file locks; rows, advisory locks) carry ``whoosh_only`` / ``postgres_only``.
+"""
 
 from __future__ import annotations
 
 import csv
+import os
 from functools import cache
 
 import pytest
 
 from tests.conftest import CORPUS
+
+
+def _backends() -> list[str]:
+    if os.environ.get("DOCMGR_TEST_SEARCH_BACKEND", "").lower() == "postgres":
+        return ["postgres"]
+    return ["whoosh", "postgres"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "whoosh_only: a test of the Whoosh backend's own machinery")
+    config.addinivalue_line("markers", "postgres_only: a test of the PostgreSQL backend's own machinery")
+
+
+def pytest_generate_tests(metafunc):
+    if "app" in metafunc.fixturenames and "search_backend" in metafunc.fixturenames:
+        backends = _backends()
+        if metafunc.definition.get_closest_marker("whoosh_only") is not None:
+            backends = [b for b in backends if b == "whoosh"]
+        if metafunc.definition.get_closest_marker("postgres_only") is not None:
+            backends = ["postgres"]
+        metafunc.parametrize("search_backend", backends or ["whoosh"], indirect=True)
+
+
+@pytest.fixture
+def search_backend(request) -> str:
+    return getattr(request, "param", "whoosh")
+
+
+@pytest.fixture(autouse=True)
+def _search_backend_config(request, search_backend):
+    """The app of the postgres variant: its database on PostgreSQL and the PostgreSQL search backend
+    (tests/conftest.py's ``app`` reads these ``app_config`` overrides)."""
+    if search_backend == "postgres" and "app" in request.fixturenames:
+        url = request.getfixturevalue("postgres_url")
+        request.node.add_marker(pytest.mark.app_config(SQLALCHEMY_DATABASE_URI=url, SEARCH_BACKEND="postgres"))
 
 
 @cache

@@ -1,0 +1,406 @@
+"""The PostgreSQL full-text search backend (``DOCMGR_SEARCH_BACKEND=postgres``): the interface
+:class:`docmgr.search.engine.WhooshEngine` implements, on the application's PostgreSQL database, so every
+web node and worker of a cluster searches and writes the same index.
+
+* Entries are rows of ``search_entries`` (:mod:`docmgr.search.pgschema`, :mod:`docmgr.search.pgindex`);
+  queries and permission filters are translated to SQL by :mod:`docmgr.search.pgquery`.
+* The one-writer lock is a PostgreSQL advisory lock (any node); a write batch is one transaction, so
+  searches see a batch entirely or not at all; a rebuild replaces every row in one transaction (searches
+  keep reading the old rows until it commits).
+* Facets are ``GROUP BY`` counts over the same condition; highlights are made from the stored texts of the
+  page's hits by the same code as Whoosh's (:class:`docmgr.search.highlights.Highlighting`).
+* A ``generation`` counter, bumped by every write, stands for Whoosh's searcher in :meth:`per_searcher`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+from whoosh import query as wq
+
+from docmgr.search.facets import FACET_FIELDS
+from docmgr.search.highlights import Highlighting
+from docmgr.search.pgindex import COLUMNS, entry_row, payload_json
+from docmgr.search.pgquery import compile_query, lexeme
+from docmgr.search.pgschema import ENTRIES, META, TERMS, create_schema, schema_exists
+from docmgr.search.schema import SCHEMA_VERSION, EngineHit, EngineResult, IndexEntry, build_schema
+from docmgr.search.scoring import SearchTimeout
+
+LOCK_KEY = 0x646F636D  # "docm": the advisory lock of the index's one writer
+# ts_rank weights for {D, C, B, A}: texts and labels 1, names 1.5, titles 3 (Whoosh's field boosts).
+RANK_WEIGHTS = "{0.333333, 0.5, 0.333333, 1.0}"
+RANK_NORMALIZATION = 1  # divided by 1 + log(length): long texts do not win by length alone
+_BODY_WEIGHTS = "ARRAY['A','B','D']::text[]"
+_LEXICON_OF = (f"SELECT DISTINCT u.lexeme FROM {ENTRIES} e, unnest(e.tsv) u WHERE e.{{key}} = :key "
+               f"AND u.weights && {_BODY_WEIGHTS}")
+_HIT_NAMES = ("uid", "doctype", "object_id", "title_it", "title_ru", "kind", "sectors", "langs", "organization_id",
+              "session_id", "created")
+_HIT_COLUMNS = "uid, doctype, object_id, title_it, title_ru, kind, sectors, langs, organization_id, session_id, created"
+
+
+class PostgresEngine(Highlighting):
+    """The index in the application's PostgreSQL database (``connect()`` returns its SQLAlchemy engine)."""
+
+    def __init__(self, connect: Callable[[], Engine]):
+        self._connect = connect
+        self.schema = build_schema()  # analyzers and the query parser's fields: the same as Whoosh's
+        self._local = threading.local()
+        self._ready = False
+        self._cache: dict[str, tuple[int, Any]] = {}
+        self._cache_lock = threading.Lock()
+
+    @property
+    def db(self) -> Engine:
+        return self._connect()
+
+    def ensure(self) -> None:
+        """Create the tables when the database was made without the migration (``create_all``)."""
+        if self._ready:
+            return
+        with self.db.begin() as connection:
+            if not schema_exists(connection):
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY + 1})
+                create_schema(connection)
+        self._ready = True
+
+    def is_outdated(self) -> bool:
+        """Whether the rows were built with an older schema or analysis (`docmgr init` rebuilds them then)."""
+        self.ensure()
+        with self.db.connect() as connection:
+            version = connection.execute(text(f"SELECT value FROM {META} WHERE key = 'schema_version'")).scalar()
+            if version is None:
+                return connection.execute(text(f"SELECT EXISTS (SELECT 1 FROM {ENTRIES})")).scalar_one()
+        return version != SCHEMA_VERSION
+
+    @contextmanager
+    def drain_lock(self, blocking: bool = False) -> Iterator[bool]:
+        """The one-writer lock across processes and nodes: a session advisory lock."""
+        self.ensure()
+        with self.db.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            if blocking:
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+                acquired = True
+            else:
+                acquired = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}).scalar_one()
+            try:
+                yield bool(acquired)
+            finally:
+                if acquired:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+
+    # --- writing -------------------------------------------------------------------------------------
+
+    @contextmanager
+    def writer(self) -> Iterator[PgBatch]:
+        """A batch of updates committed together (one transaction)."""
+        self.ensure()
+        with self.db.begin() as connection:
+            batch = PgBatch(connection, self)
+            yield batch
+            _bump_generation(connection)
+
+    def index_document(self, batch: PgBatch, entry: IndexEntry) -> None:
+        batch.put(entry)
+
+    def delete(self, batch: PgBatch, object_key: str) -> None:
+        batch.delete_object(object_key)
+
+    def rebuild(self, entries: Iterable[IndexEntry], *, procs: int = 1, limitmb: int = 256) -> int:
+        """Replace every row by ``entries`` in one transaction (``COPY``), then the lexicon. Searches read
+        the old rows until the commit. ``procs`` and ``limitmb`` are Whoosh's and ignored here."""
+        self.ensure()
+        latest: dict[str, tuple[int, dict[str, Any]]] = {}
+        count = 0
+        with self.db.begin() as connection:
+            connection.execute(text(f"DELETE FROM {ENTRIES}"))
+            connection.execute(text(f"DELETE FROM {TERMS}"))
+            cursor = connection.connection.driver_connection.cursor()
+            pending: list[dict[str, Any]] = []
+
+            def flush() -> None:
+                with cursor.copy(f"COPY {ENTRIES} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                    for row in pending:
+                        copy.write_row([row[c] for c in COLUMNS])
+                pending.clear()
+
+            for entry in entries:
+                if entry.supersedes_by_object_id:  # drafts: only the latest of each agreement
+                    if entry.uid in latest:
+                        if latest[entry.uid][0] > entry.object_id:
+                            continue
+                        row = latest[entry.uid][1]
+                        row.update(entry_row(self.schema, entry))
+                        latest[entry.uid] = (entry.object_id, row)
+                        continue
+                    row = entry_row(self.schema, entry)
+                    latest[entry.uid] = (entry.object_id, row)
+                    count += 1
+                    continue
+                pending.append(entry_row(self.schema, entry))
+                count += 1
+                if len(pending) >= 500:
+                    flush()
+            pending.extend(row for _, row in latest.values())
+            if pending:
+                flush()
+            connection.execute(text(
+                f"INSERT INTO {TERMS} (lexeme, ndoc) SELECT u.lexeme, count(*) FROM {ENTRIES} e, unnest(e.tsv) u "
+                f"WHERE u.weights && {_BODY_WEIGHTS} GROUP BY u.lexeme"))
+            connection.execute(text(
+                f"INSERT INTO {META} (key, value) VALUES ('schema_version', :v) "
+                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"), {"v": SCHEMA_VERSION})
+            _bump_generation(connection)
+        with self.db.connect().execution_options(isolation_level="AUTOCOMMIT") as autocommit:
+            autocommit.execute(text(f"ANALYZE {ENTRIES}"))
+        return count
+
+    # --- reading -------------------------------------------------------------------------------------
+
+    def generation(self, connection: Connection | None = None) -> int:
+        if connection is None:
+            with self.db.connect() as own:
+                return self.generation(own)
+        return int(connection.execute(text(f"SELECT value FROM {META} WHERE key = 'generation'")).scalar() or 0)
+
+    def per_searcher(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, remembered while the index is unchanged (the generation the last search of this
+        thread read, else read now)."""
+        generation = getattr(self._local, "generation", None)
+        if generation is None:
+            self.ensure()
+            generation = self.generation()
+        with self._cache_lock:
+            found = self._cache.get(key)
+        if found is not None and found[0] == generation:
+            return found[1]
+        value = compute()
+        with self._cache_lock:
+            self._cache[key] = (generation, value)
+        return value
+
+    def doc_ids(self) -> dict[str, dict[str, Any]]:
+        """Every entry: uid → {"object_key", "stamp", "doctype"} (for ``check``)."""
+        self.ensure()
+        with self.db.connect() as connection:
+            rows = connection.execute(text(f"SELECT uid, object_key, stamp, doctype FROM {ENTRIES}"))
+            return {uid: {"object_key": key, "stamp": stamp, "doctype": doctype} for uid, key, stamp, doctype in rows}
+
+    def wildcard_terms(self, fieldname: str, pattern: str, limit: int) -> list[str]:
+        """Up to ``limit`` indexed words matching a wildcard pattern (``*`` and ``?``), from the lexicon."""
+        literal = re.split(r"[*?]", pattern, maxsplit=1)[0]
+        like = literal.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        regex = "^" + "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern) + "$"
+        with self.db.connect() as connection:
+            return list(connection.execute(text(
+                f"SELECT lexeme FROM {TERMS} WHERE lexeme LIKE :like AND ndoc > 0 AND lexeme ~ :regex "
+                "ORDER BY lexeme LIMIT :limit"), {"like": like, "regex": regex, "limit": limit}).scalars())
+
+    def search(
+        self,
+        query: wq.Query,
+        *,
+        filter_query: wq.Query | None = None,
+        page: int = 1,
+        per_page: int = 20,
+        sort: str = "relevance",
+        with_facets: bool = True,
+        with_highlights: bool = True,
+        rewrite: Callable[[wq.Query, Any], wq.Query] | None = None,
+        timeout: float | None = None,
+    ) -> EngineResult:
+        """Matching entries the filter allows: exact total, one page of hits, facet counts. ``rewrite(query,
+        self)`` bounds wildcards against the lexicon. Raises :class:`SearchTimeout` past ``timeout`` seconds."""
+        self.ensure()
+        if rewrite is not None:
+            query = rewrite(query, self)
+        query = query.normalize()
+        compiled = compile_query(query, filter_query.normalize() if filter_query is not None else None)
+        try:
+            with self.reader(timeout) as connection:
+                row = connection.execute(text(search_sql(compiled.where, bool(compiled.rank) and sort == "relevance",
+                                                         with_facets)),
+                                         {**compiled.params, "rank": compiled.rank, "limit": per_page,
+                                          "offset": (page - 1) * per_page}).one()
+        except OperationalError as error:
+            if type(error.orig).__name__ == "QueryCanceled":
+                raise SearchTimeout from None
+            raise
+        return self.result_of(row, query, with_facets, with_highlights)
+
+    def result_of(self, row: Any, query: wq.Query, with_facets: bool, with_highlights: bool) -> EngineResult:
+        """The result of the row :func:`search_sql` returns (highlights for ``query``)."""
+        total, facet_rows, hit_rows, generation = row
+        self._local.generation = int(generation or 0)
+        facets: dict[str, dict[str, int]] = {}
+        if with_facets:
+            counts: dict[str, dict[str, int]] = {name: {} for name in FACET_FIELDS}
+            for name, value, count in facet_rows or []:
+                counts[name][value] = count
+            facets = {name: dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))
+                      for name, found in counts.items()}
+        hits = [self._hit(hit, query, with_highlights) for hit in hit_rows or []]
+        return EngineResult(total or 0, hits, facets)
+
+    @contextmanager
+    def reader(self, timeout: float | None = None) -> Iterator[Connection]:
+        """A pooled connection in autocommit mode (one statement is one snapshot: no BEGIN/ROLLBACK round
+        trips), with the statement timeout set once per connection."""
+        milliseconds = max(1, int(timeout * 1000)) if timeout else 0
+        with self.db.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            if connection.info.get("docmgr.statement_timeout") != milliseconds:
+                connection.execute(text(f"SET statement_timeout = {milliseconds}"))
+                connection.info["docmgr.statement_timeout"] = milliseconds
+            yield connection
+
+    def _hit(self, row: dict[str, Any], query: wq.Query, with_highlights: bool) -> EngineHit:
+        """A hit from a row (a mapping, or the JSON object :func:`search_sql` returns)."""
+        payload = payload_json(row["payload"])
+        created = row["created"]
+        if isinstance(created, str):
+            created = datetime.fromisoformat(created)
+        result = EngineHit(
+            uid=row["uid"], doctype=row["doctype"], object_id=payload.get("object_id") or row["object_id"],
+            document_id=payload.get("document_id"), agreement_id=payload.get("agreement_id"),
+            title_it=row["title_it"], title_ru=row["title_ru"], kind=row["kind"], sectors=list(row["sectors"] or []),
+            languages=list(row["langs"] or []), organization_id=row["organization_id"],
+            organization=payload.get("organization", ""), session_id=row["session_id"],
+            created_at=created.replace(tzinfo=UTC) if created else None,
+            score=round(float(row["score"] or 0.0), 4),
+        )
+        if with_highlights:
+            self._highlight(query, {"title_it": row["title_it"], "title_ru": row["title_ru"]}, payload, result)
+        return result
+
+    # --- more like this ------------------------------------------------------------------------------
+
+    def more_like_this(
+        self, uid: str, *, filter_query: wq.Query | None = None, top: int = 30, numterms: int = 16
+    ) -> list[tuple[EngineHit, float]]:
+        """Entries whose words are most like ``uid``'s, within the filter, never ``uid`` itself: the key
+        words (frequency in the document × rarity in the index) of its Italian text, its Russian text and
+        its titles, each group kept apart so both languages are represented."""
+        self.ensure()
+        with self.db.connect() as connection:
+            seed = connection.execute(text(
+                f"SELECT u.lexeme, cardinality(u.positions), u.weights, coalesce(t.ndoc, 1) "
+                f"FROM {ENTRIES} e, unnest(e.tsv) u LEFT JOIN {TERMS} t ON t.lexeme = u.lexeme "
+                "WHERE e.uid = :uid AND u.weights && ARRAY['A','D']::text[]"), {"uid": uid}).all()
+            if not seed:
+                return []
+            total = connection.execute(text(f"SELECT count(*) FROM {ENTRIES}")).scalar_one() or 1
+            groups: dict[str, list[tuple[float, str]]] = {"it": [], "ru": [], "title": []}
+            for word, frequency, weights, ndoc in seed:
+                if len(word) < 3 or word.isdigit():
+                    continue
+                weight = (frequency or 1) * math.log(1 + total / max(1, ndoc))
+                if "A" in weights:
+                    groups["title"].append((weight, word))
+                if "D" in weights:
+                    groups["ru" if re.search(r"[\u0400-\u04ff]", word) else "it"].append((weight, word))
+            words = {word for group in groups.values() for _, word in sorted(group, reverse=True)[:numterms]}
+            if not words:
+                return []
+            rank = " | ".join(f"{lexeme(word)}:ABD" for word in sorted(words))
+            compiled = compile_query(wq.Every(), filter_query)
+            rows = connection.execute(text(
+                f"SELECT {_HIT_COLUMNS}, payload, ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), "
+                f"{RANK_NORMALIZATION}) AS score FROM {ENTRIES} WHERE tsv @@ CAST(:rank AS tsquery) AND uid <> :uid "
+                f"AND {compiled.where} ORDER BY score DESC, created, uid LIMIT :top"),
+                {**compiled.params, "rank": rank, "uid": uid, "top": top}).mappings().all()
+        return [(self._hit(row, wq.NullQuery, False), float(row["score"])) for row in rows]
+
+
+_HIT_JSON = ", ".join(f"'{name}', e.{name}" for name in _HIT_NAMES)
+_FACETS_SQL = (
+    "(SELECT json_agg(json_build_array(n, v, c)) FROM ("
+    "SELECT 'kind' AS n, kind AS v, count(*) AS c FROM m WHERE kind <> '' GROUP BY kind "
+    "UNION ALL SELECT 'sector', s, count(*) FROM m, unnest(m.sectors) s GROUP BY s "
+    "UNION ALL SELECT 'language', l, count(*) FROM m, unnest(m.langs) l GROUP BY l "
+    "UNION ALL SELECT 'organization', organization_id::text, count(*) FROM m WHERE organization_id IS NOT NULL "
+    "GROUP BY organization_id "
+    "UNION ALL SELECT 'session', session_id::text, count(*) FROM m WHERE session_id IS NOT NULL GROUP BY session_id "
+    "UNION ALL SELECT 'year', year, count(*) FROM m WHERE year <> '' GROUP BY year) f)"
+)
+
+
+def search_sql(where: str, ranked: bool, with_facets: bool, top: str | None = None, order: str | None = None) -> str:
+    """One statement for a whole search (each round trip costs most on a loaded machine): the total, facet
+    counts (GROUP BY over the matches), the page of hits (ranked on narrow columns, then only the page's rows
+    read whole) and the index generation. ``top`` (a query of ``uid, created, score`` with ``:limit`` and
+    ``:offset``) and ``order`` (of ``top``'s columns) replace the default ranking: bench/pg_search_bench.py
+    measures other designs through them."""
+    score = f"ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), {RANK_NORMALIZATION})" if ranked else "0.0"
+    if top is None:
+        order = "score DESC, created, uid" if ranked else "created DESC, uid"
+        top = f"SELECT uid, created, score FROM m ORDER BY {order} LIMIT :limit OFFSET :offset"
+        columns = f", {score} AS score"
+    else:
+        columns = ""
+    outer = ", ".join(f"top.{part.strip()}" for part in (order or "score DESC").split(","))
+    return (
+        f"WITH m AS MATERIALIZED (SELECT uid, created, kind, sectors, langs, organization_id, session_id, year"
+        f"{columns} FROM {ENTRIES} WHERE {where}), top AS ({top}) "
+        f"SELECT (SELECT count(*) FROM m), {_FACETS_SQL if with_facets else 'NULL::json'}, "
+        f"(SELECT json_agg(json_build_object({_HIT_JSON}, 'payload', e.payload, 'score', top.score) ORDER BY {outer}) "
+        f"FROM top JOIN {ENTRIES} e ON e.uid = top.uid), (SELECT value FROM {META} WHERE key = 'generation')"
+    )
+
+
+class PgBatch:
+    """Updates applied in one transaction; what registered indexers write to (as Whoosh's IndexBatch)."""
+
+    def __init__(self, connection: Connection, engine: PostgresEngine):
+        self.connection = connection
+        self.engine = engine
+
+    def _forget_words(self, key: str, value: str) -> None:
+        """Count the lexicon's words of the rows about to change out (``key`` is uid or object_key)."""
+        self.connection.execute(text(
+            f"UPDATE {TERMS} t SET ndoc = t.ndoc - 1 FROM ({_LEXICON_OF.format(key=key)}) o "
+            "WHERE t.lexeme = o.lexeme"), {"key": value})
+
+    def put(self, entry: IndexEntry) -> bool:
+        """Add or replace the entry (by uid). A superseding entry older than the indexed one is skipped."""
+        if entry.supersedes_by_object_id:
+            indexed = self.connection.execute(text(f"SELECT object_id FROM {ENTRIES} WHERE uid = :uid FOR UPDATE"),
+                                              {"uid": entry.uid}).scalar()
+            if indexed is not None and indexed > entry.object_id:
+                return False
+        row = entry_row(self.engine.schema, entry)
+        self._forget_words("uid", entry.uid)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c != "uid")
+        values = ", ".join(f"CAST(:{c} AS tsvector)" if c == "tsv" else f":{c}" for c in COLUMNS)
+        self.connection.execute(text(
+            f"INSERT INTO {ENTRIES} ({', '.join(COLUMNS)}) VALUES ({values}) ON CONFLICT (uid) DO UPDATE SET {updates}"),
+            row)
+        self.connection.execute(text(
+            f"INSERT INTO {TERMS} (lexeme, ndoc) SELECT lexeme, 1 FROM ({_LEXICON_OF.format(key='uid')}) o "
+            f"ON CONFLICT (lexeme) DO UPDATE SET ndoc = {TERMS}.ndoc + 1"), {"key": entry.uid})
+        return True
+
+    def delete_object(self, object_key: str) -> None:
+        self._forget_words("object_key", object_key)
+        self.connection.execute(text(f"DELETE FROM {ENTRIES} WHERE object_key = :key"), {"key": object_key})
+
+    def delete_uid(self, uid: str) -> None:
+        self._forget_words("uid", uid)
+        self.connection.execute(text(f"DELETE FROM {ENTRIES} WHERE uid = :key"), {"key": uid})
+
+
+def _bump_generation(connection: Connection) -> None:
+    connection.execute(text(
+        f"INSERT INTO {META} (key, value) VALUES ('generation', '1') "
+        "ON CONFLICT (key) DO UPDATE SET value = (" + META + ".value::bigint + 1)::text"))
+    connection.execute(text(
+        f"INSERT INTO {META} (key, value) VALUES ('schema_version', :v) ON CONFLICT (key) DO NOTHING"),
+        {"v": SCHEMA_VERSION})
+

@@ -1,0 +1,63 @@
+"""The PostgreSQL search backend's schema objects: one table of entries with a weighted ``tsvector``, the
+lexicon (wildcard expansion, term statistics for "similar documents") and a small key/value table (schema
+version, generation). Created by migration ``0004_pgsearch`` on PostgreSQL, or by the backend at start when
+the database was made without migrations (``db.create_all()`` in tests). Nothing here exists on SQLite.
+
+The ``tsv`` column holds the lexemes :mod:`docmgr.search.text` makes (the same analysis Whoosh indexes, so
+both backends match the same documents), with the field as the weight:
+
+* ``A`` titles, ``B`` labels (organisation, session and file names), ``D`` the files' texts — together the
+  ``body`` field; ``text:`` is ``D`` only, ``title:`` ``A``, ``meta:`` ``B``;
+* ``C`` cross-script name skeletons (the ``names`` field); ``org:`` skeletons carry the ``ORG_PREFIX``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+ENTRIES = "search_entries"
+TERMS = "search_terms"
+META = "search_meta"
+ORG_PREFIX = "~"  # organisation-name skeletons share weight C with names, apart by this prefix
+
+DDL = [
+    f"""CREATE TABLE IF NOT EXISTS {ENTRIES} (
+        uid text PRIMARY KEY,
+        object_key text NOT NULL,
+        doctype text NOT NULL,
+        object_id bigint NOT NULL,
+        title_it text NOT NULL DEFAULT '',
+        title_ru text NOT NULL DEFAULT '',
+        kind text NOT NULL DEFAULT '',
+        sectors text[] NOT NULL DEFAULT '{{}}',
+        langs text[] NOT NULL DEFAULT '{{}}',
+        organization_id integer,
+        readers integer[] NOT NULL DEFAULT '{{}}',
+        session_id integer,
+        year text NOT NULL DEFAULT '',
+        created timestamp NOT NULL,
+        stamp text NOT NULL DEFAULT '',
+        payload text NOT NULL DEFAULT '{{}}',
+        tsv tsvector NOT NULL
+    )""",
+    f"CREATE INDEX IF NOT EXISTS ix_{ENTRIES}_tsv ON {ENTRIES} USING gin (tsv)",
+    f"CREATE INDEX IF NOT EXISTS ix_{ENTRIES}_readers ON {ENTRIES} USING gin (readers)",
+    f"CREATE INDEX IF NOT EXISTS ix_{ENTRIES}_object_key ON {ENTRIES} (object_key)",
+    f"CREATE INDEX IF NOT EXISTS ix_{ENTRIES}_created ON {ENTRIES} (created)",
+    f"CREATE TABLE IF NOT EXISTS {TERMS} (lexeme text COLLATE \"C\" PRIMARY KEY, ndoc integer NOT NULL)",
+    f"CREATE TABLE IF NOT EXISTS {META} (key text PRIMARY KEY, value text NOT NULL)",
+    f"INSERT INTO {META} (key, value) VALUES ('generation', '0') ON CONFLICT (key) DO NOTHING",
+]
+
+DROP = [f"DROP TABLE IF EXISTS {ENTRIES}", f"DROP TABLE IF EXISTS {TERMS}", f"DROP TABLE IF EXISTS {META}"]
+
+
+def create_schema(connection: Connection) -> None:
+    """Create the tables and indexes that are missing (idempotent)."""
+    for statement in DDL:
+        connection.execute(text(statement))
+
+
+def schema_exists(connection: Connection) -> bool:
+    return connection.execute(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": ENTRIES}).scalar_one()
