@@ -5,13 +5,13 @@ in CREATE TABLE; on PostgreSQL create_table leaves a use_alter key for a later A
 issued. Nothing changes on SQLite.
 
 Revision ID: 0004_pgdb
-Revises: 0003_signing
+Revises: 0004_pgsearch
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0004_pgdb"
-down_revision = "0003_signing"
+down_revision = "0004_pgsearch"  # chained after pgsearch (merged into this branch)
 branch_labels = None
 depends_on = None
 
