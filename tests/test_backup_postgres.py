@@ -18,7 +18,8 @@ from tests.test_backup import (  # noqa: F401  (fixtures)
     snapshot_of_instance,
 )
 
-pytestmark = pytest.mark.slow
+# Always PostgreSQL + Redis, whatever the pass: CI's second pass need not run it again.
+pytestmark = [pytest.mark.slow, pytest.mark.backend_independent]
 
 
 @pytest.fixture
