@@ -81,7 +81,10 @@ VARIANT_DDL = {
 
 def heads_of(rank: str) -> str:
     """The ranking tsquery with each word restricted to titles and labels (weights A, B)."""
-    return re.sub(r":(\*?)[A-D]+", lambda m: f":{m.group(1)}AB", rank) or "''"
+    def restrict(match: re.Match) -> str:
+        return match.group(1) + ":" + ("*" if "*" in (match.group(2) or "") else "") + "AB"
+
+    return re.sub(r"('(?:[^']|'')*')(:\*?[A-D]*)?", restrict, rank) or "''"
 
 
 class Designs:

@@ -309,7 +309,7 @@ class PostgresEngine(Highlighting):
             words = {word for group in groups.values() for _, word in sorted(group, reverse=True)[:numterms]}
             if not words:
                 return []
-            rank = " | ".join(f"{lexeme(word)}:ABD" for word in sorted(words))
+            rank = " | ".join(lexeme(word) for word in sorted(words))
             compiled = compile_query(wq.Every(), filter_query)
             rows = connection.execute(text(
                 f"SELECT {_HIT_COLUMNS}, payload, ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), "
