@@ -81,7 +81,10 @@ VARIANT_DDL = {
 
 def heads_of(rank: str) -> str:
     """The ranking tsquery with each word restricted to titles and labels (weights A, B)."""
-    return re.sub(r":(\*?)[A-D]+", lambda m: f":{m.group(1)}AB", rank) or "''"
+    def restrict(match: re.Match) -> str:
+        return match.group(1) + ":" + ("*" if "*" in (match.group(2) or "") else "") + "AB"
+
+    return re.sub(r"('(?:[^']|'')*')(:\*?[A-D]*)?", restrict, rank) or "''"
 
 
 class Designs:
@@ -94,11 +97,12 @@ class Designs:
         """One statement, as the engine's: facets and total over the matches, the top 10 by ``top``."""
         compiled = compile_query(query, filter_query)
         where = where or compiled.where
+        keys, known = self.engine.known_documents()
         with self.engine.reader() as connection:
             row = connection.execute(text(search_sql(where, True, True, top.replace("{where}", where), order)),
                                      {**compiled.params, "rank": compiled.rank, "limit": 10, "offset": 0,
-                                      **extra}).one()
-        return self.engine.result_of(row, query, True, True).total
+                                      "known": keys, **extra}).one()
+        return self.engine.result_of(row, query, True, True, known).total
 
     def gin_rank(self, q: str, filter_query) -> int:
         return self.engine.search(self.builder.parse(q), filter_query=filter_query, page=1, per_page=10,

@@ -71,9 +71,13 @@ def make_engine(app: Flask) -> WhooshEngine | PostgresEngine:
         raise RuntimeError("DOCMGR_SEARCH_BACKEND=postgres needs the application database on PostgreSQL "
                            "(DOCMGR_DATABASE_URL=postgresql+psycopg://…); it is not.")
 
+    engines: list = []
+
     def connect():
-        with app.app_context():
-            return db.engine
+        if not engines:
+            with app.app_context():
+                engines.append(db.engine)  # the app's engine (and pool) for its whole life
+        return engines[0]
 
     return PostgresEngine(connect)
 

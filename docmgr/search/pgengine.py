@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -57,6 +58,30 @@ class PostgresEngine(Highlighting):
         self._ready = False
         self._cache: dict[str, tuple[int, Any]] = {}
         self._cache_lock = threading.Lock()
+        self._documents: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()  # "uid\x1fstamp" → payload
+        self._document_chars = 0
+
+    # Characters of stored texts kept decoded (as Whoosh's engine does), for hits shown again: a search sends
+    # the keys it has, and the database leaves those payloads out of its answer.
+    DOCUMENT_CACHE_CHARS = 4_000_000
+
+    def known_documents(self) -> tuple[list[str], dict[str, dict[str, Any]]]:
+        """The keys of the payloads kept, and a snapshot of them (a concurrent eviction cannot lose one)."""
+        with self._cache_lock:
+            snapshot = {key: payload for key, (payload, _size) in self._documents.items()}
+        return list(snapshot), snapshot
+
+    def _remember(self, key: str, payload: dict[str, Any]) -> None:
+        size = len(payload.get("text_it", "")) + len(payload.get("text_ru", "")) + 1
+        with self._cache_lock:
+            if key in self._documents:
+                self._documents.move_to_end(key)
+                return
+            self._documents[key] = (payload, size)
+            self._document_chars += size
+            while self._document_chars > self.DOCUMENT_CACHE_CHARS and len(self._documents) > 1:
+                _key, (_payload, old) = self._documents.popitem(last=False)
+                self._document_chars -= old
 
     @property
     def db(self) -> Engine:
@@ -224,20 +249,23 @@ class PostgresEngine(Highlighting):
             query = rewrite(query, self)
         query = query.normalize()
         compiled = compile_query(query, filter_query.normalize() if filter_query is not None else None)
+        keys, known = self.known_documents()
         try:
             with self.reader(timeout) as connection:
                 row = connection.execute(text(search_sql(compiled.where, bool(compiled.rank) and sort == "relevance",
                                                          with_facets)),
                                          {**compiled.params, "rank": compiled.rank, "limit": per_page,
-                                          "offset": (page - 1) * per_page}).one()
+                                          "offset": (page - 1) * per_page, "known": keys}).one()
         except OperationalError as error:
             if type(error.orig).__name__ == "QueryCanceled":
                 raise SearchTimeout from None
             raise
-        return self.result_of(row, query, with_facets, with_highlights)
+        return self.result_of(row, query, with_facets, with_highlights, known)
 
-    def result_of(self, row: Any, query: wq.Query, with_facets: bool, with_highlights: bool) -> EngineResult:
-        """The result of the row :func:`search_sql` returns (highlights for ``query``)."""
+    def result_of(self, row: Any, query: wq.Query, with_facets: bool, with_highlights: bool,
+                  known: dict[str, dict[str, Any]] | None = None) -> EngineResult:
+        """The result of the row :func:`search_sql` returns (highlights for ``query``); ``known``: the payloads
+        the statement was told it need not send."""
         total, facet_rows, hit_rows, generation = row
         self._local.generation = int(generation or 0)
         facets: dict[str, dict[str, int]] = {}
@@ -247,7 +275,15 @@ class PostgresEngine(Highlighting):
                 counts[name][value] = count
             facets = {name: dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))
                       for name, found in counts.items()}
-        hits = [self._hit(hit, query, with_highlights) for hit in hit_rows or []]
+        hits = []
+        for hit in hit_rows or []:
+            key = f"{hit['uid']}\x1f{hit['stamp']}"
+            if hit["payload"] is None and known is not None and key in known:
+                payload = known[key]
+            else:
+                payload = payload_json(hit["payload"])
+            self._remember(key, payload)
+            hits.append(self._hit(hit, query, with_highlights, payload))
         return EngineResult(total or 0, hits, facets)
 
     @contextmanager
@@ -261,9 +297,11 @@ class PostgresEngine(Highlighting):
                 connection.info["docmgr.statement_timeout"] = milliseconds
             yield connection
 
-    def _hit(self, row: dict[str, Any], query: wq.Query, with_highlights: bool) -> EngineHit:
+    def _hit(self, row: Any, query: wq.Query, with_highlights: bool,
+             payload: dict[str, Any] | None = None) -> EngineHit:
         """A hit from a row (a mapping, or the JSON object :func:`search_sql` returns)."""
-        payload = payload_json(row["payload"])
+        if payload is None:
+            payload = payload_json(row["payload"])
         created = row["created"]
         if isinstance(created, str):
             created = datetime.fromisoformat(created)
@@ -309,7 +347,7 @@ class PostgresEngine(Highlighting):
             words = {word for group in groups.values() for _, word in sorted(group, reverse=True)[:numterms]}
             if not words:
                 return []
-            rank = " | ".join(f"{lexeme(word)}:ABD" for word in sorted(words))
+            rank = " | ".join(lexeme(word) for word in sorted(words))
             compiled = compile_query(wq.Every(), filter_query)
             rows = connection.execute(text(
                 f"SELECT {_HIT_COLUMNS}, payload, ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), "
@@ -350,7 +388,8 @@ def search_sql(where: str, ranked: bool, with_facets: bool, top: str | None = No
         f"WITH m AS MATERIALIZED (SELECT uid, created, kind, sectors, langs, organization_id, session_id, year"
         f"{columns} FROM {ENTRIES} WHERE {where}), top AS ({top}) "
         f"SELECT (SELECT count(*) FROM m), {_FACETS_SQL if with_facets else 'NULL::json'}, "
-        f"(SELECT json_agg(json_build_object({_HIT_JSON}, 'payload', e.payload, 'score', top.score) ORDER BY {outer}) "
+        f"(SELECT json_agg(json_build_object({_HIT_JSON}, 'stamp', e.stamp, 'payload', CASE WHEN e.uid || chr(31) "
+        f"|| e.stamp = ANY(CAST(:known AS text[])) THEN NULL ELSE e.payload END, 'score', top.score) ORDER BY {outer}) "
         f"FROM top JOIN {ENTRIES} e ON e.uid = top.uid), (SELECT value FROM {META} WHERE key = 'generation')"
     )
 

@@ -16,7 +16,7 @@ from typing import Any
 from whoosh.fields import Schema
 
 from docmgr.search.pgquery import lexeme
-from docmgr.search.pgschema import ORG_PREFIX
+from docmgr.search.pgschema import NAME_PREFIX, ORG_PREFIX
 from docmgr.search.schema import IndexEntry, entry_fields
 from docmgr.search.text import HEAD_POSITION, TITLE_BOOST
 
@@ -47,7 +47,7 @@ def tsvector_text(schema: Schema, fields: dict[str, Any]) -> str:
             found = positions[token.text]
             if len(found) < MAX_POSITIONS_PER_LEXEME and (position not in found or weight < found[position]):
                 found[position] = weight
-    for fieldname, prefix in (("names", ""), ("org", ORG_PREFIX)):
+    for fieldname, prefix in (("names", NAME_PREFIX), ("org", ORG_PREFIX)):
         value = fields.get(fieldname, "")
         if value:
             for token in schema[fieldname].analyzer(value, mode="index"):

@@ -13,11 +13,12 @@ from whoosh import query as wq
 from whoosh.query.qcore import QueryError
 from whoosh.query.spans import SpanNear, SpanNear2
 
-from docmgr.search.pgschema import ORG_PREFIX
+from docmgr.search.pgschema import NAME_PREFIX, ORG_PREFIX
 from docmgr.search.schema import InText
 
-# Lexeme weights of the text fields (A titles, B labels, C name skeletons, D the files' texts).
-FIELD_WEIGHTS = {"body": "ABD", "title_it": "A", "title_ru": "A", "meta": "B", "names": "C", "org": "C"}
+# Lexeme weights of the text fields (A titles, B labels, D the files' texts; "": any), and prefixes.
+FIELD_WEIGHTS = {"body": "", "title_it": "A", "title_ru": "A", "meta": "B", "names": "", "org": ""}
+FIELD_PREFIXES = {"names": NAME_PREFIX, "org": ORG_PREFIX}
 TEXT_WEIGHT = "D"
 COLUMN_EQUALS = {"kind": "kind", "doctype": "doctype", "uid": "uid", "object_key": "object_key", "year": "year"}
 ARRAY_CONTAINS = {"sector": ("sectors", "text"), "lang": ("langs", "text"), "readers": ("readers", "int")}
@@ -62,14 +63,14 @@ class _Compiler:
     # --- leaves ---------------------------------------------------------------------------------------
 
     def words(self, fieldname: str, words: list[str], slop: int, weights: str | None, positive: bool) -> _Part:
-        weights = weights or FIELD_WEIGHTS.get(fieldname)
-        if weights is None:
+        if fieldname not in FIELD_WEIGHTS:
             raise QueryError(f"no text field {fieldname!r}")
-        prefix = ORG_PREFIX if fieldname == "org" else ""
+        weights = weights or FIELD_WEIGHTS[fieldname]
+        prefix = FIELD_PREFIXES.get(fieldname, "")
         words = [w for w in words if w]
         if not words:
             return _Part(sql="FALSE")
-        items = [f"{lexeme(prefix + w)}:{weights}" for w in words]
+        items = [lexeme(prefix + w) + (f":{weights}" if weights else "") for w in words]
         if positive:
             self.positive.extend(items)
         joiner = " <-> " if slop <= 1 and fieldname not in ("names", "org") else " & "
@@ -117,7 +118,8 @@ class _Compiler:
             fieldname = node.fieldname
             if fieldname not in FIELD_WEIGHTS or not literal:
                 return _Part(sql="FALSE")
-            item = f"{lexeme(literal)}:*{weights or FIELD_WEIGHTS[fieldname]}"
+            prefix = FIELD_PREFIXES.get(fieldname, "")
+            item = f"{lexeme(prefix + literal)}:*{weights or FIELD_WEIGHTS[fieldname]}"
             if positive:
                 self.positive.append(item)
             return _Part(ts=item)

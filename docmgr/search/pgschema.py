@@ -8,7 +8,11 @@ both backends match the same documents), with the field as the weight:
 
 * ``A`` titles, ``B`` labels (organisation, session and file names), ``D`` the files' texts — together the
   ``body`` field; ``text:`` is ``D`` only, ``title:`` ``A``, ``meta:`` ``B``;
-* ``C`` cross-script name skeletons (the ``names`` field); ``org:`` skeletons carry the ``ORG_PREFIX``.
+* ``C`` cross-script name skeletons, apart from the words by a prefix: ``NAME_PREFIX`` (the ``names``
+  field), ``ORG_PREFIX`` (``org:``).
+
+A plain word therefore needs no weight in the tsquery (``'accord' | '^akkord'``): GIN answers it exactly,
+without re-reading each match's vector (weights and phrases make PostgreSQL recheck every candidate row).
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from sqlalchemy.engine import Connection
 ENTRIES = "search_entries"
 TERMS = "search_terms"
 META = "search_meta"
-ORG_PREFIX = "~"  # organisation-name skeletons share weight C with names, apart by this prefix
+NAME_PREFIX = "^"  # name skeletons (weight C)
+ORG_PREFIX = "~"  # organisation-name skeletons (weight C)
 
 DDL = [
     f"""CREATE TABLE IF NOT EXISTS {ENTRIES} (

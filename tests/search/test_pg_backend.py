@@ -102,3 +102,16 @@ def test_a_backend_that_cannot_work_stops_the_start_with_a_clear_error(tmp_path,
         create_app({"TESTING": True, "STORAGE_DIR": str(tmp_path / "s"), "INDEX_DIR": str(tmp_path / "i"),
                     "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}", "SEARCH_BACKEND": backend,
                     "SECRET_KEY": "x"})
+
+
+@pytest.mark.postgres_only
+def test_hits_shown_again_come_from_the_kept_payloads_with_the_same_highlights(app, make_user, make_document, search):
+    user, legal = make_user("firm"), make_user("legal")
+    make_document(user, title_it="Turbine", files=[txt("Le turbine eoliche e una turbina a gas.", language="it")])
+    _, first = search(legal, "turbina")
+    engine = get_engine(app)
+    keys, _known = engine.known_documents()
+    assert len(keys) == 1
+    _, again = search(legal, "turbina")  # the database leaves the kept payload out of its answer
+    assert again["hits"] == first["hits"]
+    assert "<mark>turbine</mark>" in again["hits"][0]["highlights"][0]
