@@ -5,13 +5,13 @@ in CREATE TABLE; on PostgreSQL create_table leaves a use_alter key for a later A
 issued. Nothing changes on SQLite.
 
 Revision ID: 0004_pgdb
-Revises: 0004_pgsearch
+Revises: 0004_seal, 0004_pgsearch
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0004_pgdb"
-down_revision = "0004_pgsearch"  # chained after pgsearch (merged into this branch)
+down_revision = ("0004_seal", "0004_pgsearch")  # joins main's head and pgsearch's (the lead re-chains at merge)
 branch_labels = None
 depends_on = None
 
