@@ -504,7 +504,9 @@ def verify_storage(storage: Path) -> dict:
 # --- the run ---------------------------------------------------------------------------------------------------
 
 
-def run(settings: Settings, workdir: Path) -> dict:
+def run(settings: Settings, workdir: Path, extra_env: dict[str, str] | None = None) -> dict:
+    """``extra_env``: DOCMGR_* settings over the defaults, e.g. DOCMGR_DATABASE_URL of PostgreSQL and
+    DOCMGR_QUEUE_URL of Redis (tests/test_crash.py in CI's second pass)."""
     env = {
         **os.environ,
         "DOCMGR_STORAGE_DIR": str(workdir / "storage"),
@@ -513,6 +515,7 @@ def run(settings: Settings, workdir: Path) -> dict:
         "DOCMGR_SECRET_KEY": "crash-test-secret",
         "DOCMGR_EXTRACTION_TIMEOUT_SECONDS": "5",
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     }
     summary: dict = {"settings": asdict(settings), "workdir": str(workdir)}
     summary["schema"] = init_schema(env)

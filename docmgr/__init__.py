@@ -47,7 +47,7 @@ from docmgr.security_log import configure_security_logging
 from docmgr.signatures import api as signatures_api
 from docmgr.signatures import views as signatures_views
 from docmgr.signing import api as signing_api
-from docmgr.storage import FileStore, discard_uncommitted
+from docmgr.storage import discard_uncommitted, open_store
 from docmgr.tasks import api as tasks_api
 from docmgr.web import register_template_helpers
 from docmgr.webhooks import api as webhooks_api
@@ -61,7 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.session_interface = SessionInterface()  # Secure cookie on https; see docmgr.accounts.sessions
 
-    store = FileStore(app.config["STORAGE_DIR"])
+    store = open_store(app.config)  # a folder, local or a volume shared by every node
     store.ensure()
     app.extensions["docmgr.store"] = store
 

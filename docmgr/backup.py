@@ -53,7 +53,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Engine, Table, create_engine, func, inspect, select, text
+from sqlalchemy import Engine, Integer, Table, create_engine, func, inspect, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -238,14 +238,36 @@ def _snapshot_any(target: Path) -> None:
         snapshot.dispose()
 
 
+def _cycle_columns(table: Table) -> list:
+    """Columns whose foreign key closes a cycle between tables (``use_alter``, e.g. an agreement's frozen draft):
+    copied as NULL first and filled in once every table is there, because PostgreSQL checks foreign keys at
+    once (SQLite's are deferred during the import)."""
+    return [fk.parent for fk in table.foreign_keys if fk.constraint is not None and fk.constraint.use_alter]
+
+
 def _copy_table(source_conn, target_conn, table: Table) -> int:
     """Rows go through the columns' types both ways, so dates and JSON survive a change of database."""
     copied = 0
-    result = source_conn.execution_options(yield_per=ROW_BATCH).execute(select(table))
+    later = {column.name for column in _cycle_columns(table)}
+    ordered = select(table).order_by(*table.primary_key.columns)  # parents before children of the same table
+    result = source_conn.execution_options(yield_per=ROW_BATCH).execute(ordered)
     for rows in result.mappings().partitions(ROW_BATCH):
-        target_conn.execute(table.insert(), [dict(row) for row in rows])
+        target_conn.execute(table.insert(), [{**row, **dict.fromkeys(later)} for row in rows])
         copied += len(rows)
     return copied
+
+
+def _fill_cycle_columns(source_conn, target_conn, table: Table) -> None:
+    from sqlalchemy import bindparam
+
+    key = list(table.primary_key.columns)
+    for column in _cycle_columns(table):
+        rows = source_conn.execute(select(*key, column).where(column.is_not(None))).mappings().all()
+        if rows:
+            update = table.update().where(*(k == bindparam(f"k_{k.name}") for k in key)).values(
+                {column.name: bindparam(f"v_{column.name}")})
+            target_conn.execute(update, [{**{f"k_{k.name}": row[k.name] for k in key},
+                                          f"v_{column.name}": row[column.name]} for row in rows])
 
 
 def _add_file(tar: tarfile.TarFile, name: str, stream: BinaryIO, size: int) -> tuple[str, int]:
@@ -477,7 +499,7 @@ def _require_empty_instance(archive_blobs: set[str]) -> None:
     for sha in store.iter_hashes():
         if sha not in archive_blobs or store.verify(sha) is not None:
             raise Conflict(
-                f"The target storage is not empty ({store.objects} holds files). Import only into a new instance.",
+                f"The target storage is not empty (it holds the file {sha}). Import only into a new instance.",
                 field="storage", code="instance_not_empty",
             )
     db.session.rollback()
@@ -549,6 +571,11 @@ def _restore_rows(snapshot: Engine, manifest: dict[str, Any], echo: Echo) -> int
         for table in tables:
             if table.name in present:
                 copied += _copy_table(source, connection, table)
+        for table in tables:
+            if table.name in present:
+                _fill_cycle_columns(source, connection, table)
+    if connection.dialect.name == "postgresql":
+        _advance_sequences(connection, tables)
     expected = manifest.get("tables", {})
     for table in tables:
         count = db.session.scalar(select(func.count()).select_from(table)) or 0
@@ -557,6 +584,21 @@ def _restore_rows(snapshot: Engine, manifest: dict[str, Any], echo: Echo) -> int
                                  f"{expected.get(table.name, 0)}: nothing was restored.")
     echo(f"database: {copied} row(s) restored into {len(tables)} table(s)")
     return copied
+
+
+def _advance_sequences(connection, tables: list[Table]) -> None:
+    """PostgreSQL: rows were copied with their ids, which leaves each table's id sequence behind; move it past
+    the largest id so the next insert does not collide (SQLite takes max(id) + 1 by itself)."""
+    for table in tables:
+        for column in table.primary_key.columns:
+            if not column.autoincrement or not isinstance(column.type, Integer):
+                continue
+            sequence = connection.scalar(text("SELECT pg_get_serial_sequence(:table, :column)"),
+                                         {"table": table.name, "column": column.name})
+            if sequence:
+                connection.execute(text(
+                    f'SELECT setval(:sequence, COALESCE((SELECT MAX("{column.name}") FROM "{table.name}"), 0) + 1, false)'
+                ), {"sequence": sequence})
 
 
 def _verify_restored_audit(manifest: dict[str, Any]) -> None:

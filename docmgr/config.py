@@ -35,6 +35,17 @@ def _secret_key(storage_dir: Path, name: str = "secret_key") -> str:
     return key_file.read_text().strip()
 
 
+def _engine_options(database_url: str, busy_timeout: float) -> dict[str, Any]:
+    """SQLite: the busy timeout. PostgreSQL: the same wait as lock_timeout (a row or advisory lock held longer
+    answers 503 with Retry-After, as SQLite's write lock does), and connections checked before use (a
+    restarted server or a failed-over node leaves dead ones in the pool)."""
+    if database_url.startswith("sqlite"):
+        return {"connect_args": {"timeout": busy_timeout}}
+    if database_url.startswith("postgresql"):
+        return {"pool_pre_ping": True, "connect_args": {"options": f"-c lock_timeout={int(busy_timeout * 1000)}"}}
+    return {}
+
+
 def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the Flask config from defaults, the environment and explicit overrides (tests)."""
     overrides = dict(overrides or {})
@@ -55,7 +66,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # Availability (issue 12): a writer waits at most this long for SQLite's write lock, then answers
         # 503 with Retry-After (docmgr.errors), instead of queueing for half a minute.
         "DB_BUSY_TIMEOUT_SECONDS": busy_timeout,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"timeout": busy_timeout}} if database_url.startswith("sqlite") else {},
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url, busy_timeout),
         "SECRET_KEY": secret_key,
         "MAX_UPLOAD_MB": max_upload_mb,
         "MAX_UPLOAD_BYTES": int(max_upload_mb * 1024 * 1024),
@@ -108,6 +119,9 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "OFFICE_CONVERTER": env.get("DOCMGR_OFFICE_CONVERTER", "soffice"),
         "OFFICE_CONVERT_TIMEOUT_SECONDS": float(env.get("DOCMGR_OFFICE_CONVERT_TIMEOUT_SECONDS", "120")),
         "QUEUE_URL": env.get("DOCMGR_QUEUE_URL", ""),
+        # The queue's name on the broker: every node of one instance uses the same; instances (or test runs)
+        # sharing one Redis use different ones.
+        "QUEUE_NAME": env.get("DOCMGR_QUEUE_NAME", "docmgr"),
         "QUEUE_IMMEDIATE": bool(overrides.get("TESTING")),
         "QUEUE_WORKERS": int(env.get("DOCMGR_QUEUE_WORKERS", "2")),  # consumer threads of `docmgr worker`
         "QUEUE_MAX_ATTEMPTS": int(env.get("DOCMGR_QUEUE_MAX_ATTEMPTS", "5")),  # then the task is dead

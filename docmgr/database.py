@@ -101,3 +101,26 @@ def _install_flush_tracking() -> None:
 
 
 _install_flush_tracking()
+
+
+# --- serialising writers on PostgreSQL where SQLite's write lock already does -----------------------------
+
+
+def _lock_key(name: str) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "big", signed=True)
+
+
+def serialize_writers(session, name: str) -> None:
+    """Wait until no other transaction holds the lock ``name``; hold it until this transaction ends.
+
+    On SQLite a writing transaction already holds the database's single write lock (BEGIN IMMEDIATE), so
+    this does nothing. On PostgreSQL, transactions run side by side: a read-then-append (the audit chain's
+    next link, a template's next version) takes a transaction-level advisory lock first, so two appends
+    never read the same "last" row. Rows that exist are locked with ``with_for_update()`` instead."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(name)})

@@ -47,9 +47,16 @@ _HTTP_CODES = {
 }
 
 
+# PostgreSQL: lock_timeout ran out (55P03), a deadlock was broken (40P01), a serialisation failure (40001).
+_PG_RETRYABLE = {"55P03", "40P01", "40001"}
+
+
 def is_lock_timeout(error: BaseException) -> bool:
-    """SQLite's "database is locked" / "database table is locked" after the busy timeout ran out."""
+    """SQLite's "database is locked" / "database table is locked" after the busy timeout ran out; PostgreSQL's
+    lock timeout (DB_BUSY_TIMEOUT_SECONDS too) and the other "try again" errors."""
     original = getattr(error, "orig", error)
+    if getattr(original, "sqlstate", None) in _PG_RETRYABLE:
+        return True
     return isinstance(error, OperationalError) and "locked" in str(original).lower()
 
 

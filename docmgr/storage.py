@@ -4,6 +4,14 @@ Writes go to a temporary file in the same file system, are fsynced, then linked 
 ``os.link``, which fails rather than replace an existing name: a stored blob is never overwritten
 and a reader never sees a half-written one. The original file name is kept in the database only;
 it never takes part in a path.
+
+The rest of the code sees a :class:`BlobStore` (``app.extensions["docmgr.store"]``); :class:`FileStore`, a
+folder, is the one implementation. The same folder can be a volume shared by several nodes (NFS v3/v4 or
+any POSIX file system mounted on each): blobs are immutable and named by their hash, so writers need no
+lock — ``os.link`` is atomic on the server (two nodes storing the same bytes: one link wins, the other gets
+EEXIST and finds identical bytes), the temporary file is in ``tmp/`` on the same volume (so the link is
+not a cross-device copy), and a reader only ever opens a name that was linked after its fsync. See the
+README ("A cluster") for mount options. An S3-API store would implement the same protocol.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol, runtime_checkable
 
 CHUNK = 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -32,7 +40,25 @@ class BlobTooLarge(Exception):
     pass
 
 
+@runtime_checkable
+class BlobStore(Protocol):
+    """Where file bytes live, addressed by their SHA-256 (see the module docstring)."""
+
+    def ensure(self) -> None: ...  # create what the store needs (idempotent)
+    def put(self, stream: BinaryIO, max_size: int | None = None) -> StoredBlob: ...  # atomic; never overwrites
+    def put_bytes(self, data: bytes) -> StoredBlob: ...
+    def open(self, sha256: str) -> BinaryIO: ...  # FileNotFoundError when absent
+    def read(self, sha256: str) -> bytes: ...
+    def exists(self, sha256: str) -> bool: ...
+    def delete(self, sha256: str) -> None: ...  # only for a blob no row points at
+    def verify(self, sha256: str) -> str | None: ...  # None, "missing" or "corrupted"
+    def iter_hashes(self) -> Iterator[str]: ...  # every stored blob (check, backup)
+    def path(self, sha256: str) -> Path: ...  # a local file with the bytes (tools that need a path: OCR, backup)
+
+
 class FileStore:
+    """The :class:`BlobStore` in a local (or shared, NFS-mounted) folder."""
+
     def __init__(self, root: Path):
         self.root = Path(root)
         self.objects = self.root / "objects"
@@ -130,7 +156,12 @@ def sha256_bytes(data: bytes) -> str:
 # --- the store of the running app, and blobs stored by a transaction that has not committed yet ---
 
 
-def current_store() -> FileStore:
+def open_store(config: dict) -> BlobStore:
+    """The store the configuration names: today always the folder STORAGE_DIR (local or a shared volume)."""
+    return FileStore(Path(config["STORAGE_DIR"]))
+
+
+def current_store() -> BlobStore:
     from flask import current_app
 
     return current_app.extensions["docmgr.store"]

@@ -13,6 +13,7 @@ SYSTEM_PACKAGES=(
   chromium chromium-driver
   openssl
   postgresql-15 postgresql-15-rum postgresql-contrib redis-server
+  nginx
 )
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do

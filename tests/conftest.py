@@ -1,4 +1,5 @@
-"""Shared fixtures: a real app on a temporary SQLite file, file store and Whoosh index per test."""
+"""Shared fixtures: a real app on a temporary SQLite file (or a fresh PostgreSQL database: tests/backends.py), file
+store and Whoosh index per test."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from docmgr import create_app
 from docmgr.extensions import db
+from tests import backends
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS = REPO_ROOT / "tests" / "data"  # real files from public repositories: tests/data/SOURCES.md
@@ -40,9 +42,9 @@ def app(tmp_path, request):
             "TESTING": True,
             "STORAGE_DIR": str(tmp_path / "storage"),
             "INDEX_DIR": str(tmp_path / "index"),
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite3'}",
             "SECRET_KEY": "test-secret",
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+            **backends.app_overrides(request, tmp_path),  # SQLite, or PostgreSQL/Redis in CI's second pass
             **overrides,
         }
     )

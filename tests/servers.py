@@ -156,16 +156,17 @@ class RedisServer:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_redis(root: Path, *, appendonly: bool = True) -> RedisServer:
-    """redis-server on a free loopback port, its data (append-only file, so queued work survives kill -9) in `root`."""
+def start_redis(root: Path, *, appendonly: bool = True, port: int | None = None, private: bool = False) -> RedisServer:
+    """redis-server on a free loopback port (or ``port``: a restart), its data (append-only file, so queued work
+    survives kill -9) in `root`. ``private``: never the server DOCMGR_TEST_REDIS_URL names (a test that kills it)."""
     external = os.environ.get("DOCMGR_TEST_REDIS_URL")
-    if external:
+    if external and not private:
         return RedisServer(url=external)
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("Redis is not installed: `bash scripts/setup.sh` installs Debian's redis-server")
     root.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(root), "--save", "",
          "--appendonly", "yes" if appendonly else "no", "--appendfsync", "always"],
@@ -183,3 +184,38 @@ def start_redis(root: Path, *, appendonly: bool = True) -> RedisServer:
             time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"redis-server did not answer on port {port}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tests.servers [--] COMMAND…``: start one PostgreSQL cluster and one Redis, run COMMAND with
+    DOCMGR_TEST_POSTGRES_URL and DOCMGR_TEST_REDIS_URL naming them, stop both, exit with COMMAND's status.
+    (scripts/test.sh's second pass; also handy to develop against the same servers.)"""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--"]:
+        args = args[1:]
+    if not args:
+        print("usage: python -m tests.servers [--] COMMAND [ARGS…]", file=sys.stderr)
+        return 2
+    postgres = start_postgres()
+    redis_root = Path(tempfile.mkdtemp(prefix="docmgr-redis-"))
+    try:
+        redis = start_redis(redis_root)
+    except BaseException:
+        postgres.stop()
+        raise
+    env = dict(os.environ, DOCMGR_TEST_POSTGRES_URL=postgres.admin_url, DOCMGR_TEST_REDIS_URL=redis.url)
+    print(f"PostgreSQL: {postgres.admin_url}  Redis: {redis.url}", file=sys.stderr, flush=True)
+    try:
+        return subprocess.run(args, env=env, check=False).returncode
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        redis.stop()
+        shutil.rmtree(redis_root, ignore_errors=True)
+        postgres.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -7,13 +7,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import sqlite3
 import sys
 import time
 
 import pytest
+import sqlalchemy
 
 from docmgr.tasks.queue import EXIT_AFTER_COMMIT_CODE
+from tests import backends
 from tests.conftest import REPO_ROOT
 
 
@@ -26,12 +27,12 @@ def load_crash_test():
 
 
 @pytest.mark.slow
-def test_killed_server_and_worker_lose_nothing_they_confirmed(tmp_path):
+def test_killed_server_and_worker_lose_nothing_they_confirmed(tmp_path, request):
     """gunicorn and `docmgr worker` killed with SIGKILL under uploads (scans among them), searches and draft
     renders, then restarted: every upload answered 201 is intact, searchable and (scans) OCR'd, and `check`
     passes — which also compares every draft's index entry with the database."""
     crash_test = load_crash_test()
-    summary = crash_test.run(crash_test.Settings.quick(), tmp_path)
+    summary = crash_test.run(crash_test.Settings.quick(), tmp_path, backends.server_env(request, tmp_path))
 
     report = json.dumps({k: v for k, v in summary.items() if k != "settings"}, indent=1, default=str)
     assert summary["uploads"]["checked"] > 0, report
@@ -50,14 +51,14 @@ def test_killed_server_and_worker_lose_nothing_they_confirmed(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_worker_killed_between_commit_and_hand_off_loses_no_work(tmp_path):
+def test_a_worker_killed_between_commit_and_hand_off_loses_no_work(tmp_path, request):
     """The worker OCRs a scan, commits the text together with the index work it needs, and dies before
     handing that work to the queue (DOCMGR_QUEUE_EXIT_AFTER_COMMIT: os._exit right after the commit). After
     a restart the relay finds the pending row and the recognised text becomes searchable."""
     crash_test = load_crash_test()
     env = {
         **os.environ, "DOCMGR_STORAGE_DIR": str(tmp_path / "storage"), "DOCMGR_INDEX_DIR": str(tmp_path / "index"),
-        "DOCMGR_DATABASE_URL": f"sqlite:///{tmp_path / 'docmgr.sqlite3'}", "DOCMGR_SECRET_KEY": "kill-test",
+        "DOCMGR_SECRET_KEY": "kill-test", **backends.server_env(request, tmp_path),
     }
     crash_test.init_schema(env)
     crash_test.run_cli(env, "create-org", "--name", "Kill Test S.r.l.", "--country", "IT")
@@ -88,8 +89,13 @@ def test_a_worker_killed_between_commit_and_hand_off_loses_no_work(tmp_path):
         assert json.loads(data)["files"][0]["text_status"] == "ocr_done"  # the commit happened…
         assert search(word) == [document_id]  # (the upload's own index work ran before)
         assert search("collaborazione") == []  # …and the index work it recorded never reached the queue
-        with sqlite3.connect(tmp_path / "docmgr.sqlite3") as connection:
-            pending = connection.execute("SELECT task, status FROM outbox WHERE status != 'done' ORDER BY id").fetchall()
+        engine = sqlalchemy.create_engine(env["DOCMGR_DATABASE_URL"])  # SQLite, or PostgreSQL in CI's pass 2
+        try:
+            with engine.connect() as connection:
+                pending = [tuple(row) for row in connection.exec_driver_sql(
+                    "SELECT task, status FROM outbox WHERE status != 'done' ORDER BY id")]
+        finally:
+            engine.dispose()
         # The OCR task's own row is still pending too (the worker died before marking it done): run again after
         # the restart it finds its job done and changes nothing.
         assert pending == [("documents.ocr", "pending"), ("search.index", "pending")]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from docmgr.accounts.models import User
 from docmgr.audit import anchor
 from docmgr.audit.models import AuditEvent
-from docmgr.database import utcnow
+from docmgr.database import serialize_writers, utcnow
 
 GENESIS = "0" * 64
 
@@ -61,6 +61,7 @@ def record(
         session.flush()
         object_type = object_type or obj.__class__.__name__
         object_id = object_id if object_id is not None else obj.id
+    serialize_writers(session, "audit.chain")  # one next link at a time (PostgreSQL; SQLite's write lock already)
     last = session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
     event = AuditEvent(
         id=(last.id + 1) if last else 1,

@@ -33,7 +33,7 @@ from docmgr.accounts.permissions import (
 )
 from docmgr.audit.models import AuditEvent
 from docmgr.audit.services import record
-from docmgr.database import release_read_transaction, utcnow
+from docmgr.database import release_read_transaction, serialize_writers, utcnow
 from docmgr.documents.indexing import filename_words
 from docmgr.documents.models import Document, TaskForceSession
 from docmgr.documents.services import visible_documents
@@ -213,6 +213,7 @@ def _add_template_version(
     session: Session, actor: User | None, *, key: str, name: str, name_ru: str, specs: list[rendering.FieldSpec],
     body: str, source_sha256: str | None = None,
 ) -> Template:
+    serialize_writers(session, f"drafting.template.{key}")  # one next version at a time (PostgreSQL)
     version = (session.scalar(select(func.max(Template.version)).where(Template.key == key)) or 0) + 1
     template = Template(
         key=key, version=version, name=name, name_ru=name_ru,
@@ -879,6 +880,7 @@ def render_draft(session: Session, actor: User, agreement_id: int) -> Draft:
     rendered = _render_template(source, snapshot)
     pdf = rendering.build_pdf(rendered)
     docx_bytes = rendering.build_docx(rendered)
+    session.refresh(agreement, with_for_update=True)  # PostgreSQL: a row lock, so drafts get one version each
     require_editable(agreement)  # again, in the write transaction: it may have changed while rendering
     if render_snapshot(agreement, today=date.fromisoformat(snapshot["date"])) != snapshot:
         raise Conflict(gettext("The agreement changed while its draft was rendered; render again."),

@@ -115,7 +115,7 @@ def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
 def send_task(mail_id: int) -> None:
     """The ``mail.send`` handler: idempotent (a sent or recorded message is left alone)."""
     session = db.session
-    mail = session.get(OutgoingMail, mail_id)
+    mail = session.get(OutgoingMail, mail_id, with_for_update=True)  # PostgreSQL: one sender per message
     if mail is None or mail.status in (MailStatus.SENT.value, MailStatus.NOT_SENT.value):
         return
     config = current_app.config

@@ -152,6 +152,7 @@ def check_code(session: Session, link: SigningLink, code: str) -> bool:
     """True (and the code is spent) for the right, unexpired code; a wrong one counts, and the last
     allowed wrong one locks the link. The caller commits either way."""
     code = (code or "").strip()
+    session.refresh(link, with_for_update=True)  # PostgreSQL: two guesses at once both count (a row lock)
     good = bool(link.code_sha256) and link.code_expires_at is not None and link.code_expires_at > utcnow()
     if good and hmac.compare_digest(link.code_sha256, token_hash(f"{link.id}:{code}")):
         link.code_sha256 = ""

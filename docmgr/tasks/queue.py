@@ -98,7 +98,7 @@ def build_huey(config: dict[str, Any]) -> Huey:
     url = (config.get("QUEUE_URL") or "").strip()
     options: dict[str, Any] = {"results": False, "utc": True, "immediate": bool(config.get("QUEUE_IMMEDIATE"))}
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey("docmgr", url=url, **options)
+        return RedisHuey(config.get("QUEUE_NAME") or "docmgr", url=url, **options)
     if url.startswith("sqlite:///"):
         filename = Path(url.removeprefix("sqlite:///"))
     elif url:
@@ -116,14 +116,57 @@ def build_queue(app: Flask) -> TaskQueue:
     def run_outbox_row(row_id: int) -> None:
         execute(app, row_id)
 
-    @queue.huey.periodic_task(crontab(hour="3", minute="17"), name="docmgr.outbox_purge")
+    queue._message = run_outbox_row  # type: ignore[method-assign]
+
     def purge_done_rows() -> None:
         with app.app_context():
             purge_done(db.session, days=int(app.config["QUEUE_KEEP_DONE_DAYS"]))
             db.session.commit()
 
-    queue._message = run_outbox_row  # type: ignore[method-assign]
+    register_periodic(queue, "docmgr.outbox_purge", crontab(hour="3", minute="17"), purge_done_rows)
     return queue
+
+
+# --- periodic work: once per tick across the cluster ------------------------------------------------------------
+
+_TICK_SEARCH_MINUTES = 7 * 24 * 60  # a schedule that matched no minute in the last week: use the current minute
+
+
+def last_tick(schedule: Callable[[datetime], bool], now: datetime) -> datetime:
+    """The latest minute at or before ``now`` (naive UTC) that ``schedule`` (a Huey crontab) matches: the tick a
+    periodic run belongs to, whichever worker runs it and however late."""
+    minute = now.replace(second=0, microsecond=0)
+    for _ in range(_TICK_SEARCH_MINUTES):
+        if schedule(minute):
+            return minute
+        minute -= timedelta(minutes=1)
+    return now.replace(second=0, microsecond=0)
+
+
+def claim_tick(huey: Huey, name: str, tick: datetime) -> bool:
+    """Atomically claim one tick of a periodic task in the queue's storage (Redis ``HSETNX`` on the shared
+    broker; SQLite's ``INSERT OR …`` on the embedded one): True for the first worker only."""
+    return bool(huey.storage.put_if_empty(f"docmgr.periodic:{name}:{tick:%Y-%m-%dT%H:%M}".encode(), b"1"))
+
+
+def register_periodic(queue: TaskQueue, name: str, schedule: Callable[[datetime], bool], fn: Callable[[], Any]) -> None:
+    """Run ``fn`` on ``schedule`` (a Huey crontab, UTC) exactly once per tick across the cluster.
+
+    Every worker's Huey scheduler enqueues the task at each tick it sees, so N workers enqueue it N times.
+    The run first claims the tick (:func:`claim_tick`); the runs that lose the claim do nothing. The claim of
+    the previous tick is then dropped, so at most one claim per task stays in the broker."""
+    huey = queue.huey
+
+    def once_per_tick() -> None:
+        tick = last_tick(schedule, datetime.now(UTC).replace(tzinfo=None))
+        if not claim_tick(huey, name, tick):
+            log.info("periodic %s of %s: already run by another worker", name, tick)
+            return
+        previous = last_tick(schedule, tick - timedelta(minutes=1))
+        huey.storage.pop_data(f"docmgr.periodic:{name}:{previous:%Y-%m-%dT%H:%M}".encode())
+        fn()
+
+    huey.periodic_task(schedule, name=name, retries=0)(once_per_tick)
 
 
 def get_queue(app: Flask | None = None) -> TaskQueue:
@@ -212,7 +255,9 @@ def execute(app: Flask, row_id: int) -> str:
 def _execute(app: Flask, session: Session, row_id: int) -> str:
     queue = get_queue(app)
     now = utcnow()
-    row = session.get(OutboxTask, row_id)
+    # A row lock (PostgreSQL; SQLite's write transaction already serialises): two workers handed the same
+    # row cannot both take its lease. Rows another worker holds are skipped in a batch.
+    row = session.get(OutboxTask, row_id, with_for_update=True)
     if row is None or row.status != OutboxStatus.PENDING.value or row.next_attempt_at > now:
         session.rollback()  # done, dead, being run right now or waiting for its retry (a duplicate message)
         return "skipped"
@@ -228,7 +273,7 @@ def _execute(app: Flask, session: Session, row_id: int) -> str:
             select(OutboxTask).where(
                 OutboxTask.task == row.task, OutboxTask.status == OutboxStatus.PENDING.value, OutboxTask.id != row.id,
                 OutboxTask.next_attempt_at <= now,
-            ).order_by(OutboxTask.id).limit(handler.batch - 1)
+            ).order_by(OutboxTask.id).limit(handler.batch - 1).with_for_update(skip_locked=True)
         ))
     lease_until = now + max(handler.lease, 2 * queue.relay_after)
     for item in rows:
@@ -299,7 +344,7 @@ def relay(app: Flask, *, at_start: bool = False, due_now: bool = False, limit: i
             due = or_(due, (OutboxTask.attempts > 0) & (OutboxTask.last_error == ""))
         rows = list(session.scalars(
             select(OutboxTask).where(OutboxTask.status == OutboxStatus.PENDING.value, due)
-            .order_by(OutboxTask.id).limit(limit)
+            .order_by(OutboxTask.id).limit(limit).with_for_update(skip_locked=True)
         ))
         ids = []
         for row in rows:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import backends
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -186,9 +188,9 @@ def mailbox():
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory, mailbox) -> Iterator[LiveServer]:
+def live_server(tmp_path_factory, mailbox, request) -> Iterator[LiveServer]:
     data_dir = tmp_path_factory.mktemp("e2e")
-    env = _server_env(data_dir)
+    env = {**_server_env(data_dir), **backends.server_env(request, data_dir)}  # PostgreSQL/Redis in CI's pass 2
     port = _free_port()
     # Mail goes to the session's SMTP server on loopback; e-mailed links point at this server.
     env.update({"DOCMGR_SMTP_HOST": "127.0.0.1", "DOCMGR_SMTP_PORT": str(mailbox.port),

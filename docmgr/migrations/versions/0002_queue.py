@@ -34,9 +34,11 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_outbox_status"), ["status"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_next_attempt_at"), ["next_attempt_at"], unique=False)
     # Index work still queued in the old table moves to the outbox, so an upgrade loses none of it.
+    # (SQLite's json_object is PostgreSQL's json_build_object.)
+    json_object = "json_build_object" if op.get_bind().dialect.name == "postgresql" else "json_object"
     op.execute(
         "INSERT INTO outbox (task, args, status, attempts, last_error, created_at, next_attempt_at) "
-        "SELECT 'search.index', json_object('object_type', object_type, 'object_id', object_id), 'pending', 0, '', "
+        f"SELECT 'search.index', {json_object}('object_type', object_type, 'object_id', object_id), 'pending', 0, '', "
         "created_at, created_at FROM index_tasks"
     )
     op.drop_table("index_tasks")

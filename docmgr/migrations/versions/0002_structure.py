@@ -22,10 +22,12 @@ COLUMNS = (('templates', 'fields_json'), ('agreements', 'fields_json'), ('agreem
 def upgrade():
     for table, column in COLUMNS:
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.alter_column(column, existing_type=sa.Text(), type_=sa.JSON(), existing_nullable=False)
+            batch_op.alter_column(column, existing_type=sa.Text(), type_=sa.JSON(), existing_nullable=False,
+                                  postgresql_using=f"{column}::json")  # PostgreSQL converts the text
 
 
 def downgrade():
     for table, column in COLUMNS:
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.alter_column(column, existing_type=sa.JSON(), type_=sa.Text(), existing_nullable=False)
+            batch_op.alter_column(column, existing_type=sa.JSON(), type_=sa.Text(), existing_nullable=False,
+                                  postgresql_using=f"{column}::text")

@@ -3,7 +3,7 @@
 Only on PostgreSQL: on SQLite (Whoosh is the only search backend there) this migration does nothing.
 
 Revision ID: 0004_pgsearch
-Revises: 0004_seal
+Revises: 0004_previews
 """
 from alembic import op
 
