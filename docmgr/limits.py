@@ -8,20 +8,29 @@ parent waits for its answer for at most a wall-clock timeout, then kills it.
 The children come from one ``forkserver`` that has imported the libraries they need once, so a task
 costs a fork (a few milliseconds), not an interpreter start-up. The fork server is forked from a small
 process, not from the (large) web worker, which is what makes an absolute ``RLIMIT_AS`` meaningful.
+Work that needs heavy libraries the uploads do not (signature verification: pyHanko, gostcrypto) gets its
+own :class:`WarmChildren`: a template process, itself a child of the fork server, that imports those libraries
+once and then forks one child per task under the same limits. Uploads' children stay lean; a verification
+costs a fork of a warm process instead of the imports.
 No Flask here.
 """
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
+import os
 import resource
+import signal
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing import reduction
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
-__all__ = ["ChildLimits", "peak_memory_bytes", "run_in_limited_child"]
+__all__ = ["ChildLimits", "WarmChildren", "peak_memory_bytes", "run_in_limited_child"]
 
 # Imported once by the fork server, so each child starts with them loaded. The fork server is shared by
 # every use in the process (multiprocessing has one), so this list covers all of them. '__main__' first:
@@ -143,3 +152,151 @@ def run_in_limited_child(
                 process.kill()
             process.join(timeout=10)
     return message
+
+
+# --- warm children: a template process with its own preloaded libraries ---------------------------------
+
+
+def _resolve(reference: str) -> Callable[[], Any]:
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _template_main(control: Connection, preload: Sequence[str], warm: Sequence[str]) -> None:
+    """The template process: imports ``preload``, calls the ``warm`` hooks ("module:function"), then forks
+    one child per request ``(target, args, memory, cpu, timeout)`` plus the write end of the answer pipe
+    (passed as a file descriptor), kills a child still running at its deadline, and reaps it. Ends when the
+    parent closes ``control`` (the parent's process ended, or it stopped the template)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the parent's to handle
+    for module in preload:
+        importlib.import_module(module)
+    for hook in warm:
+        _resolve(hook)()
+    children: dict[int, tuple[int, float]] = {}  # pidfd -> (pid, deadline)
+    try:
+        while True:
+            now = time.monotonic()
+            for pidfd, (pid, deadline) in list(children.items()):
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    os.close(pidfd)
+                    del children[pidfd]
+                elif deadline <= now:
+                    os.kill(pid, signal.SIGKILL)  # ours and not reaped yet, so the pid is still this child
+            timeout = max(0.0, min(d for _, d in children.values()) - now) if children else None
+            ready = wait([control, *children], timeout)
+            if control not in ready:
+                continue
+            try:
+                target, args, memory_bytes, cpu_seconds, timeout_seconds = control.recv()
+                answer_fd = reduction.recv_handle(control)
+            except (EOFError, OSError):
+                return
+            pid = os.fork()
+            if pid == 0:  # the child: never returns into this loop
+                code = 1
+                try:
+                    control.close()
+                    for pidfd in children:
+                        os.close(pidfd)
+                    _child(Connection(answer_fd, readable=False), target, args, memory_bytes, cpu_seconds)
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.close(answer_fd)
+            children[os.pidfd_open(pid)] = (pid, time.monotonic() + timeout_seconds)
+            control.send(pid)
+    finally:
+        for pidfd, (pid, _) in children.items():
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(pidfd)
+
+
+class WarmChildren:
+    """Limited children forked from a template process that imported ``preload`` (module names) and ran
+    ``warm`` (``"module:function"`` hooks, e.g. building curve tables) once.
+
+    :meth:`run` has the semantics of :func:`run_in_limited_child` (same limits, ``None`` when the child
+    ran out of time, memory or CPU, raised, or died). The template is started on first use from the
+    shared fork server (so it is small, not a copy of the web worker), once per process (a gunicorn
+    worker starts its own); if it dies, the next task starts a new one."""
+
+    def __init__(self, name: str, preload: Sequence[str], warm: Sequence[str] = ()) -> None:
+        self.name = name
+        self.preload = ["__main__", "docmgr.limits", *preload]
+        self.warm = list(warm)
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+        self._process: Any = None
+        self._control: Connection | None = None
+
+    def start(self) -> None:
+        """Start the template now (else the first task does); returns once it has loaded everything."""
+        with self._lock:
+            self._ensure_running()
+
+    def _ensure_running(self) -> Connection:
+        if self._owner != os.getpid():  # first use, or we are a forked copy: the template is not ours
+            self._owner, self._process, self._control = os.getpid(), None, None
+        if self._process is not None and self._process.is_alive() and self._control is not None:
+            return self._control
+        self._stop()
+        context = _forkserver_context()
+        ours, theirs = context.Pipe(duplex=True)
+        process = context.Process(target=_template_main, args=(theirs, self.preload, self.warm),
+                                  daemon=True, name=f"{self.name}-template")
+        process.start()
+        theirs.close()
+        self._process, self._control = process, ours
+        return ours
+
+    def _stop(self) -> None:
+        if self._control is not None:
+            self._control.close()
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.kill()
+            self._process.join(timeout=10)
+        self._process = self._control = None
+
+    def close(self) -> None:
+        """Stop the template (its running children are killed)."""
+        with self._lock:
+            if self._owner == os.getpid():
+                self._stop()
+
+    def _start_child(self, request: tuple, answer_fd: int) -> None:
+        for attempt in (1, 2):  # a template that died since the last task is replaced once
+            control = self._ensure_running()
+            try:
+                control.send(request)
+                reduction.send_handle(control, answer_fd, self._process.pid)
+                control.recv()  # the child's pid: it is running
+                return
+            except (EOFError, OSError):
+                self._stop()
+                if attempt == 2:
+                    raise
+
+    def run(self, target: Callable[..., Any], args: tuple = (), limits: ChildLimits | None = None) -> Any | None:
+        """``target(*args)`` in a warm child under ``limits``; see :func:`run_in_limited_child`."""
+        limits = limits or ChildLimits()
+        receiver_fd, sender_fd = os.pipe()
+        receiver = Connection(receiver_fd, writable=False)
+        try:
+            try:
+                with self._lock:
+                    self._start_child(
+                        (target, tuple(args), limits.memory_bytes, limits.cpu_seconds, limits.timeout_seconds), sender_fd)
+            except (EOFError, OSError):
+                return None
+            finally:
+                os.close(sender_fd)  # the child holds its own copy, so EOF means the child is gone
+            if receiver.poll(limits.timeout_seconds):
+                try:
+                    return receiver.recv()
+                except (EOFError, OSError):
+                    return None  # killed (SIGXCPU, SIGKILL, out of memory) before it could answer
+            return None  # the template kills the child at the same deadline
+        finally:
+            receiver.close()

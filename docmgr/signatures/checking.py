@@ -3,8 +3,11 @@
 * the type comes from :func:`docmgr.documents.extraction.sniff` (the one sniffer), except CMS envelopes
   (``.p7m``, ``.p7s``, ``.sig``: DER, PEM or Base64 SignedData), which that sniffer refuses as unknown;
 * wet-ink scans are opened by the upload sandbox (:func:`docmgr.documents.sandbox.extract_in_subprocess`);
-* PAdES, CAdES and GOST verification run in a child of :func:`docmgr.limits.run_in_limited_child` under
-  the same limits as text extraction, so a crafted signature costs the child, never the web worker.
+* PAdES, CAdES and GOST verification run in a limited child under the same limits as text extraction, so a
+  crafted signature costs the child, never the web worker. Those children come from :data:`VERIFIER`, a
+  template process that has imported pyHanko, pyhanko-certvalidator, asn1crypto and gostcrypto and built
+  the GOST curves once (issue 14: importing them in every child cost ~0.44 s a signature; preloading them
+  in the uploads' fork server slowed every upload).
 
 No Flask here: the service passes paths, trust anchors (DER) and the limits.
 """
@@ -16,13 +19,25 @@ from typing import Any
 
 from docmgr.documents.extraction import ExtractionError, sniff
 from docmgr.documents.sandbox import SandboxLimits, extract_in_subprocess
-from docmgr.limits import run_in_limited_child
+from docmgr.limits import WarmChildren, run_in_limited_child
 from docmgr.signatures import cms
 from docmgr.signatures.verification import verify_digital
 
 CMS = "cms"
 SCAN_KINDS = ("pdf", "png", "jpeg")
 CONTENT_TYPES = {"pdf": "application/pdf", "png": "image/png", "jpeg": "image/jpeg", CMS: "application/pkcs7-mime"}
+
+
+# The template of the verification children (started on the first verification of each process).
+VERIFIER = WarmChildren(
+    "docmgr-signature",
+    preload=[
+        "docmgr.signatures.checking", "docmgr.signatures.cms", "docmgr.signatures.verification",
+        "asyncio", "pyhanko.sign.validation", "pyhanko.sign.validation.generic_cms", "pyhanko_certvalidator",
+        "asn1crypto.cms", "asn1crypto.x509", "gostcrypto.gostsignature", "gostcrypto.gosthash",
+    ],
+    warm=["docmgr.signatures.gost:warm"],
+)
 
 
 class Unreadable(ValueError):
@@ -111,7 +126,7 @@ def verify(
         "kind": kind, "path": str(path), "frozen_path": str(frozen_path) if frozen_path else None, "pdf_path": str(pdf_path) if pdf_path else None,
         "trust_roots": trust_roots, "require_trusted": require_trusted, "allow_fetching": allow_fetching,
     }
-    report = run_in_limited_child(_verify_child, (task,), limits, name="docmgr-signature") if in_child else _verify_child(task)
+    report = VERIFIER.run(_verify_child, (task,), limits) if in_child else _verify_child(task)
     if report is None or "_error" in report:
         reason = (report or {}).get("_error", "too_complex")
         if reason == "too_complex":

@@ -130,6 +130,15 @@ def _signer(bits: int, curve_oid: str):
     return _Gost(mode, gostsignature.CURVES_R_1323565_1_024_2019[curves[curve_oid]])
 
 
+def warm() -> None:
+    """Build every curve once (the template of the verification children calls this, so each child
+    inherits them)."""
+    for oid in CURVES_256:
+        _signer(256, oid)
+    for oid in CURVES_512:
+        _signer(512, oid)
+
+
 def _on_curve(key: GostPublicKey) -> bool:
     size = key.bits // 8
     x = int.from_bytes(key.point[:size], "little")
