@@ -12,11 +12,15 @@ What "valid" means here (the reasons name the rule that failed):
 3. every SignerInfo of every envelope is intact (message-digest attribute = digest of its envelope's
    content; signing-certificate(-v2) names the signer's certificate) and its signature is valid:
    RSA/ECDSA/EdDSA through pyHanko's ``generic_cms`` and pyhanko-certvalidator; ГОСТ Р 34.10-2012 through
-   :mod:`docmgr.signatures.gost`;
+   :mod:`docmgr.signatures.gost`. So is every countersignature (RFC 5652 §11.4, the ``counter-signature``
+   unsigned attribute, nested to any of :data:`MAX_NESTING` levels): its message digest is that of the
+   signature value it countersigns, it carries no content-type attribute, and it is reported as a signer
+   of its own with ``countersignature_of`` (the ``signer_index`` it countersigns);
 4. trust: the signer's certificate chains to a trust anchor (RSA/ECDSA: certvalidator's path
    validation; GOST: each issuer's GOST signature is checked up to an anchor). Revocation is checked
    only against CRLs/OCSP answers embedded in the envelope (or fetched when the configured fetcher is
-   on); otherwise the report says it was not checked.
+   on; GOST: embedded CRLs whose issuer's GOST signature verifies); otherwise the report says it was
+   not checked.
 """
 
 from __future__ import annotations
@@ -49,6 +53,10 @@ SIGNATURES = {
     "sha3_256_rsa", "sha3_384_rsa", "sha3_512_rsa", "sha3_256_ecdsa", "sha3_384_ecdsa", "sha3_512_ecdsa",
 }
 _PEM = re.compile(rb"-----BEGIN [A-Z0-9 ]+-----(.*?)-----END [A-Z0-9 ]+-----", re.S)
+
+
+COUNTER_DIGEST = "the countersignature's message digest is not that of the signature it countersigns"
+COUNTER_CONTENT_TYPE = "a countersignature carries a content-type attribute (RFC 5652 §11.1 forbids it)"
 
 
 class Refused(ValueError):
@@ -145,13 +153,41 @@ def _check_limits(signed_data: cms.SignedData) -> None:
     count = len(_present(signed_data["certificates"]))
     if count > MAX_CERTIFICATES:
         raise Refused(f"the envelope carries {count} certificates; at most {MAX_CERTIFICATES} are accepted")
-    for signer_info in signed_data["signer_infos"]:
+    everyone = _with_countersignatures(signed_data["signer_infos"])
+    for signer_info, _parent in everyone:
         digest_oid = signer_info["digest_algorithm"]["algorithm"]
         signature_oid = signer_info["signature_algorithm"]["algorithm"]
         if digest_oid.dotted not in gost.DIGEST_ALGORITHMS and digest_oid.native not in DIGESTS:
             raise Refused(f"unknown digest algorithm OID {digest_oid.dotted}")
         if signature_oid.dotted not in gost.SIGNATURE_ALGORITHMS and signature_oid.native not in SIGNATURES:
             raise Refused(f"unknown signature algorithm OID {signature_oid.dotted}")
+
+
+def _countersignatures(signer_info: cms.SignerInfo) -> list[cms.SignerInfo]:
+    """The SignerInfos in the counter-signature attributes of ``signer_info`` (RFC 5652 §11.4)."""
+    found: list[cms.SignerInfo] = []
+    for attr in _present(signer_info["unsigned_attrs"]):
+        if attr["type"].native == "counter_signature":
+            found.extend(attr["values"])
+    return found
+
+
+def _with_countersignatures(signer_infos: Any) -> list[tuple[cms.SignerInfo, cms.SignerInfo | None]]:
+    """Every signature of an envelope as (SignerInfo, the SignerInfo it countersigns or None): the
+    envelope's own SignerInfos first, then their countersignatures level by level. Raises :class:`Refused`
+    past :data:`MAX_SIGNER_INFOS` signatures or :data:`MAX_NESTING` levels of countersignatures."""
+    everyone: list[tuple[cms.SignerInfo, cms.SignerInfo | None]] = [(info, None) for info in signer_infos]
+    level = list(everyone)
+    for depth in range(MAX_NESTING + 1):
+        level = [(counter, info) for info, _ in level for counter in _countersignatures(info)]
+        if not level:
+            return everyone
+        if depth == MAX_NESTING:
+            break
+        everyone.extend(level)
+        if len(everyone) > MAX_SIGNER_INFOS:
+            raise Refused(f"the envelope has more than {MAX_SIGNER_INFOS} signatures with its countersignatures")
+    raise Refused(f"the countersignatures are nested more than {MAX_NESTING} levels deep")
 
 
 def _certificates(signed_data: cms.SignedData) -> list[x509.Certificate]:
@@ -223,10 +259,95 @@ def _verify_standard(
     }
 
 
+def _verify_standard_countersignature(
+    signed_data: cms.SignedData, signer_info: cms.SignerInfo, countersigned: bytes, trust_roots: list[bytes],
+    allow_fetching: bool,
+) -> dict[str, Any]:
+    """An RSA/ECDSA/EdDSA countersignature over ``countersigned`` (the signature value it countersigns).
+    pyHanko's CMS validation requires a content-type attribute, which a countersignature must not carry,
+    so the parts are called directly: pyhanko-certvalidator's signature check and path validation."""
+    import asyncio
+
+    from cryptography.exceptions import InvalidSignature
+    from pyhanko_certvalidator import CertificateValidator, ValidationContext
+    from pyhanko_certvalidator.errors import PathBuildingError, RevokedError, ValidationError
+    from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
+
+    certificates = _certificates(signed_data)
+    certificate = _find_signer_cert(signer_info, certificates)
+    if certificate is None:
+        raise Refused("the countersigner's certificate is not in the envelope")
+    digest_name = signer_info["digest_algorithm"]["algorithm"].native
+    problems: list[str] = []
+    if signer_info["signed_attrs"].native is None:
+        to_verify, intact = countersigned, True
+    else:
+        message_digest = _signed_attr(signer_info, "message_digest")
+        intact = message_digest is not None and message_digest.native == hashlib.new(digest_name, countersigned).digest()
+        if not intact:
+            problems.append(COUNTER_DIGEST)
+        if _signed_attr(signer_info, "content_type") is not None:
+            intact = False
+            problems.append(COUNTER_CONTENT_TYPE)
+        if not _names_certificate(signer_info, certificate):
+            intact = False
+            problems.append("the signing-certificate attribute does not name the countersigner's certificate")
+        to_verify = b"\x31" + signer_info["signed_attrs"].dump()[1:]  # signed as a SET OF (RFC 5652 §5.4)
+    try:
+        DefaultSignatureValidator().validate_signature(
+            signer_info["signature"].native, to_verify, certificate.public_key, signer_info["signature_algorithm"],
+            context=SignatureValidationContext(contextual_md_algorithm=digest_name))
+        valid = intact
+    except InvalidSignature:
+        valid = False
+        if intact:
+            problems.append("the cryptographic signature is not valid")
+    crls = [c.chosen for c in _present(signed_data["crls"]) if c.name == "crl"]
+    context = ValidationContext(
+        trust_roots=[x509.Certificate.load(der) for der in trust_roots], allow_fetching=allow_fetching, crls=crls,
+        revocation_mode="require" if crls else "soft-fail",
+    )
+    validator = CertificateValidator(certificate, [c for c in certificates if c is not certificate], context)
+    trust_problem = None
+    try:
+        quietly(lambda: asyncio.run(validator.async_validate_usage(set())))
+    except RevokedError:
+        trust_problem = "REVOKED"
+    except PathBuildingError:
+        trust_problem = "NO_CERTIFICATE_CHAIN_FOUND"
+    except ValidationError as error:
+        trust_problem = error.__class__.__name__
+    signing_time = _signed_attr(signer_info, "signing_time")
+    return {
+        "trust_problem": trust_problem, "problems": problems, "intact": intact, "valid": valid,
+        "trusted": trust_problem is None,
+        "signing_time": signing_time.native.isoformat() if signing_time is not None else None,
+        "certificate": certificate,
+        "algorithm": f"{signer_info['signature_algorithm'].signature_algo.upper()} with {digest_name.upper()}",
+    }
+
+
+def _names_certificate(signer_info: cms.SignerInfo, certificate: x509.Certificate) -> bool:
+    """Whether the signing-certificate(-v2) attribute, when present, names ``certificate`` (by hash)."""
+    for name, default in (("signing_certificate_v2", "sha256"), ("signing_certificate", "sha1")):
+        attribute = _signed_attr(signer_info, name)
+        if attribute is None:
+            continue
+        first = attribute["certs"][0]
+        algorithm = first["hash_algorithm"]["algorithm"].native if name.endswith("v2") else default
+        try:
+            return first["cert_hash"].native == hashlib.new(algorithm, certificate.dump()).digest()
+        except ValueError:  # a digest hashlib does not know
+            return False
+    return True
+
+
 def _verify_gost(
     signed_data: cms.SignedData, signer_info: cms.SignerInfo, content: bytes, trust_roots: list[bytes],
+    countersignature: bool = False,
 ) -> dict[str, Any]:
-    """ГОСТ Р 34.10-2012: message digest, signed attributes, signature, then the chain to an anchor."""
+    """ГОСТ Р 34.10-2012: message digest, signed attributes, signature, then the chain to an anchor.
+    A countersignature's ``content`` is the signature value it countersigns."""
     certificate = _find_signer_cert(signer_info, _certificates(signed_data))
     if certificate is None:
         raise Refused("the signer's certificate is not in the envelope")
@@ -249,9 +370,14 @@ def _verify_gost(
         message_digest = _signed_attr(signer_info, "message_digest")
         intact = message_digest is not None and message_digest.native == gost.streebog(content, bits)
         if not intact:
-            problems.append("the signed content does not match the signature's message digest (integrity check failed)")
+            problems.append(COUNTER_DIGEST if countersignature else
+                            "the signed content does not match the signature's message digest (integrity check failed)")
         content_type = _signed_attr(signer_info, "content_type")
-        if content_type is None or content_type.native != signed_data["encap_content_info"]["content_type"].native:
+        if countersignature:
+            if content_type is not None:
+                intact = False
+                problems.append(COUNTER_CONTENT_TYPE)
+        elif content_type is None or content_type.native != signed_data["encap_content_info"]["content_type"].native:
             intact = False
             problems.append("the content-type attribute does not match the envelope")
         to_verify = b"\x31" + attrs.dump()[1:]  # signed attributes are signed as a SET OF (RFC 5652 §5.4)
@@ -259,44 +385,87 @@ def _verify_gost(
     if intact and not valid:
         problems.append("the GOST signature value is not valid")
     signing_time = _signed_attr(signer_info, "signing_time")
-    trusted, trust_reason = _gost_chain_trusted(certificate, _certificates(signed_data), trust_roots)
+    crls = [c.chosen for c in _present(signed_data["crls"]) if c.name == "crl"]
+    trusted, trust_reason, revocation = _gost_chain_trusted(certificate, _certificates(signed_data), trust_roots, crls)
+    if revocation == "revoked":  # a revoked certificate makes the signature invalid, trusted or not
+        valid = False
+        problems.append("the signer's certificate or one of its issuers was revoked (embedded CRL)")
     return {
         "intact": intact, "valid": valid, "trusted": trusted, "problems": problems, "trust_reason": trust_reason,
+        "revocation": GOST_REVOCATION[revocation],
         "signing_time": signing_time.native.isoformat() if signing_time is not None else None,
         "certificate": certificate,
         "algorithm": f"GOST R 34.10-2012 ({bits} bit) with Streebog-{bits}",
     }
 
 
+GOST_REVOCATION = {
+    "good": "checked against the CRL embedded in the signature",
+    "revoked": "checked against the CRL embedded in the signature: revoked",
+    None: "not checked (no CRL of the certificate's issuer in the signature)",
+}
+
+
+def _gost_crl_status(
+    certificate: x509.Certificate, issuer_key: gost.GostPublicKey, crls: list[Any], now: dt.datetime
+) -> str | None:
+    """'revoked' or 'good' by the first embedded CRL of ``certificate``'s issuer whose GOST signature
+    verifies under ``issuer_key`` and that is current; None when there is no such CRL."""
+    for crl in crls:
+        tbs = crl["tbs_cert_list"]
+        if tbs["issuer"] != certificate.issuer:
+            continue
+        next_update = tbs["next_update"].native
+        if not tbs["this_update"].native <= now or (next_update is not None and next_update < now):
+            continue  # not yet or no longer current
+        algorithm = crl["signature_algorithm"]["algorithm"].dotted
+        if gost.SIGNATURE_ALGORITHMS.get(algorithm) != issuer_key.bits or not gost.verify(
+            issuer_key, tbs.dump(), crl["signature"].native
+        ):
+            continue  # not the issuer's CRL
+        serial = certificate.serial_number
+        revoked = any(entry["user_certificate"].native == serial for entry in _present(tbs["revoked_certificates"]))
+        return "revoked" if revoked else "good"
+    return None
+
+
 def _gost_chain_trusted(
-    certificate: x509.Certificate, pool: list[x509.Certificate], trust_roots: list[bytes]
-) -> tuple[bool, str | None]:
+    certificate: x509.Certificate, pool: list[x509.Certificate], trust_roots: list[bytes], crls: list[Any],
+) -> tuple[bool, str | None, str | None]:
+    """(trusted, why not, revocation of the signer's certificate: 'good', 'revoked' or None = not checked).
+    A certificate of the chain revoked by an embedded CRL of its issuer makes the revocation 'revoked'."""
+    revocation: str | None = None
     anchors = {hashlib.sha256(der).digest() for der in trust_roots}
     now = dt.datetime.now(dt.UTC)
     current = certificate
     for _ in range(MAX_CHAIN):
         validity = current["tbs_certificate"]["validity"]
         if not validity["not_before"].native <= now <= validity["not_after"].native:
-            return False, f"the certificate of {current.subject.human_friendly} is not valid now"
+            return False, f"the certificate of {current.subject.human_friendly} is not valid now", revocation
         if hashlib.sha256(current.dump()).digest() in anchors:
-            return True, None
+            return True, None, revocation
         issuer = next((c for c in pool if c.subject == current.issuer and c is not current), None)
         if issuer is None:
             issuer_der = next((der for der in trust_roots if x509.Certificate.load(der).subject == current.issuer), None)
             issuer = x509.Certificate.load(issuer_der) if issuer_der else None
         if issuer is None:
-            return False, "the signer's certificate does not chain to a trust anchor"
+            return False, "the signer's certificate does not chain to a trust anchor", revocation
         algorithm = current["signature_algorithm"]["algorithm"].dotted
         try:
             key = gost.read_public_key(issuer["tbs_certificate"]["subject_public_key_info"].dump())
         except (gost.GostError, ValueError):
-            return False, "the issuer's key is not a usable GOST key"
+            return False, "the issuer's key is not a usable GOST key", revocation
         if gost.SIGNATURE_ALGORITHMS.get(algorithm) != key.bits or not gost.verify(
             key, current["tbs_certificate"].dump(), current["signature_value"].native
         ):
-            return False, f"the issuer's signature on {current.subject.human_friendly}'s certificate is not valid"
+            return False, f"the issuer's signature on {current.subject.human_friendly}'s certificate is not valid", revocation
+        status = _gost_crl_status(current, key, crls, now)
+        if status == "revoked":
+            return False, f"the certificate of {current.subject.human_friendly} was revoked (embedded CRL)", "revoked"
+        if current is certificate:
+            revocation = status
         current = issuer
-    return False, f"the certificate chain is longer than {MAX_CHAIN}"
+    return False, f"the certificate chain is longer than {MAX_CHAIN}", revocation
 
 
 # --- the envelope ------------------------------------------------------------------------------------
@@ -336,14 +505,22 @@ def verify_cms(
     roots = list(trust_roots or [])
     intact_all = valid_all = trusted_all = True
     for layer in layers:
-        for index, signer_info in enumerate(layer.signed_data["signer_infos"]):
-            summary = _verify_signer(layer, signer_info, roots, allow_fetching)
+        numbers: dict[int, int] = {}  # id(SignerInfo) -> its signer_index, for countersignature_of
+        for index, (signer_info, parent) in enumerate(_with_countersignatures(layer.signed_data["signer_infos"])):
+            numbers[id(signer_info)] = index + 1
+            if parent is None:
+                summary = _verify_signer(layer, signer_info, layer.content, roots, allow_fetching)
+            else:
+                summary = _verify_signer(layer, signer_info, parent["signature"].native, roots, allow_fetching,
+                                         countersignature=True)
+                summary["countersignature_of"] = numbers[id(parent)]
             summary.update(envelope=layer.depth + 1, signer_index=index + 1)
             report["signatures"].append(summary)
             intact_all &= summary["intact"]
             valid_all &= summary["valid"]
             trusted_all &= summary["trusted"]
-            label = summary.get("name") or f"signer {index + 1} of envelope {layer.depth + 1}"
+            kind = "countersigner" if parent is not None else "signer"
+            label = summary.get("name") or f"{kind} {index + 1} of envelope {layer.depth + 1}"
             report["reasons"].extend(f"{label}: {reason}" for reason in summary["reasons"])
     if any(s["algorithm"].startswith("GOST") for s in report["signatures"]):
         report["format"] = "gost"
@@ -357,17 +534,25 @@ def verify_cms(
     return report
 
 
-def _verify_signer(layer: Layer, signer_info: cms.SignerInfo, roots: list[bytes], allow_fetching: bool) -> dict[str, Any]:
+def _verify_signer(
+    layer: Layer, signer_info: cms.SignerInfo, content: bytes, roots: list[bytes], allow_fetching: bool,
+    countersignature: bool = False,
+) -> dict[str, Any]:
+    """The summary of one SignerInfo over ``content`` (for a countersignature: the countersigned value)."""
     reasons: list[str] = []
     summary: dict[str, Any] = {"intact": False, "valid": False, "trusted": False, "algorithm": "unknown"}
     try:
         if signer_info["signature_algorithm"]["algorithm"].dotted in gost.SIGNATURE_ALGORITHMS:
-            result = _verify_gost(layer.signed_data, signer_info, layer.content, roots)
+            result = _verify_gost(layer.signed_data, signer_info, content, roots, countersignature)
             reasons.extend(result.pop("problems"))
             trust_reason = result.pop("trust_reason")
-            summary["revocation"] = "not checked (no revocation data for GOST certificates)"
         else:
-            result = _verify_standard(layer.signed_data, signer_info, layer.content, roots, allow_fetching)
+            if countersignature:
+                result = _verify_standard_countersignature(layer.signed_data, signer_info, content, roots, allow_fetching)
+            else:
+                result = _verify_standard(layer.signed_data, signer_info, content, roots, allow_fetching)
+            problems = result.pop("problems", [])
+            reasons.extend(problems)
             problem = result.pop("trust_problem") or ""
             trust_reason = None if result["trusted"] else (
                 "the signer's certificate was revoked" if "REVOKED" in problem
@@ -377,7 +562,9 @@ def _verify_signer(layer: Layer, signer_info: cms.SignerInfo, roots: list[bytes]
             if "REVOKED" in problem:  # a revoked certificate makes the signature invalid, trusted or not
                 result["valid"] = False
                 reasons.append("the signer's certificate was revoked (embedded CRL/OCSP)")
-            if not result["intact"]:
+            if problems:
+                pass  # already said precisely
+            elif not result["intact"]:
                 reasons.append("the signed content does not match the signature's message digest (integrity check failed)")
             elif not result["valid"]:
                 reasons.append("the cryptographic signature is not valid")

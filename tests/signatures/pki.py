@@ -22,6 +22,7 @@ class Party:
     ca: x509.Certificate
     bits: int = 0  # GOST only
     curve: str = ""
+    ca_key: object = None  # GOST only: the CA's private key (to sign CRLs)
 
     @property
     def cert_der(self) -> bytes:
@@ -154,18 +155,18 @@ def _gost_certificate(subject: x509.Name, issuer: x509.Name, spki: keys.PublicKe
 
 
 def make_gost_signer(bits: int = 256, *, curve: str | None = None, attributes: dict[str, str] | None = None,
-                     cn: str = "Иванов Иван Иванович", ca_bits: int = 256) -> Party:
+                     cn: str = "Иванов Иван Иванович", ca_bits: int = 256, ca_cn: str = "Тестовый УЦ") -> Party:
     """A GOST CA (256-bit, set A) and a signer certificate it issued, keys generated now."""
     curve = curve or ("1.2.643.7.1.2.1.1.1" if bits == 256 else "1.2.643.7.1.2.1.2.1")
     ca_curve = "1.2.643.7.1.2.1.1.1" if ca_bits == 256 else "1.2.643.7.1.2.1.2.1"
     ca_private, ca_point = gost.generate_key(ca_bits, ca_curve)
-    ca_name = _gost_name("Тестовый УЦ", {"2.5.4.6": "RU"})
+    ca_name = _gost_name(ca_cn, {"2.5.4.6": "RU"})
     ca_cert = _gost_certificate(ca_name, ca_name, _gost_spki(ca_bits, ca_curve, ca_point), ca_bits, ca_private,
                                 ca_bits, ca_curve, True, 1)
     private, point = gost.generate_key(bits, curve)
     cert = _gost_certificate(_gost_name(cn, attributes or {}), ca_name, _gost_spki(bits, curve, point), bits,
                              ca_private, ca_bits, ca_curve, False, 2)
-    return Party(cert, private, ca_cert, bits, curve)
+    return Party(cert, private, ca_cert, bits, curve, ca_private)
 
 
 def gost_cms(party: Party, content: bytes, *, detached: bool = True, digest_override: bytes | None = None,
@@ -258,4 +259,103 @@ def with_crl(ca, envelope: cms.ContentInfo, revoked: list[Party]) -> cms.Content
     crl_der = builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
     copy = cms.ContentInfo.load(envelope.dump())
     copy["content"]["crls"] = [cms.RevocationInfoChoice(name="crl", value=asn1_crl.CertificateList.load(crl_der))]
+    return cms.ContentInfo.load(copy.dump())
+
+
+# --- countersignatures and GOST CRLs ------------------------------------------------------------------
+
+
+def countersign(party: Party, envelope: cms.ContentInfo, *, path: tuple[int, ...] = (0,), content_type: bool = False,
+                countersigned: bytes | None = None) -> cms.ContentInfo:
+    """``envelope`` with ``party``'s countersignature (RFC 5652 §11.4) added to the SignerInfo at ``path``
+    (indexes: the envelope's SignerInfo, then countersignatures within it). ``countersigned`` overrides the
+    signature value the message digest is made over (a wrong digest); ``content_type`` adds the forbidden
+    content-type attribute."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+
+    copy = cms.ContentInfo.load(envelope.dump())
+    signed_data = copy["content"]
+    target = signed_data["signer_infos"][path[0]]
+    for index in path[1:]:
+        target = _counter_attribute(target)["values"][index]
+    value = countersigned if countersigned is not None else target["signature"].native
+    if party.bits:  # GOST
+        digest_oid = gost.DIGEST_256 if party.bits == 256 else gost.DIGEST_512
+        digest = gost.streebog(value, party.bits)
+        digest_algorithm, signature_algorithm = {"algorithm": digest_oid}, {"algorithm": gost.KEY_256 if party.bits == 256 else gost.KEY_512}
+    else:
+        import hashlib
+
+        digest = hashlib.sha256(value).digest()
+        digest_algorithm = {"algorithm": "sha256"}
+        signature_algorithm = {"algorithm": "sha256_rsa" if party.certificate.public_key.algorithm == "rsa" else "sha256_ecdsa"}
+    attrs = [{"type": "signing_time", "values": [cms.Time(name="utc_time", value=_now())]},
+             {"type": "message_digest", "values": [digest]}]
+    if content_type:
+        attrs.insert(0, {"type": "content_type", "values": ["data"]})
+    signed_attrs = cms.CMSAttributes(attrs)
+    to_sign = b"\x31" + signed_attrs.dump()[1:]
+    if party.bits:
+        signature = gost.sign(party.key, party.bits, party.curve, to_sign)
+    else:
+        key = serialization.load_der_private_key(party.key.dump(), None)
+        signature = (key.sign(to_sign, padding.PKCS1v15(), hashes.SHA256()) if party.certificate.public_key.algorithm == "rsa"
+                     else key.sign(to_sign, ec.ECDSA(hashes.SHA256())))
+    counter = cms.SignerInfo({
+        "version": "v1",
+        "sid": {"issuer_and_serial_number": {"issuer": party.certificate.issuer, "serial_number": party.certificate.serial_number}},
+        "digest_algorithm": digest_algorithm, "signed_attrs": signed_attrs, "signature_algorithm": signature_algorithm,
+        "signature": signature,
+    })
+    # Rebuilt from the inside out, each level loaded afresh: asn1crypto's dump() of an object edited deep
+    # inside re-checks every level for changes, which grows exponentially with the nesting.
+    def rebuilt(info: cms.SignerInfo, rest: tuple[int, ...]) -> cms.SignerInfo:
+        info = cms.SignerInfo.load(info.dump())
+        attribute = _counter_attribute(info)
+        values = list(attribute["values"]) if attribute is not None else []
+        if rest:
+            values[rest[0]] = rebuilt(values[rest[0]], rest[1:])
+        else:
+            values.append(counter)
+        others = [a for a in (info["unsigned_attrs"] if info["unsigned_attrs"].native else [])
+                  if a["type"].native != "counter_signature"]
+        info["unsigned_attrs"] = cms.CMSAttributes([*others, {"type": "counter_signature", "values": values}])
+        return cms.SignerInfo.load(info.dump())
+
+    signer_infos = list(signed_data["signer_infos"])
+    signer_infos[path[0]] = rebuilt(signer_infos[path[0]], path[1:])
+    signed_data["signer_infos"] = cms.SignerInfos(signer_infos)
+    certificates = list(signed_data["certificates"])
+    if all(c.chosen.dump() != party.certificate.dump() for c in certificates):
+        certificates.append(cms.CertificateChoices(name="certificate", value=party.certificate))
+    signed_data["certificates"] = certificates
+    return cms.ContentInfo.load(copy.dump())
+
+
+def _counter_attribute(signer_info: cms.SignerInfo):
+    if not signer_info["unsigned_attrs"].native:
+        return None
+    return next((a for a in signer_info["unsigned_attrs"] if a["type"].native == "counter_signature"), None)
+
+
+def gost_with_crl(party: Party, envelope: cms.ContentInfo, revoked: list[Party]) -> cms.ContentInfo:
+    """``envelope`` carrying a CRL signed by ``party``'s GOST CA that revokes ``revoked``' certificates."""
+    from asn1crypto import crl as asn1_crl
+
+    ca_bits = gost.SIGNATURE_ALGORITHMS[party.certificate["signature_algorithm"]["algorithm"].dotted]
+    ca_curve = "1.2.643.7.1.2.1.1.1" if ca_bits == 256 else "1.2.643.7.1.2.1.2.1"
+    algorithm = {"algorithm": gost.SIGN_256 if ca_bits == 256 else gost.SIGN_512}
+    entries = [{"user_certificate": p.certificate.serial_number, "revocation_date": x509.Time(name="utc_time", value=_now() - dt.timedelta(hours=2))}
+               for p in revoked]
+    tbs = asn1_crl.TbsCertList({
+        "version": "v2", "signature": algorithm, "issuer": party.ca.subject,
+        "this_update": x509.Time(name="utc_time", value=_now() - dt.timedelta(hours=1)),
+        "next_update": x509.Time(name="utc_time", value=_now() + dt.timedelta(days=7)),
+        **({"revoked_certificates": entries} if entries else {}),
+    })
+    signature = gost.sign(party.ca_key, ca_bits, ca_curve, tbs.dump())
+    crl = asn1_crl.CertificateList({"tbs_cert_list": tbs, "signature_algorithm": algorithm, "signature": signature})
+    copy = cms.ContentInfo.load(envelope.dump())
+    copy["content"]["crls"] = [cms.RevocationInfoChoice(name="crl", value=crl)]
     return cms.ContentInfo.load(copy.dump())
