@@ -162,12 +162,17 @@ def _resolve(reference: str) -> Callable[[], Any]:
     return getattr(importlib.import_module(module), name)
 
 
+def _exit_on_sigterm(_signum: int, _frame: Any) -> None:
+    raise SystemExit(0)
+
+
 def _template_main(control: Connection, preload: Sequence[str], warm: Sequence[str]) -> None:
     """The template process: imports ``preload``, calls the ``warm`` hooks ("module:function"), then forks
     one child per request ``(target, args, memory, cpu, timeout)`` plus the write end of the answer pipe
     (passed as a file descriptor), kills a child still running at its deadline, and reaps it. Ends when the
     parent closes ``control`` (the parent's process ended, or it stopped the template)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the parent's to handle
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # the parent ending (daemon): kill the children first
     for module in preload:
         importlib.import_module(module)
     for hook in warm:
@@ -195,6 +200,7 @@ def _template_main(control: Connection, preload: Sequence[str], warm: Sequence[s
             if pid == 0:  # the child: never returns into this loop
                 code = 1
                 try:
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
                     control.close()
                     for pidfd in children:
                         os.close(pidfd)

@@ -65,6 +65,13 @@ __all__ = [
 ]
 
 
+def _mtime_ns(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
 class WhooshEngine(Scoring, Facets, Highlighting):
     """The index in one directory. Thread-safe for searching; writing is serialised by callers
     through :meth:`drain_lock` (one writer across processes)."""
@@ -214,14 +221,27 @@ class WhooshEngine(Scoring, Facets, Highlighting):
         if current is None or not current.is_dir():
             return None
         cached = getattr(self._local, "searcher", None)
-        if cached is not None and self._local.generation == current and cached.up_to_date():
-            return cached
+        if cached is not None and self._local.generation == current:
+            # A commit adds a table of contents and segment files to the generation's folder, which
+            # changes the folder's modification time: one stat() per search instead of Whoosh's
+            # up_to_date() (a listing and a pattern match over every file of the index) when nothing
+            # moved. Folder times come from a coarse clock, so the stat alone is trusted only once a
+            # full check has run at least a second after the folder's last change.
+            stamp = _mtime_ns(current)
+            if stamp is not None and stamp == self._local.stamp and self._local.checked_ns - stamp >= 1_000_000_000:
+                return cached
+            checked_ns = time.time_ns()
+            if cached.up_to_date():
+                self._local.stamp, self._local.checked_ns = stamp, checked_ns
+                return cached
         # Not Searcher.refresh(): it reuses the readers of unchanged segments and so misses
         # documents deleted from them since.
         if cached is not None:
             cached.close()
+        stamp, checked_ns = _mtime_ns(current), time.time_ns()  # before opening: a commit meanwhile shows next time
         searcher = whoosh_index.open_dir(str(current)).searcher(weighting=BM25F())
         self._local.searcher, self._local.generation, self._local.facet_cache = searcher, current, {}
+        self._local.stamp, self._local.checked_ns = stamp, checked_ns
         return searcher
 
     def doc_ids(self) -> dict[str, dict[str, Any]]:

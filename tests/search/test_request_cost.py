@@ -42,3 +42,38 @@ def test_facet_labels_are_read_once_per_index_generation(app, make_org, make_use
         assert body["facet_labels"]["organization"] == {str(org.id): "Distretto Ottico Nuovo"}
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def test_the_searcher_is_reused_without_listing_the_index_and_a_commit_is_seen_at_once(
+    app, make_org, make_user, make_document, search, monkeypatch
+):
+    import time
+
+    from whoosh.searching import Searcher
+
+    from docmgr.search import indexers
+
+    legal = make_user("legal")
+    user = make_user("firm", make_org(name="Vetri Murano", country="IT"))
+    make_document(user, title_it="Vetro", files=[txt("Vetro soffiato di Murano.", language="it")])
+    listings: list[int] = []
+    original = Searcher.up_to_date
+
+    def counted(self):
+        listings.append(1)
+        return original(self)
+
+    monkeypatch.setattr(Searcher, "up_to_date", counted)
+    assert search(legal, "vetro")[1]["total"] == 1
+    engine = indexers.get_engine(app)
+    first = engine.searcher()
+    time.sleep(1.1)  # the folder's timestamp comes from a coarse clock: trusted once a check ran a second later
+    assert search(legal, "vetro")[1]["total"] == 1
+    listings.clear()
+    for _ in range(3):
+        assert search(legal, "vetro")[1]["total"] == 1
+    assert listings == [] and engine.searcher() is first  # one stat() per search, no listing, same searcher
+
+    make_document(user, title_it="Vetro nuovo", files=[txt("Altro vetro di Murano.", language="it")])  # a commit
+    assert search(legal, "vetro")[1]["total"] == 2
+    assert listings and engine.searcher() is not first
