@@ -218,6 +218,9 @@ def _template_main(control: Connection, preload: Sequence[str], warm: Sequence[s
             os.close(pidfd)
 
 
+TEMPLATE_START_SECONDS = 120.0  # a template stuck longer while importing is replaced
+
+
 class WarmChildren:
     """Limited children forked from a template process that imported ``preload`` (module names) and ran
     ``warm`` (``"module:function"`` hooks, e.g. building curve tables) once.
@@ -277,7 +280,10 @@ class WarmChildren:
             try:
                 control.send(request)
                 reduction.send_handle(control, answer_fd, self._process.pid)
-                control.recv()  # the child's pid: it is running
+                # The child's pid: it is running. A new template answers once it has loaded everything.
+                if not control.poll(TEMPLATE_START_SECONDS):
+                    raise TimeoutError("the template process did not answer")
+                control.recv()
                 return
             except (EOFError, OSError):
                 self._stop()
