@@ -124,6 +124,7 @@ def _load(der: bytes) -> cms.SignedData:
         if info["content_type"].native != "signed_data":
             raise Refused(f"the envelope is a CMS {info['content_type'].native}, not a signature (SignedData)")
         signed_data = info["content"]
+        _check_counts(signed_data)  # before parsing the parts: 1,000 SignerInfos cost seconds to parse
         # Parse every part we rely on, so a damaged structure is refused here and not half-way through.
         # (Not the certificates' keys: asn1crypto's spec does not know GOST keys; gost.py reads those.)
         for name in ("digest_algorithms", "encap_content_info", "signer_infos", "crls"):
@@ -144,7 +145,8 @@ def _present(value: Any) -> Any:
     return [] if isinstance(value, core.Void) else value
 
 
-def _check_limits(signed_data: cms.SignedData) -> None:
+def _check_counts(signed_data: cms.SignedData) -> None:
+    """The SignerInfos and certificates are counted (their headers only) before anything is parsed."""
     signer_count = len(signed_data["signer_infos"])
     if signer_count == 0:
         raise Refused("the envelope contains no signature (no SignerInfo)")
@@ -153,6 +155,10 @@ def _check_limits(signed_data: cms.SignedData) -> None:
     count = len(_present(signed_data["certificates"]))
     if count > MAX_CERTIFICATES:
         raise Refused(f"the envelope carries {count} certificates; at most {MAX_CERTIFICATES} are accepted")
+
+
+def _check_limits(signed_data: cms.SignedData) -> None:
+    _check_counts(signed_data)
     everyone = _with_countersignatures(signed_data["signer_infos"])
     for signer_info, _parent in everyone:
         digest_oid = signer_info["digest_algorithm"]["algorithm"]
