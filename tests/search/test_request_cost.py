@@ -3,6 +3,7 @@ while the index is unchanged, and is read again when it changes."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import event
 
 from docmgr.accounts.models import Organization
@@ -44,6 +45,7 @@ def test_facet_labels_are_read_once_per_index_generation(app, make_org, make_use
         event.remove(engine, "before_cursor_execute", record)
 
 
+@pytest.mark.whoosh_only
 def test_the_searcher_is_reused_without_listing_the_index_and_a_commit_is_seen_at_once(
     app, make_org, make_user, make_document, search, monkeypatch
 ):

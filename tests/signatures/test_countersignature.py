@@ -79,18 +79,21 @@ def test_gost_countersignature_and_embedded_crl(app, client, cast, out, ivanov, 
     assert first["revocation"].startswith("not checked")
 
 
-def test_gost_embedded_crl_is_checked_and_a_revoked_signer_refused(app, client, cast, out, ivanov, sidorov, token_for):
+def test_gost_embedded_crl_is_checked_and_a_revoked_signer_refused(app, client, cast, out, ivanov, sidorov, token_for,
+                                                                    make_agreement, advance):
     frozen = frozen_pdf(app, out)
     headers = token_for(cast.legal)
+    revoked = pki.gost_with_crl(ivanov, pki.gost_cms(ivanov, frozen), revoked=[ivanov])
+    _refused(upload_detached(client, headers, out.id, out.signatories[1].id, frozen, revoked.dump()),
+             "was revoked (embedded CRL)")
     clean = pki.gost_with_crl(ivanov, pki.gost_cms(ivanov, frozen), revoked=[])
     response = upload_detached(client, headers, out.id, out.signatories[0].id, frozen, clean.dump())
     assert response.status_code == 201, response.get_json()
     [signer] = response.get_json()["signatory"]["verification"]["signatures"]
     assert signer["revocation"] == "checked against the CRL embedded in the signature"
-    revoked = pki.gost_with_crl(ivanov, pki.gost_cms(ivanov, frozen), revoked=[ivanov])
-    _refused(upload_detached(client, headers, out.id, out.signatories[1].id, frozen, revoked.dump()),
-             "was revoked (embedded CRL)")
-    foreign = pki.gost_with_crl(sidorov, pki.gost_cms(ivanov, frozen), revoked=[ivanov])  # another CA's CRL
-    response = upload_detached(client, headers, out.id, out.signatories[1].id, frozen, foreign.dump())
+    other = advance(make_agreement(), "out_for_signature")  # a PDF is the signed copy of one signatory only
+    other_pdf = frozen_pdf(app, other)
+    foreign = pki.gost_with_crl(sidorov, pki.gost_cms(ivanov, other_pdf), revoked=[ivanov])  # another CA's CRL
+    response = upload_detached(client, headers, other.id, other.signatories[0].id, other_pdf, foreign.dump())
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["signatory"]["verification"]["signatures"][0]["revocation"].startswith("not checked")
