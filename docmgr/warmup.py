@@ -2,8 +2,8 @@
 hundredth does.
 
 What a cold process pays on first use: starting the fork server of limited children (it imports pypdf, pdfium,
-python-docx, Pillow, Jinja… once, :mod:`docmgr.limits`), loading the language model (py3langid, ~0.7 s), and
-WeasyPrint's first render (fontconfig, Pango, the bundled fonts). :func:`warm_up` pays them at start instead:
+python-docx, Pillow, Jinja… once, :mod:`docmgr.limits`), loading the language model (py3langid, ~0.7 s),
+WeasyPrint's first render (fontconfig, Pango, the bundled fonts), and the signature checks' template process. :func:`warm_up` pays them at start instead:
 gunicorn calls it in each web worker before it accepts requests (``gunicorn.conf.py``, ``post_worker_init``),
 ``docmgr worker`` before it takes work. ``WARM_UP`` (``DOCMGR_WARM_UP``) turns it off; unit tests never call it.
 """
@@ -19,6 +19,7 @@ from flask import Flask
 from docmgr.documents.extraction import language
 from docmgr.limits import ChildLimits, run_in_limited_child
 from docmgr.pdf import html_to_pdf
+from docmgr.signatures.checking import VERIFIER
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,13 @@ def warm_pdf() -> None:
 
 
 def warm_up(app: Flask, *, pdf: bool = True) -> dict[str, float]:
-    """Warm this process; returns seconds per step. A failing step is logged and skipped (never stops a start)."""
+    """Warm this process; returns seconds per step. A failing step is logged and skipped (never stops a start).
+
+    ``pdf`` (web workers) also renders once and starts the signature checks' template process (pyHanko,
+    gostcrypto, the GOST curves: ~2 s that the first signature upload would otherwise pay)."""
     steps: list[tuple[str, Callable[[], None]]] = [("sandbox", start_sandbox), ("language", language.warm_up)]
     if pdf:
-        steps.append(("pdf", warm_pdf))
+        steps += [("pdf", warm_pdf), ("signatures", VERIFIER.start)]
     timings: dict[str, float] = {}
     with app.app_context():
         for name, step in steps:
