@@ -140,6 +140,60 @@ AGREEMENT_STATUS_LABELS = {
     "expired": _l("Expired"),
 }
 
+# --- the audit log: what each recorded action is called (every ``audit.record`` action has a label here) ----
+
+AUDIT_ACTION_LABELS = {
+    "agreement.certificate_issued": _l("Completion certificate issued"),
+    "agreement.created": _l("Agreement created"),
+    "agreement.draft_rendered": _l("Draft rendered"),
+    "agreement.executed": _l("Agreement executed"),
+    "agreement.transition": _l("Agreement status changed"),
+    "agreement.updated": _l("Agreement edited"),
+    "document.created": _l("Document uploaded"),
+    "document.file_added": _l("File added to a document"),
+    "document.ocr_done": _l("Text recognised (OCR)"),
+    "document.ocr_failed": _l("Text recognition (OCR) failed"),
+    "document.sealed": _l("Document sealed as executed copy"),
+    "document.shared": _l("Document shared"),
+    "document.updated": _l("Document edited"),
+    "login.throttle_lifted": _l("Login throttle lifted"),
+    "organization.created": _l("Organisation created"),
+    "organization.updated": _l("Organisation edited"),
+    "queue.retry": _l("Queued task retried"),
+    "session.created": _l("Task-force session created"),
+    "session.updated": _l("Task-force session edited"),
+    "signature.declined": _l("Signature declined"),
+    "signature.recorded": _l("Signature recorded"),
+    "signature.rejected": _l("Signature rejected"),
+    "signing.code_refused": _l("Signing code refused"),
+    "signing.code_sent": _l("Signing code sent"),
+    "signing.code_verified": _l("Signing code confirmed"),
+    "signing.invited": _l("Signing link sent"),
+    "signing.revoked": _l("Signing link revoked"),
+    "signing.via_link": _l("Signed through a signing link"),
+    "template.created": _l("Template created"),
+    "template.version_created": _l("Template version created"),
+    "token.issued": _l("API token issued"),
+    "token.revoked": _l("API token revoked"),
+    "token.revoked_all": _l("All API tokens revoked"),
+    "user.activated": _l("User activated"),
+    "user.created": _l("User created"),
+    "user.deactivated": _l("User deactivated"),
+    "user.login": _l("Logged in"),
+    "user.login_failed": _l("Failed login"),
+    "user.logout": _l("Logged out"),
+    "user.updated": _l("User edited"),
+    "user.password_reset": _l("Password reset by an administrator"),
+    "user.password_reset_requested": _l("Password reset link requested"),
+    "user.password_changed": _l("Password changed through a reset link"),
+}
+# The kinds of object an audit entry can name (the model class names ``audit.record`` stores).
+AUDIT_OBJECT_LABELS = {
+    "Agreement": _l("Agreement"), "ApiToken": _l("API token"), "Document": _l("Document"),
+    "Organization": _l("Organisation"), "Signatory": _l("Signatory"), "TaskForceSession": _l("Task-force session"),
+    "Template": _l("Template"), "User": _l("User"), "DocumentFile": _l("File"),
+}
+
 # --- scripts, e-mail -----------------------------------------------------------------------------
 
 # Cyrillic, Cyrillic Supplement, Extended-A/B/C.
