@@ -181,6 +181,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # Signing links (docmgr.signing): valid this many days; the e-mailed one-time code this many minutes;
         # this many wrong codes lock the link until legal sends a new invitation.
         "SIGNING_LINK_DAYS": float(env.get("DOCMGR_SIGNING_LINK_DAYS", "14")),
+        # The inbox calls a signature overdue when its agreement went out this many days ago (with no sign-by date).
+        "INBOX_SIGNATURE_WAIT_DAYS": float(env.get("DOCMGR_INBOX_SIGNATURE_WAIT_DAYS", "7")),
         "SIGNING_CODE_MINUTES": 15,
         "SIGNING_CODE_TRIES": 5,
         # The instance's PDF seal (docmgr.signatures.seal): PEM certificate and key that seal what is signed in

@@ -23,7 +23,12 @@ from docmgr.web import form_error
 bp = Blueprint("accounts", __name__)
 
 
-def _safe_next(target: str | None) -> str:
+def _landing_page(user) -> str:
+    """Where a login without ``next`` leads: legal staff to their inbox, everyone else to the documents."""
+    return url_for("signatures.inbox") if getattr(user, "is_legal", False) else url_for("documents.index")
+
+
+def _safe_next(target: str | None, user=None) -> str:
     """Only same-site paths: never redirect a user to another site after login."""
     # Browsers read "/\\evil.example" as "//evil.example": refuse backslashes and control characters too.
     if (
@@ -31,13 +36,13 @@ def _safe_next(target: str | None) -> str:
         and "\\" not in target and not any(ord(c) < 32 for c in target)
     ):
         return target
-    return url_for("documents.index")
+    return _landing_page(user)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(_safe_next(request.args.get("next"), current_user))
     error = None
     status = 200
     form = LoginForm()
@@ -49,7 +54,7 @@ def login():
                 error, status = {"field": "password", "message": _("Wrong e-mail or password.")}, 401
             else:
                 sessions.start(user)  # a new session and CSRF secret
-                return redirect(_safe_next(request.args.get("next")))
+                return redirect(_safe_next(request.args.get("next"), user))
         except DocmgrError as exc:
             db.session.rollback()
             error, status = form_error(exc), exc.status

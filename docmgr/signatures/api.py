@@ -13,6 +13,7 @@ from docmgr.errors import Invalid
 from docmgr.extensions import db
 from docmgr.signatures import reports, services
 from docmgr.signatures import serializers as ser
+from docmgr.signatures.inbox import build_inbox
 from docmgr.storage import current_store
 
 bp = Blueprint("signatures_api", __name__)
@@ -161,3 +162,11 @@ def pdf_download(sha256: str, name: str):
 def stats():
     actor = acting_user()
     return jsonify(ser.FiguresSchema().dump(reports.task_force_figures(db.session, actor, int_arg("session_id"))))
+
+
+@bp.get("/inbox")
+@documented({200: ser.InboxSchema})
+def inbox():
+    """What waits for the caller (legal staff and administrators): drafts to review, approvals waiting,
+    overdue signatures and declines (docmgr.signatures.inbox)."""
+    return jsonify(ser.InboxSchema().dump(build_inbox(db.session, acting_user())))

@@ -175,3 +175,35 @@ class DeclineRequest(Input):
 
 class FiguresQuery(Input):
     session_id = fields.Integer()
+
+
+INBOX_REASONS = ("review", "waiting_approval", "ready_to_send", "sign_by_passed", "waiting_too_long", "declined")
+
+
+class InboxItemSchema(Output):
+    """One thing waiting: an agreement, why, since when, and the signatory concerned (if any)."""
+
+    agreement_id = fields.Integer(attribute="agreement.id")
+    title = fields.String(attribute="agreement.title")
+    status = fields.String(attribute="agreement.status")
+    reason = fields.String(validate=OneOf(INBOX_REASONS))
+    since = IsoDateTime(allow_none=True)
+    signatory_id = fields.Integer(allow_none=True)
+    signatory_name = fields.String(allow_none=True)
+    decline_reason = fields.String(allow_none=True)
+    url = fields.String(metadata={"description": "the agreement's page"})
+
+    computed = {
+        "signatory_id": lambda item: item.signatory.id if item.signatory else None,
+        "signatory_name": lambda item: item.signatory.name if item.signatory else None,
+        "decline_reason": lambda item: item.signatory.decline_reason if item.signatory else None,
+        "url": lambda item: f"/agreements/{item.agreement.id}",
+    }
+
+
+class InboxSchema(Output):
+    drafts_to_review = fields.List(fields.Nested(InboxItemSchema))
+    approvals_waiting = fields.List(fields.Nested(InboxItemSchema))
+    signatures_overdue = fields.List(fields.Nested(InboxItemSchema))
+    declines = fields.List(fields.Nested(InboxItemSchema))
+    total = fields.Integer()

@@ -16,6 +16,7 @@ from docmgr.signatures import electronic, reports, services
 from docmgr.signatures.api import evidence as evidence_download
 from docmgr.signatures.api import pdf_download, submission_content
 from docmgr.signatures.forms import DeclineForm, SignatureForm, TransitionForm
+from docmgr.signatures.inbox import build_inbox
 from docmgr.vocab import AGREEMENT_STATUS_LABELS
 from docmgr.web import form_error
 
@@ -238,3 +239,21 @@ def review_scan(agreement_id: int, signatory_id: int, submission_id: int):
 def review_page(agreement_id: int, signatory_id: int, submission_id: int):
     """The frozen final draft's signature (last) page, as an image beside a scan."""
     return _review_png(agreement_id, signatory_id, submission_id, "page")
+
+
+INBOX_REASON_LABELS = {
+    "review": _l("in review: yours to approve"),
+    "waiting_approval": _l("in review: waiting for a colleague's approval"),
+    "ready_to_send": _l("approved: ready to go out for signature"),
+    "sign_by_passed": _l("the sign-by date has passed"),
+    "waiting_too_long": _l("out for signature for too long"),
+    "declined": _l("declined"),
+}
+
+
+@bp.get("/inbox")
+@login_required
+def inbox():
+    """The landing page of legal staff: what waits for them."""
+    return render_template("signatures/inbox.html", inbox=build_inbox(db.session, _actor()),
+                           reason_labels=INBOX_REASON_LABELS)
