@@ -184,6 +184,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # The inbox calls a signature overdue when its agreement went out this many days ago (with no sign-by date).
         "INBOX_SIGNATURE_WAIT_DAYS": float(env.get("DOCMGR_INBOX_SIGNATURE_WAIT_DAYS", "7")),
         "SIGNING_CODE_MINUTES": 15,
+        # "Forgot password" links (docmgr.accounts.passwords): valid this long; at most this many requests an hour
+        # per e-mail address and per client address (known addresses or not: the answer is the same).
+        "PASSWORD_RESET_MINUTES": float(env.get("DOCMGR_PASSWORD_RESET_MINUTES", "60")),
+        "PASSWORD_RESET_MAX_PER_EMAIL": 3,
+        "PASSWORD_RESET_MAX_PER_ADDRESS": 10,
         "SIGNING_CODE_TRIES": 5,
         # The instance's PDF seal (docmgr.signatures.seal): PEM certificate and key that seal what is signed in
         # the browser; made (self-signed, key 0600) by `init` or on first use when the files are missing.

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask_babel import gettext
 from wtforms import DateField, StringField
+from wtforms.validators import ValidationError
 
 from docmgr.accounts import services
 from docmgr.accounts.models import Organization
@@ -79,3 +80,43 @@ class NewSessionForm(PageForm):
     country = StringField(default="", validators=[Check(services.check_country)])
     starts_on = _IsoDateField()
     ends_on = _IsoDateField()
+
+
+class EditUserForm(PageForm):
+    """An admin's edit of a user: the new-user form without the password (reset apart)."""
+
+    error_fields = {"organization_id": "org"}
+
+    email = StringField(default="", validators=[Check(services.check_email)])
+    name = StringField(default="")
+    role = StringField(default="", validators=[Check(services.check_role)])
+    organization_id = StringField(default="", validators=[Check(_existing_organization)])
+
+    @property
+    def organization(self) -> Any:
+        return _existing_organization(self.organization_id.data)
+
+
+class EditSessionForm(NewSessionForm):
+    name_alt = StringField(default="")
+    place_alt = StringField(default="")
+
+
+def _passwords_match(form: PageForm, field: Any) -> None:
+    if (field.data or "") != (form.password.data or ""):
+        raise ValidationError(gettext("The two passwords differ."))
+
+
+class NewPasswordForm(PageForm):
+    """A new password, typed twice (the reset link's page)."""
+
+    password = StringField(default="", validators=[Check(services.check_password)])
+    password_confirm = StringField(default="", validators=[_passwords_match])
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current_password = StringField(default="")
+
+
+class ForgotPasswordForm(PageForm):
+    email = StringField(default="")

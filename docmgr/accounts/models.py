@@ -51,6 +51,8 @@ class User(Base):
     # Browser sessions carry this number (docmgr.accounts.sessions): raising it ends every session of
     # the user at once (logout, deactivation), in every worker process.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set when an administrator gave a temporary password: the user is asked to choose their own at login.
+    password_must_change: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organization: Mapped[Organization | None] = relationship(back_populates="users")
@@ -128,3 +130,25 @@ class LoginAttempt(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PasswordReset(Base):
+    """A request for a password-reset link (docmgr.accounts.passwords).
+
+    Every request through "forgot password" is a row, also for an e-mail nobody has (``user_id`` and
+    ``token_hash`` empty), so the throttle counts them all and answers the same whoever asks. Only the
+    SHA-256 of the link's token is stored; a link works once (``used_at``) and until ``expires_at``."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    remote_addr: Mapped[str] = mapped_column(String(64), index=True, default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # an admin who sent the link
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])

@@ -129,6 +129,26 @@ def _organization_named(session: Session, name: str) -> Organization | None:
     return None
 
 
+def update_organization(
+    session: Session, actor: User, org_id: int, *, name: str, country: str, kind: str, name_alt: str | None = None,
+    address: str | None = None, address_alt: str | None = None,
+) -> Organization:
+    """Admins: rename or correct an organisation (audited, each change as old → new)."""
+    require_admin(actor)
+    org = get_organization(session, org_id)
+    name, country, kind = check_organization_name(name), check_country(country), check_organization_kind(kind)
+    same_name = _organization_named(session, name)
+    if same_name is not None and same_name.id != org.id:
+        raise Invalid(gettext("An organisation named '%(name)s' already exists.", name=name), field="name", code="duplicate")
+    changes = _changes(org, {
+        "name": name, "country": country, "kind": kind, "name_alt": (name_alt or "").strip() or None,
+        "address": (address or "").strip() or None, "address_alt": (address_alt or "").strip() or None,
+    })
+    if changes:
+        record(session, actor, "organization.updated", org, changes=changes)
+    return org
+
+
 def find_organization(session: Session, name: str) -> Organization:
     org = _organization_named(session, name)
     if org is None:
@@ -167,15 +187,54 @@ def create_user(
     return user
 
 
-def _identity_email(session: Session, raw: str) -> str:
+def _identity_email(session: Session, raw: str, *, except_user_id: int | None = None) -> str:
     """A new user's e-mail (``check_email``), not a look-alike of anyone's (docmgr.accounts.identity)."""
     email = check_email(raw)
     wanted = skeleton(email)
-    for (existing,) in session.execute(select(User.email)):
+    for (existing,) in session.execute(select(User.email).where(User.id != (except_user_id or 0))):
         if existing == email or skeleton(existing) == wanted:
             raise Invalid(gettext("A user with e-mail %(email)s already exists.", email=existing), field="email",
                           code="duplicate")
     return email
+
+
+def _changes(obj: object, values: dict) -> dict[str, list]:
+    """Set each attribute that differs; ``{name: [old, new]}`` of those changed (for the audit entry)."""
+    changes = {}
+    for name, value in values.items():
+        old = getattr(obj, name)
+        if old != value:
+            changes[name] = [old, value]
+            setattr(obj, name, value)
+    return changes
+
+
+def get_user(session: Session, actor: User, user_id: int) -> User:
+    require_admin(actor)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(gettext("No such user."))
+    return user
+
+
+def update_user(
+    session: Session, actor: User, user_id: int, *, email: str, name: str, role: str, organization: Organization | None,
+) -> User:
+    """Admins: change a user's e-mail, name, role or organisation (audited, each change as old → new). An
+    admin cannot take the administrator role from themselves (nobody would be left to give it back)."""
+    user = get_user(session, actor, user_id)
+    email = user.email if normalize_email(email or "") == user.email else _identity_email(session, email, except_user_id=user.id)
+    check_role(role)
+    if role == Role.FIRM.value and organization is None:
+        raise Invalid(gettext("A firm user belongs to an organisation: give one."), field="org")
+    if user.id == actor.id and role != Role.ADMIN.value:
+        raise Invalid(gettext("You cannot remove your own administrator role."), field="role")
+    changes = _changes(user, {"email": email, "name": (name or "").strip()[:200], "role": role,
+                              "organization_id": organization.id if organization else None})
+    if changes:
+        session.flush()
+        record(session, actor, "user.updated", user, changes=changes)
+    return user
 
 
 def set_user_active(session: Session, actor: User, user_id: int, is_active: bool) -> User:

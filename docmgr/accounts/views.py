@@ -10,12 +10,28 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from docmgr.accounts import services, sessions
-from docmgr.accounts.forms import LoginForm, NewOrganizationForm, NewSessionForm, NewUserForm
+from docmgr.accounts import passwords, services, sessions
+from docmgr.accounts.forms import (
+    ChangePasswordForm,
+    EditSessionForm,
+    EditUserForm,
+    ForgotPasswordForm,
+    LoginForm,
+    NewOrganizationForm,
+    NewPasswordForm,
+    NewSessionForm,
+    NewUserForm,
+)
 from docmgr.accounts.models import COUNTRIES, OrganizationKind, Role, User
 from docmgr.accounts.permissions import require_admin
-from docmgr.documents.services import create_task_force_session, list_organizations, list_task_force_sessions
-from docmgr.errors import DocmgrError
+from docmgr.documents.models import TaskForceSession
+from docmgr.documents.services import (
+    create_task_force_session,
+    list_organizations,
+    list_task_force_sessions,
+    update_task_force_session,
+)
+from docmgr.errors import DocmgrError, NotFound
 from docmgr.extensions import db
 from docmgr.forms import FormInvalid
 from docmgr.web import form_error
@@ -54,6 +70,9 @@ def login():
                 error, status = {"field": "password", "message": _("Wrong e-mail or password.")}, 401
             else:
                 sessions.start(user)  # a new session and CSRF secret
+                if user.password_must_change:  # a temporary password from an administrator
+                    flash(_("Your password was reset by an administrator: choose your own now."), "info")
+                    return redirect(url_for("accounts.change_password"))
                 return redirect(_safe_next(request.args.get("next"), user))
         except DocmgrError as exc:
             db.session.rollback()
@@ -101,6 +120,8 @@ def admin_users():
     form = NewUserForm()
     if request.method == "POST":
         try:
+            if request.form.get("action") == "deactivate" and not request.form.get("confirm"):
+                return _confirm_deactivation(actor, request.form.get("user_id", type=int) or 0)
             if request.form.get("action") in ("activate", "deactivate"):
                 services.set_user_active(
                     db.session, actor, request.form.get("user_id", type=int) or 0, request.form["action"] == "activate"
@@ -122,8 +143,69 @@ def admin_users():
             error, status = form.refusal(exc)
     users = db.session.scalars(select(User).order_by(User.email)).all()
     return render_template(
-        "accounts/admin_users.html", users=users, organizations=list_organizations(db.session), roles=[r.value for r in Role],
+        "accounts/admin_users.html", users=users, organizations=list_organizations(db.session), roles=_roles_least_first(),
         error=error, form=request.form,
+    ), status
+
+
+def _roles_least_first() -> list[str]:
+    """The role choices, the least privileged first: a new user's form starts at "firm"."""
+    order = (Role.FIRM.value, Role.MINISTRY.value, Role.LEGAL.value, Role.ADMIN.value)
+    return sorted((r.value for r in Role), key=lambda role: order.index(role) if role in order else len(order))
+
+
+def _confirm_deactivation(actor: User, user_id: int):
+    """Deactivation asks first: this page, with a button that posts the same action confirmed."""
+    user = services.get_user(db.session, actor, user_id)
+    return render_template("accounts/confirm_deactivate.html", user=user)
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@login_required
+def admin_user_edit(user_id: int):
+    """Edit or rename a user; (de)activate them (deactivation confirmed first); reset their password."""
+    actor = require_admin(current_user._get_current_object())
+    user = services.get_user(db.session, actor, user_id)
+    error, status, temporary_password = None, 200, None
+    form = EditUserForm()
+    if request.method == "POST":
+        action = request.form.get("action", "save")
+        try:
+            if action == "deactivate" and not request.form.get("confirm"):
+                return _confirm_deactivation(actor, user.id)
+            if action in ("activate", "deactivate"):
+                services.set_user_active(db.session, actor, user.id, action == "activate")
+                db.session.commit()
+                flash(_("Saved."), "success")
+                return redirect(url_for("accounts.admin_user_edit", user_id=user.id))
+            if action == "temporary_password":
+                temporary_password = passwords.set_temporary_password(db.session, actor, user.id)
+                db.session.commit()
+            elif action == "reset_link":
+                passwords.send_reset_link(db.session, actor, user.id)
+                db.session.commit()
+                flash(_("A password reset link was sent to %(email)s.", email=user.email), "success")
+                return redirect(url_for("accounts.admin_user_edit", user_id=user.id))
+            else:
+                if not form.validate():
+                    raise FormInvalid
+                services.update_user(db.session, actor, user.id, email=form.email.data, name=form.name.data,
+                                     role=form.role.data, organization=form.organization)
+                db.session.commit()
+                flash(_("Saved."), "success")
+                return redirect(url_for("accounts.admin_user_edit", user_id=user.id))
+        except (DocmgrError, FormInvalid) as exc:
+            db.session.rollback()
+            if isinstance(exc, DocmgrError) and exc.status in (403, 404):
+                raise
+            error, status = form.refusal(exc)
+            user = services.get_user(db.session, actor, user_id)
+    values = request.form if error else {
+        "email": user.email, "name": user.name, "role": user.role, "organization_id": str(user.organization_id or ""),
+    }
+    return render_template(
+        "accounts/admin_user_edit.html", user=user, organizations=list_organizations(db.session),
+        roles=_roles_least_first(), error=error, form=values, temporary_password=temporary_password,
     ), status
 
 
@@ -150,6 +232,73 @@ def admin_organizations():
     return render_template(
         "accounts/admin_organizations.html", organizations=list_organizations(db.session), countries=COUNTRIES,
         kinds=[k.value for k in OrganizationKind], error=error, form=request.form,
+    ), status
+
+
+@bp.route("/admin/organizations/<int:org_id>", methods=["GET", "POST"])
+@login_required
+def admin_organization_edit(org_id: int):
+    actor = require_admin(current_user._get_current_object())
+    org = services.get_organization(db.session, org_id)
+    error, status = None, 200
+    form = NewOrganizationForm()
+    if request.method == "POST":
+        try:
+            if not form.validate():
+                raise FormInvalid
+            services.update_organization(
+                db.session, actor, org.id, name=form.name.data, country=form.country.data, kind=form.kind.data,
+                name_alt=form.name_alt.data, address=form.address.data, address_alt=form.address_alt.data,
+            )
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for("accounts.admin_organizations"))
+        except (DocmgrError, FormInvalid) as exc:
+            db.session.rollback()
+            error, status = form.refusal(exc)
+            org = services.get_organization(db.session, org_id)
+    values = request.form if error else {
+        "name": org.name, "name_alt": org.name_alt or "", "country": org.country, "kind": org.kind,
+        "address": org.address or "", "address_alt": org.address_alt or "",
+    }
+    return render_template(
+        "accounts/admin_organization_edit.html", org=org, countries=COUNTRIES,
+        kinds=[k.value for k in OrganizationKind], error=error, form=values,
+    ), status
+
+
+@bp.route("/admin/sessions/<int:session_id>", methods=["GET", "POST"])
+@login_required
+def admin_session_edit(session_id: int):
+    actor = require_admin(current_user._get_current_object())
+    forum_session = db.session.get(TaskForceSession, session_id)
+    if forum_session is None:
+        raise NotFound(_("No such task-force session."))
+    error, status = None, 200
+    form = EditSessionForm()
+    if request.method == "POST":
+        try:
+            if not form.validate():
+                raise FormInvalid
+            update_task_force_session(
+                db.session, actor, forum_session.id, name=form.name.data, place=form.place.data,
+                country=form.country.data, starts_on=form.starts_on.data, ends_on=form.ends_on.data,
+                name_alt=form.name_alt.data, place_alt=form.place_alt.data,
+            )
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for("accounts.admin_sessions"))
+        except (DocmgrError, FormInvalid) as exc:
+            db.session.rollback()
+            error, status = form.refusal(exc)
+            forum_session = db.session.get(TaskForceSession, session_id)
+    values = request.form if error else {
+        "name": forum_session.name, "name_alt": forum_session.name_alt, "place": forum_session.place,
+        "place_alt": forum_session.place_alt, "country": forum_session.country,
+        "starts_on": forum_session.starts_on.isoformat(), "ends_on": forum_session.ends_on.isoformat(),
+    }
+    return render_template(
+        "accounts/admin_session_edit.html", forum_session=forum_session, countries=COUNTRIES, error=error, form=values,
     ), status
 
 
@@ -198,3 +347,67 @@ def admin_throttles():
     return render_template(
         "accounts/admin_throttles.html", throttles=services.list_throttles(db.session, actor), error=error,
     ), status
+
+
+# --- passwords ---------------------------------------------------------------------------------
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password():
+    """Ask for a reset link by e-mail. The answer is the same whether the address has an account or not."""
+    error, status, sent = None, 200, False
+    form = ForgotPasswordForm()
+    if request.method == "POST":
+        try:
+            passwords.request_reset(db.session, form.email.data or "", request.remote_addr or "")
+            db.session.commit()
+            sent = True
+        except DocmgrError as exc:
+            db.session.rollback()
+            error, status = form.refusal(exc)
+    return render_template("accounts/password_forgot.html", error=error, sent=sent,
+                           email=form.email.data or ""), status
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """Choose a new password through an e-mailed link (once, before it expires)."""
+    error, status = None, 200
+    form = NewPasswordForm()
+    try:
+        passwords.check_reset_link(db.session, token)
+    except DocmgrError as exc:
+        return render_template("accounts/password_reset.html", invalid=exc.message, error=None), 410
+    if request.method == "POST":
+        try:
+            if not form.validate():
+                raise FormInvalid
+            passwords.reset_with_link(db.session, token, form.password.data)
+            db.session.commit()
+            flash(_("Your password was changed. Log in with the new one."), "success")
+            return redirect(url_for("accounts.login"))
+        except (DocmgrError, FormInvalid) as exc:
+            db.session.rollback()
+            error, status = form.refusal(exc)
+    return render_template("accounts/password_reset.html", invalid=None, error=error), status
+
+
+@bp.route("/password/change", methods=["GET", "POST"])
+@login_required
+def change_password():
+    user = current_user._get_current_object()
+    error, status = None, 200
+    form = ChangePasswordForm()
+    if request.method == "POST":
+        try:
+            if not form.validate():
+                raise FormInvalid
+            passwords.change_own_password(db.session, user, form.current_password.data, form.password.data)
+            db.session.commit()
+            sessions.start(user)  # the old sessions ended with the old password; this one goes on
+            flash(_("Your password was changed."), "success")
+            return redirect(_safe_next(None, user))
+        except (DocmgrError, FormInvalid) as exc:
+            db.session.rollback()
+            error, status = form.refusal(exc)
+    return render_template("accounts/password_change.html", error=error), status

@@ -500,14 +500,10 @@ def check_session_place(place: str | None) -> str:
     return place
 
 
-def create_task_force_session(
-    session: Session, actor: User | None, *, name: str, place: str, country: str, starts_on: date, ends_on: date,
-    name_alt: str | None = None, place_alt: str | None = None,
-) -> TaskForceSession:
-    """A session; ``name_alt`` and ``place_alt`` are its name and place in the other language (optional,
-    used by the generated agreements' other column)."""
-    if actor is not None:
-        require_admin(actor)
+def _checked_session(
+    session: Session, name: str, place: str, country: str, starts_on: date, ends_on: date, name_alt: str | None,
+    place_alt: str | None, *, except_id: int | None = None,
+) -> tuple[str, str, str, dict[str, str]]:
     name, place, country = check_session_name(name), check_session_place(place), check_country(country)
     alternatives = {}
     for key, value in (("name_alt", name_alt), ("place_alt", place_alt)):
@@ -519,13 +515,49 @@ def create_task_force_session(
         raise Invalid(gettext("Give the start and end dates."), field="starts_on")
     if ends_on < starts_on:
         raise Invalid(gettext("The session cannot end before it starts."), field="ends_on")
-    if session.scalar(select(TaskForceSession.id).where(TaskForceSession.name == name)):
+    if session.scalar(select(TaskForceSession.id).where(TaskForceSession.name == name,
+                                                        TaskForceSession.id != (except_id or 0))):
         raise Invalid(gettext("A session named '%(name)s' already exists.", name=name), field="name", code="duplicate")
+    return name, place, country, alternatives
+
+
+def create_task_force_session(
+    session: Session, actor: User | None, *, name: str, place: str, country: str, starts_on: date, ends_on: date,
+    name_alt: str | None = None, place_alt: str | None = None,
+) -> TaskForceSession:
+    """A session; ``name_alt`` and ``place_alt`` are its name and place in the other language (optional,
+    used by the generated agreements' other column)."""
+    if actor is not None:
+        require_admin(actor)
+    name, place, country, alternatives = _checked_session(session, name, place, country, starts_on, ends_on, name_alt,
+                                                          place_alt)
     forum_session = TaskForceSession(name=name, place=place, country=country, starts_on=starts_on, ends_on=ends_on,
                                      **alternatives)
     session.add(forum_session)
     session.flush()
     record(session, actor, "session.created", forum_session, name=name, place=place, country=country, **alternatives)
+    return forum_session
+
+
+def update_task_force_session(
+    session: Session, actor: User, session_id: int, *, name: str, place: str, country: str, starts_on: date,
+    ends_on: date, name_alt: str | None = None, place_alt: str | None = None,
+) -> TaskForceSession:
+    """Admins: rename or correct a session (audited, each change as old → new)."""
+    require_admin(actor)
+    forum_session = session.get(TaskForceSession, session_id)
+    if forum_session is None:
+        raise NotFound(gettext("No such task-force session."))
+    name, place, country, alternatives = _checked_session(session, name, place, country, starts_on, ends_on, name_alt,
+                                                          place_alt, except_id=forum_session.id)
+    changes = {}
+    for key, value in {"name": name, "place": place, "country": country, "starts_on": starts_on, "ends_on": ends_on,
+                       **alternatives}.items():
+        if getattr(forum_session, key) != value:
+            changes[key] = [getattr(forum_session, key), value]
+            setattr(forum_session, key, value)
+    if changes:
+        record(session, actor, "session.updated", forum_session, changes=changes)
     return forum_session
 
 

@@ -130,6 +130,26 @@ ROUTES: dict[tuple[str, str], Route] = {
         email="new2@example.org", password="long enough pw", role="legal")),
     ("accounts.admin_organizations", "GET"): Route(),
     ("accounts.admin_organizations", "POST"): Route(write=True, body=_form(name="Org X", country="IT", kind="firm")),
+    # Admin pages of one user, organisation or session: administrators only (everyone else 403, require_admin);
+    # their rows are nobody's own, so they are tried by the ministry and anonymous callers, not by firm B.
+    ("accounts.admin_user_edit", "GET"): Route(),
+    ("accounts.admin_user_edit", "POST"): Route(write=True, body=_form(action="temporary_password")),
+    ("accounts.admin_organization_edit", "GET"): Route(),
+    ("accounts.admin_organization_edit", "POST"): Route(write=True, body=_form(name="Renamed", country="IT", kind="firm")),
+    ("accounts.admin_session_edit", "GET"): Route(),
+    ("accounts.admin_session_edit", "POST"): Route(write=True, body=_form(
+        name="S2", place="Roma", country="IT", starts_on="2026-01-01", ends_on="2026-01-02")),
+    # Passwords: "forgot password" and the e-mailed link need no account (the link's token is the credential);
+    # changing one's own password needs the current one.
+    ("accounts.forgot_password", "GET"): Route(public=True),
+    ("accounts.forgot_password", "POST"): Route(public=True),
+    ("accounts.reset_password", "GET"): Route(public=True),
+    ("accounts.reset_password", "POST"): Route(public=True),
+    ("accounts.change_password", "GET"): Route(),
+    ("accounts.change_password", "POST"): Route(),
+    # The inbox: legal staff and administrators (firms and the ministry get 403).
+    ("signatures.inbox", "GET"): Route(),
+    ("api.signatures_api.inbox", "GET"): Route(),
     ("accounts.admin_sessions", "GET"): Route(),
     ("accounts.admin_sessions", "POST"): Route(write=True, body=_form(
         name="S", place="Roma", country="IT", starts_on="2026-01-01", ends_on="2026-01-02")),
@@ -240,6 +260,9 @@ ROUTES: dict[tuple[str, str], Route] = {
 }
 
 
+ADMIN_ROWS = frozenset({"accounts.admin_user_edit", "accounts.admin_organization_edit", "accounts.admin_session_edit"})
+
+
 def _rules(app):
     for rule in app.url_map.iter_rules():
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
@@ -255,6 +278,7 @@ def url_for_rule(world, rule, route: Route) -> str:
         "version": 1, "signatory_id": ids["signatory_draft" if draft else "signatory_exec"],
         "submission_id": ids["submission_exec"], "token_id": ids["token_a"], "key": "mou", "filename": "css/app.css",
         "task_id": 1, "webhook_id": 1, "token": "not-a-signing-link-token", "saved_search_id": ids["saved_search_a"],
+        "user_id": world.users["firm_a"].id, "org_id": ids["org_a"], "session_id": 1,
     }
     path = rule.rule
     for name in rule.arguments:
@@ -287,6 +311,8 @@ def test_every_route_with_an_id_is_tried_as_an_outsider(world):
     for rule, method in _rules(world.app):
         row_ids = set(rule.arguments) - {"key", "filename", "page", "version", "task_id", "webhook_id", "token"}  # queue rows, webhooks: admin only;
         # a signing link's token is its holder's secret, not a row id
+        if rule.endpoint in ADMIN_ROWS:  # administrators' pages of one row: everyone else gets 403 (require_admin)
+            continue
         if row_ids and (rule.endpoint, method) != ("api.accounts_api.revoke_token", "DELETE"):
             assert ROUTES[(rule.endpoint, method)].owned, (rule.endpoint, method)
 
