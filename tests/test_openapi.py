@@ -260,6 +260,9 @@ def test_every_route_answers_as_the_spec_says(app, client, spec, people):
         "key": "letter", "name": "Lettera", "name_ru": "Письмо", "fields": TEMPLATE_FIELDS, "body": TEMPLATE_BODY})
     call("POST", "/templates", 409, headers=legal, json={"key": "letter", "name": "x", "body": TEMPLATE_BODY})
     call("POST", "/templates/letter/versions", 201, headers=legal, json={"name": "Lettera 2"})
+    call("POST", "/templates/preview", 200, headers=legal, json={"name": "Lettera", "fields": TEMPLATE_FIELDS,
+                                                                 "body": TEMPLATE_BODY})
+    call("POST", "/templates/preview", 422, headers=legal, json={"name": "Lettera", "body": "{{ broken"})
 
     # Agreements and drafts.
     def new_agreement(title: str) -> dict[str, Any]:
@@ -338,6 +341,8 @@ def test_every_route_answers_as_the_spec_says(app, client, spec, people):
     call("GET", "/audit/export?format=xml", 422, headers=admin)
     call("GET", f"/agreements/{agreement_id}/audit/export?format=csv", 200, headers=legal)
     call("GET", "/audit/verify", 200, headers=admin)
+    call("GET", "/inbox", 200, headers=legal2)
+    call("GET", "/inbox", 403, headers=ministry)
     call("GET", f"/stats?session_id={forum['id']}", 200, headers=ministry)
     call("GET", "/stats", 200, headers=legal)
 

@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify, request, send_file
 
 from docmgr.api import acting_user, documented, int_arg, json_body, page_args
 from docmgr.drafting import serializers as ser
-from docmgr.drafting import services, signing_settings
+from docmgr.drafting import services, signing_settings, template_editing
 from docmgr.drafting.models import Draft
 from docmgr.errors import Invalid
 from docmgr.extensions import db
@@ -87,6 +87,18 @@ def create_template_version(key: str):
     )
     db.session.commit()
     return jsonify(TEMPLATE_DETAIL.dump(template)), 201
+
+
+@bp.post("/templates/preview")
+@documented({200: ser.TemplatePreviewSchema}, body=ser.TemplatePreviewRequest, error_schemas=TEMPLATE_ERRORS)
+def preview_template():
+    """Render a template (not saved) with sample values: the editor's live preview. Errors name their line."""
+    actor = acting_user()
+    data = json_body(ser.TemplatePreviewRequest)
+    preview = template_editing.preview_template(
+        actor, name=data["name"], name_ru=data.get("name_ru", ""), fields=data.get("fields", []), body=data["body"],
+    )
+    return jsonify(ser.TemplatePreviewSchema().dump({"html": preview.html, "sample_values": preview.sample_values}))
 
 
 # --- agreements --------------------------------------------------------------------------------

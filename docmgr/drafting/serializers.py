@@ -265,6 +265,20 @@ class TemplateVersionRequest(Input):
     body = fields.String()
 
 
+class TemplatePreviewRequest(Input):
+    name = fields.String(required=True)
+    name_ru = fields.String()
+    field_specs = fields.Raw(data_key="fields", metadata={"description": "the field list (as for a new template)"})
+    body = fields.String(required=True)
+
+
+class TemplatePreviewSchema(Output):
+    """A template rendered with sample values by the drafts' renderer; nothing is saved."""
+
+    html = fields.String(metadata={"description": "the bilingual clauses as sanitised HTML"})
+    sample_values = free_object()
+
+
 class TemplateListQuery(Input):
     key = fields.String()
     all = fields.String(metadata={"description": "1, true or yes: every version, not only the newest"})

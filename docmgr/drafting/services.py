@@ -209,6 +209,14 @@ def _checked_template_content(
     return name.strip(), name_ru.strip(), specs, body
 
 
+def check_template_content(
+    *, name: Any, name_ru: Any, fields: Any, body: Any
+) -> tuple[str, str, list[rendering.FieldSpec], str]:
+    """A template's name, field list and body checked as a new version would be (compiled and test-rendered);
+    for the editor's preview (docmgr.drafting.template_editing)."""
+    return _checked_template_content(name=name, name_ru=name_ru, fields=fields, body=body)
+
+
 def _add_template_version(
     session: Session, actor: User | None, *, key: str, name: str, name_ru: str, specs: list[rendering.FieldSpec],
     body: str, source_sha256: str | None = None,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
 
-from docmgr.drafting import rendering, services
+from docmgr.drafting import rendering, services, template_editing
 from docmgr.drafting.api import draft_download
 from docmgr.drafting.forms import AgreementForm, NewAgreementForm, TemplateForm
 from docmgr.errors import DocmgrError
@@ -307,56 +307,105 @@ def _template_form_defaults(template) -> MultiDict:
     })
 
 
-@bp.route("/templates/new", methods=["GET", "POST"])
-@login_required
-def template_new():
-    actor = _actor()
-    services.require_drafter(actor)
-    error, status, form = None, 200, _template_form_defaults(None)
-    if request.method == "POST":
-        form, page_form = request.form, TemplateForm()
-        try:
-            if not page_form.validate():
-                raise FormInvalid
-            template = services.create_template(
-                db.session, actor, key=page_form.key.data, name=page_form.name.data, name_ru=page_form.name_ru.data,
-                fields=page_form.fields.data, body=page_form.body.data,
-            )
-            db.session.commit()
-            flash(_("Template %(key)s was created.", key=template.key), "success")
-            return redirect(url_for("drafting.template_detail", key=template.key))
-        except (DocmgrError, FormInvalid) as exc:
-            db.session.rollback()
-            error, status = page_form.refusal(exc)
-    return render_template("drafting/template_form.html", template=None, form=form, error=error), status
+def _template_form_values() -> MultiDict:
+    """The editor's values: the text areas, each replaced by its uploaded file when one was chosen."""
+    values = MultiDict(request.form)
+    for name, field, limit in (("fields_file", "fields", template_editing.MAX_FIELDS_FILE),
+                               ("body_file", "body", services.MAX_BODY)):
+        upload = request.files.get(name)
+        if upload is not None and upload.filename:
+            values[field] = template_editing.read_upload(upload.read(limit + 1), field, limit=limit)
+    return values
 
 
-@bp.route("/templates/<key>/new-version", methods=["GET", "POST"])
-@login_required
-def template_new_version(key: str):
+def _template_editor(current, save):
+    """The template form (new template, or new version of ``current``): check and save, or preview with
+    sample values (HTML in the page, or the PDF) without saving. ``save(page_form)`` returns the template."""
     actor = _actor()
     services.require_drafter(actor)
-    current = services.get_template(db.session, key)
-    error, status, form = None, 200, _template_form_defaults(current)
+    error, status, form, preview = None, 200, _template_form_defaults(current), None
     if request.method == "POST":
-        form, page_form = request.form, TemplateForm()
+        form, page_form = request.form, TemplateForm(formdata=MultiDict())
+        action = request.form.get("action", "save")
         try:
+            form = _template_form_values()
+            page_form = TemplateForm(formdata=form)
             if not page_form.validate():
                 raise FormInvalid
-            template = services.create_template_version(
-                db.session, actor, key, body=page_form.body.data, fields=page_form.fields.data,
-                name=page_form.name.data, name_ru=page_form.name_ru.data,
-            )
-            db.session.commit()
-            flash(_("Version %(version)s of %(key)s was created.", version=template.version, key=key), "success")
-            return redirect(url_for("drafting.template_detail", key=key))
+            if action in ("preview", "preview_pdf"):
+                preview = template_editing.preview_template(
+                    actor, name=page_form.name.data, name_ru=page_form.name_ru.data, fields=page_form.fields.data,
+                    body=page_form.body.data,
+                )
+                if action == "preview_pdf":
+                    response = make_response(template_editing.preview_pdf(preview))
+                    response.headers["Content-Type"] = "application/pdf"
+                    response.headers["Content-Disposition"] = 'inline; filename="preview.pdf"'
+                    return response
+            else:
+                template = save(actor, page_form)
+                db.session.commit()
+                if template.version == 1:
+                    flash(_("Template %(key)s was created.", key=template.key), "success")
+                else:
+                    flash(_("Version %(version)s of %(key)s was created.", version=template.version, key=template.key),
+                          "success")
+                return redirect(url_for("drafting.template_detail", key=template.key))
         except (DocmgrError, FormInvalid) as exc:
             db.session.rollback()
             if isinstance(exc, DocmgrError) and exc.status in (403, 404):
                 raise
             error, status = page_form.refusal(exc)
-            current = services.get_template(db.session, key)
-    return render_template("drafting/template_form.html", template=current, form=form, error=error), status
+            for item in error:
+                line = template_editing.line_of_field_error(item.get("field"), form.get("fields", ""))
+                if line and not item.get("line"):
+                    item["line"] = line
+            if current is not None:
+                current = services.get_template(db.session, current.key)
+    fields_errors = [item for item in error or [] if (item.get("field") or "").startswith("fields")]
+    return render_template("drafting/template_form.html", template=current, form=form, error=error,
+                           fields_errors=fields_errors, preview=preview), status
+
+
+@bp.route("/templates/new", methods=["GET", "POST"])
+@login_required
+def template_new():
+    def save(actor, page_form):
+        return services.create_template(
+            db.session, actor, key=page_form.key.data, name=page_form.name.data, name_ru=page_form.name_ru.data,
+            fields=page_form.fields.data, body=page_form.body.data,
+        )
+
+    return _template_editor(None, save)
+
+
+@bp.route("/templates/<key>/new-version", methods=["GET", "POST"])
+@login_required
+def template_new_version(key: str):
+    services.require_drafter(_actor())
+    current = services.get_template(db.session, key)
+
+    def save(actor, page_form):
+        return services.create_template_version(
+            db.session, actor, key, body=page_form.body.data, fields=page_form.fields.data,
+            name=page_form.name.data, name_ru=page_form.name_ru.data,
+        )
+
+    return _template_editor(current, save)
+
+
+@bp.get("/templates/<key>/diff")
+@login_required
+def template_diff(key: str):
+    """What changed between two versions of a template (body and field list, line by line)."""
+    versions = services.list_templates(db.session, key=key, all_versions=True)
+    if not versions:
+        services.get_template(db.session, key)  # 404
+    newest = versions[0].version
+    version_a = request.args.get("a", type=int) or max(newest - 1, 1)
+    version_b = request.args.get("b", type=int) or newest
+    diff = template_editing.diff_versions(db.session, key, version_a, version_b)
+    return render_template("drafting/template_diff.html", diff=diff, versions=versions, template=versions[0])
 
 
 FIELD_TYPE_LABELS = {

@@ -57,7 +57,7 @@ def test_bad_filters_answer_a_clear_error(cast, login):
                          ("date_from=2026-02-01&date_to=2026-01-01", "date_to"), ("object_type=Nope", "object_type")):
         response = client.get(f"/audit?{query}")
         assert response.status_code == 422, query
-        assert 'role="alert"' in response.get_data(as_text=True)
+        assert f'id="{field}-error"' in response.get_data(as_text=True), query
 
 
 def test_pagination_keeps_the_filters(cast, login):

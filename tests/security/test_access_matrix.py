@@ -179,6 +179,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("drafting.template_detail", "GET"): Route(),
     ("drafting.template_new", "GET"): Route(),
     ("drafting.template_new", "POST"): Route(write=True, body=_form(key="newkey2", name="N", body=TEMPLATE_BODY)),
+    ("drafting.template_diff", "GET"): Route(query="a=1&b=1"),
+    ("api.drafting_api.preview_template", "POST"): Route(write=True, body=_json({"name": "N", "body": TEMPLATE_BODY})),
     ("drafting.template_new_version", "GET"): Route(),
     ("drafting.template_new_version", "POST"): Route(write=True, body=_form(name="N", body=TEMPLATE_BODY)),
     ("signatures.dashboard", "GET"): Route(),
