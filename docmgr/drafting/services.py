@@ -182,9 +182,20 @@ def render_limits() -> rendering.RenderLimits:
     return rendering.RenderLimits.for_timeout(float(timeout))
 
 
-def _template_error(error: rendering.TemplateError) -> Invalid:
+def translated(error: rendering.TemplateError | rendering.FieldDeclarationError) -> str:
+    """A rendering error in the reader's language (rendering itself knows no locale: its messages are marked
+    with ``N_`` and carry their values), with the template line in front when it has one."""
+    message = gettext(error.msgid, **error.params) if error.params else gettext(error.msgid)
+    line = getattr(error, "line", None)
+    return gettext("Line %(line)s: %(message)s", line=line, message=message) if line else message
+
+
+def template_error(error: rendering.TemplateError, label: str | None = None) -> Invalid:
     details = {"line": error.line} if error.line else {}
-    return Invalid(str(error), field="body", code="template_error", **details)
+    message = translated(error)
+    if label:
+        message = gettext("Template %(template)s: %(message)s", template=label, message=message)
+    return Invalid(message, field="body", code="template_error", **details)
 
 
 def _checked_template_content(
@@ -197,7 +208,7 @@ def _checked_template_content(
     try:
         specs = rendering.parse_field_declarations(fields)
     except rendering.FieldDeclarationError as error:
-        raise Invalid(error.message, field=error.path) from None
+        raise Invalid(translated(error), field=error.path) from None
     if not isinstance(body, str) or not body.strip():
         raise Invalid(gettext("The template body is empty."), field="body", code="missing_field")
     if len(body) > MAX_BODY:
@@ -205,7 +216,7 @@ def _checked_template_content(
     try:
         rendering.validate_template(body, specs, render_limits())
     except rendering.TemplateError as error:
-        raise _template_error(error) from None
+        raise template_error(error) from None
     return name.strip(), name_ru.strip(), specs, body
 
 
@@ -329,7 +340,8 @@ def sync_templates(session: Session, directory: Path | str | None = None) -> lis
         try:
             rendering.validate_template(item.body, item.specs)
         except rendering.TemplateError as error:
-            raise Invalid(f"templates/{item.key}.html.j2: {error}", field="body", code="template_error") from None
+            raise Invalid(gettext("%(file)s: %(message)s", file=f"templates/{item.key}.html.j2", message=translated(error)),
+                          field="body", code="template_error") from None
         created.append(
             _add_template_version(
                 session, None, key=item.key, name=item.name, name_ru=item.name_ru, specs=item.specs, body=item.body,
@@ -849,10 +861,7 @@ def _render_template(
     try:
         return rendering.render_agreement(body, specs, snapshot, placeholders=placeholders, limits=render_limits())
     except rendering.TemplateError as error:
-        raise Invalid(
-            f"Template {label}: {error}",
-            field="body", code="template_error", **({"line": error.line} if error.line else {}),
-        ) from None
+        raise template_error(error, label) from None
 
 
 @dataclass

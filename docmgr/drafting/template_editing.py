@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session
 
 from docmgr.accounts.models import User
 from docmgr.drafting import rendering
-from docmgr.drafting.services import MAX_BODY, check_template_content, get_template, render_limits, require_drafter
+from docmgr.drafting.services import (
+    MAX_BODY,
+    check_template_content,
+    get_template,
+    render_limits,
+    require_drafter,
+    template_error,
+)
 from docmgr.errors import Invalid
 
 MAX_FIELDS_FILE = 200_000
@@ -96,7 +103,7 @@ def preview_template(actor: User, *, name: Any, name_ru: Any, fields: Any, body:
     try:
         rendered = rendering.render_agreement(body, specs, snapshot, limits=render_limits())
     except rendering.TemplateError as error:
-        raise Invalid(str(error), field="body", code="template_error", **({"line": error.line} if error.line else {})) from None
+        raise template_error(error) from None
     return TemplatePreview(rendered, str(rendering.clauses_html(rendered)), snapshot["fields"])
 
 

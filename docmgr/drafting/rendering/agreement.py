@@ -11,7 +11,7 @@ from markupsafe import Markup, escape
 
 from docmgr.drafting.rendering.clauses import Clause, Paragraph, Run, Side, parse_clauses
 from docmgr.drafting.rendering.context import build_context, sample_snapshot
-from docmgr.drafting.rendering.errors import TemplateError
+from docmgr.drafting.rendering.errors import N_, TemplateError
 from docmgr.drafting.rendering.fields import FieldSpec
 from docmgr.drafting.rendering.formatting import LANGS, bilingual, in_language, single_full_stops
 from docmgr.drafting.rendering.sandbox import DEFAULT_RENDER_LIMITS, RenderLimits, compile_body, render_body
@@ -129,7 +129,7 @@ def validate_template(body: str, specs: list[FieldSpec],
     """Compile and render with sample values, with and without the optional fields (each render
     under ``limits``)."""
     if not body or not body.strip():
-        raise TemplateError("The template body is empty.", 1)
+        raise TemplateError(N_("The template body is empty."), 1)
     compile_body(body)
     render_agreement(body, specs, sample_snapshot(specs, with_optional=True), limits=limits)
     render_agreement(body, specs, sample_snapshot(specs, with_optional=False), limits=limits)

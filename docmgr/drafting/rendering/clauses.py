@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from docmgr.drafting.rendering.errors import TemplateError
+from docmgr.drafting.rendering.errors import N_, TemplateError
 from docmgr.drafting.rendering.formatting import LANGS
 from docmgr.drafting.rendering.markup import Node, parse_html
 from docmgr.drafting.rendering.sanitize import DROPPED_WITH_CONTENT, sanitized_html
@@ -157,36 +157,37 @@ def parse_clauses(rendered: str) -> list[Clause]:
             if child.strip():
                 line = rendered[: rendered.find(child.strip())].count("\n") + 1
                 raise TemplateError(
-                    f"Text outside a <section>: {child.strip()[:60]!r} (line of the rendered text).", line
+                    N_("Text outside a <section>: '%(text)s' (line of the rendered text)."), line, text=child.strip()[:60]
                 )
             continue
         if child.tag in ("#comment",):
             continue
         if child.tag != "section":
             raise TemplateError(
-                f"Expected <section> elements at the top level, found <{child.tag}> (line of the rendered text).",
-                child.line,
+                N_("Expected <section> elements at the top level, found <%(tag)s> (line of the rendered text)."),
+                child.line, tag=child.tag,
             )
         sides: dict[str, Node] = {}
         for part in child.children:
             if isinstance(part, str):
                 if part.strip():
-                    raise TemplateError("Text inside a <section> must be in its <div lang=\"it\"> or <div lang=\"ru\">.",
+                    raise TemplateError(N_("Text inside a <section> must be in its <div lang=\"it\"> or <div lang=\"ru\">."),
                                         child.line)
                 continue
             lang = part.attrs.get("lang", "")
             if part.tag != "div" or lang not in LANGS:
                 raise TemplateError(
-                    f"A <section> holds only <div lang=\"it\"> and <div lang=\"ru\">, found <{part.tag}>.", part.line
+                    N_("A <section> holds only <div lang=\"it\"> and <div lang=\"ru\">, found <%(tag)s>."), part.line,
+                    tag=part.tag,
                 )
             if lang in sides:
-                raise TemplateError(f"A <section> has two <div lang=\"{lang}\">.", part.line)
+                raise TemplateError(N_("A <section> has two <div lang=\"%(lang)s\">."), part.line, lang=lang)
             sides[lang] = part
         missing = [lang for lang in LANGS if lang not in sides]
         if missing:
-            raise TemplateError(f"A <section> has no <div lang=\"{missing[0]}\">.", child.line)
+            raise TemplateError(N_("A <section> has no <div lang=\"%(lang)s\">."), child.line, lang=missing[0])
         kind = "title" if "title" in child.attrs.get("class", "").split() else "clause"
         clauses.append(Clause(kind, _side(sides["it"]), _side(sides["ru"])))
     if not any(c.kind == "clause" for c in clauses):
-        raise TemplateError("The template produced no clause (no <section> with both languages).", None)
+        raise TemplateError(N_("The template produced no clause (no <section> with both languages)."), None)
     return clauses

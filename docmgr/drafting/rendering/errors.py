@@ -6,12 +6,22 @@ A leaf module: every other part of :mod:`docmgr.drafting.rendering` raises these
 from __future__ import annotations
 
 
-class TemplateError(Exception):
-    """A template that does not compile, render or produce the expected structure."""
+def N_(message: str) -> str:
+    """Marks a message for the translation catalogs (Babel extracts ``N_``). Rendering knows no locale: its
+    errors keep the message id and its values, and the service that shows them translates
+    (``docmgr.drafting.services.translated``)."""
+    return message
 
-    def __init__(self, message: str, line: int | None = None):
-        super().__init__(message)
-        self.message = message
+
+class TemplateError(Exception):
+    """A template that does not compile, render or produce the expected structure. ``msgid`` (marked with
+    ``N_``) and ``params`` let the caller translate; ``message`` is the English text."""
+
+    def __init__(self, msgid: str, line: int | None = None, **params: object):
+        self.msgid = msgid
+        self.params = params
+        self.message = msgid % params if params else msgid
+        super().__init__(self.message)
         self.line = line
 
     def __str__(self) -> str:
@@ -21,7 +31,9 @@ class TemplateError(Exception):
 class FieldDeclarationError(Exception):
     """A template's field declarations are malformed; ``path`` names the offending entry."""
 
-    def __init__(self, message: str, path: str):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, msgid: str, path: str, **params: object):
+        self.msgid = msgid
+        self.params = {"path": path, **params}
+        self.message = msgid % self.params
+        super().__init__(self.message)
         self.path = path

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from docmgr.drafting.rendering.errors import FieldDeclarationError
+from docmgr.drafting.rendering.errors import N_, FieldDeclarationError
 
 FIELD_TYPES = ("text", "long_text", "date", "number", "organization", "list")
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
@@ -34,43 +34,42 @@ class FieldSpec:
 def parse_field_declarations(raw: Any) -> list[FieldSpec]:
     """Check and normalise a template's field list (from a template file or an API request)."""
     if not isinstance(raw, list):
-        raise FieldDeclarationError("Fields must be a list of objects.", "fields")
+        raise FieldDeclarationError(N_("Fields must be a list of objects."), "fields")
     specs: list[FieldSpec] = []
     seen: set[str] = set()
     allowed_keys = {"name", "label_it", "label_ru", "type", "required", "help"}
     for index, item in enumerate(raw):
         path = f"fields[{index}]"
         if not isinstance(item, dict):
-            raise FieldDeclarationError(f"{path} must be an object.", path)
+            raise FieldDeclarationError(N_("%(path)s must be an object."), path)
         unknown = sorted(set(item) - allowed_keys)
         if unknown:
-            raise FieldDeclarationError(f"{path}: unknown key {unknown[0]!r}.", f"{path}.{unknown[0]}")
+            raise FieldDeclarationError(N_("%(path)s: unknown key."), f"{path}.{unknown[0]}")
         name = item.get("name")
         if not isinstance(name, str) or not _FIELD_NAME.match(name) or name in _RESERVED_FIELD_NAMES:
             raise FieldDeclarationError(
-                f"{path}.name must be lower-case letters, digits and underscores, starting with a letter.",
-                f"{path}.name",
+                N_("%(path)s must be lower-case letters, digits and underscores, starting with a letter."), f"{path}.name",
             )
         if name in seen:
-            raise FieldDeclarationError(f"Field {name!r} is declared twice.", f"{path}.name")
+            raise FieldDeclarationError(N_("Field '%(name)s' is declared twice."), f"{path}.name", name=name)
         seen.add(name)
         field_type = item.get("type", "text")
         if field_type not in FIELD_TYPES:
             raise FieldDeclarationError(
-                f"{path}.type must be one of {', '.join(FIELD_TYPES)}.", f"{path}.type"
+                N_("%(path)s must be one of %(choices)s."), f"{path}.type", choices=", ".join(FIELD_TYPES)
             )
         labels = {}
         for key in ("label_it", "label_ru"):
             value = item.get(key, name)
             if not isinstance(value, str) or not value.strip() or len(value) > 200:
-                raise FieldDeclarationError(f"{path}.{key} must be a text of 1 to 200 characters.", f"{path}.{key}")
+                raise FieldDeclarationError(N_("%(path)s must be a text of 1 to 200 characters."), f"{path}.{key}")
             labels[key] = value.strip()
         required = item.get("required", False)
         if not isinstance(required, bool):
-            raise FieldDeclarationError(f"{path}.required must be true or false.", f"{path}.required")
+            raise FieldDeclarationError(N_("%(path)s must be true or false."), f"{path}.required")
         help_text = item.get("help", "")
         if not isinstance(help_text, str):
-            raise FieldDeclarationError(f"{path}.help must be a text.", f"{path}.help")
+            raise FieldDeclarationError(N_("%(path)s must be a text."), f"{path}.help")
         specs.append(FieldSpec(name, labels["label_it"], labels["label_ru"], field_type, required, help_text.strip()))
     return specs
 

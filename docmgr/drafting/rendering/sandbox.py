@@ -18,7 +18,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from docmgr.drafting.rendering.errors import TemplateError
+from docmgr.drafting.rendering.errors import N_, TemplateError
 from docmgr.drafting.rendering.formatting import format_amount, format_date, format_number
 from docmgr.limits import ChildLimits, run_in_limited_child
 
@@ -55,6 +55,7 @@ def _make_environment() -> ImmutableSandboxedEnvironment:
 
 
 _ENV = _make_environment()
+_MEMORY = N_("The template needed more memory than allowed to render; check its loops.")
 
 
 @lru_cache(maxsize=64)
@@ -63,7 +64,7 @@ def compile_body(body: str):
     try:
         return _ENV.from_string(body)
     except TemplateSyntaxError as error:
-        raise TemplateError(f"Syntax error: {error.message}", error.lineno) from None
+        raise TemplateError(N_("Syntax error: %(detail)s"), error.lineno, detail=error.message) from None
 
 
 @lru_cache(maxsize=64)
@@ -90,18 +91,18 @@ def _run_template(template: Any, context: dict[str, Any]) -> str:
     except TemplateError:
         raise
     except TemplateSyntaxError as error:
-        raise TemplateError(f"Syntax error: {error.message}", error.lineno) from None
+        raise TemplateError(N_("Syntax error: %(detail)s"), error.lineno, detail=error.message) from None
     except Exception as error:  # any failure of template code is the author's to fix, with its line
         kind = type(error).__name__
         if kind == "SecurityError":
-            message = f"Not allowed in templates: {error}"
+            msgid, params = N_("Not allowed in templates: %(detail)s"), {"detail": str(error)}
         elif isinstance(error, MemoryError):
-            message = "The template needed more memory than allowed to render; check its loops."
+            msgid, params = _MEMORY, {}
         elif kind == "UndefinedError":
-            message = f"Undefined value: {error}"
+            msgid, params = N_("Undefined value: %(detail)s"), {"detail": str(error)}
         else:
-            message = f"{kind}: {error}"
-        raise TemplateError(message, _template_line(error)) from None
+            msgid, params = "%(kind)s: %(detail)s", {"kind": kind, "detail": str(error)}
+        raise TemplateError(msgid, _template_line(error), **params) from None
 
 
 # A body is a few pages of agreement: 100 times that is not a contract but a loop gone wrong, and the
@@ -131,17 +132,18 @@ DEFAULT_RENDER_LIMITS = RenderLimits()
 
 
 def _render_child(code: bytes, context: dict[str, Any], max_chars: int) -> tuple:
-    """Runs in the limited child: ("ok", text) or ("error", message, line) (a TemplateError as data;
+    """Runs in the limited child: ("ok", text) or ("error", msgid, line, params) (a TemplateError as data;
     exceptions do not survive the trip back with their attributes)."""
     try:
         template = _ENV.template_class.from_code(_ENV, marshal.loads(code), _ENV.make_globals(None), None)
         text = _run_template(template, context)
     except TemplateError as error:
-        return ("error", error.message, error.line)
+        return ("error", error.msgid, error.line, error.params)
     except MemoryError:  # raised outside the template's own code (Jinja's output join, marshal)
-        return ("error", "The template needed more memory than allowed to render; check its loops.", None)
+        return ("error", _MEMORY, None, {})
     if len(text) > max_chars:
-        return ("error", f"The template produced more than {max_chars:,} characters; check its loops.", None)
+        return ("error", N_("The template produced more than %(num)s characters; check its loops."), None,
+                {"num": max_chars})
     return ("ok", text)
 
 
@@ -164,13 +166,12 @@ def render_body(body: str, context: dict[str, Any], limits: RenderLimits | None 
     message = run_in_limited_child(_render_child, (code, context, MAX_RENDERED_CHARS), limits, name="docmgr-render")
     if message is None:
         if time.monotonic() - started < limits.timeout_seconds * 0.9:
-            raise TemplateError(
-                "The template used more memory or processor time than allowed to render; check its loops."
-            )
+            raise TemplateError(N_("The template used more memory or processor time than allowed to render; check its loops."))
         raise TemplateError(
-            f"The template took longer than {_seconds(limits.timeout_seconds)} seconds to render; check its loops."
+            N_("The template took longer than %(num)s seconds to render; check its loops."),
+            num=_seconds(limits.timeout_seconds),
         )
     if message[0] == "ok":
         return message[1]
-    _, error_message, line = message
-    raise TemplateError(error_message, line)
+    _, msgid, line, params = message
+    raise TemplateError(msgid, line, **params)
