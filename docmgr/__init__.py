@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, g, request
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import event
 from werkzeug.routing import IntegerConverter
@@ -164,7 +165,7 @@ def _unauthorized():
     from flask import redirect, url_for
 
     if wants_json():
-        raise Unauthorized("Log in, or send an API token as 'Authorization: Bearer TOKEN'.", code="not_authenticated")
+        raise Unauthorized(gettext("Log in, or send an API token as 'Authorization: Bearer TOKEN'."), code="not_authenticated")
     return redirect(url_for("accounts.login", next=request.full_path if request.query_string else request.path))
 
 

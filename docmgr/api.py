@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flask import Blueprint, request
+from flask_babel import gettext
 from flask_login import current_user
 from marshmallow import Schema
 
@@ -67,7 +68,7 @@ def _names(shape: type[Schema]) -> tuple[frozenset[str], frozenset[str]]:
 def acting_user():
     """The logged-in user (session cookie or bearer token), or a 401 in the contract's shape."""
     if not current_user.is_authenticated:
-        raise Unauthorized("Log in, or send an API token as 'Authorization: Bearer TOKEN'.", code="not_authenticated")
+        raise Unauthorized(gettext("Log in, or send an API token as 'Authorization: Bearer TOKEN'."), code="not_authenticated")
     return current_user._get_current_object()
 
 
@@ -80,15 +81,15 @@ def json_body(allowed: set[str] | type[Schema], required: set[str] = frozenset()
         allowed, required = _names(allowed)
     data = request.get_json(silent=True)
     if data is None:
-        raise BadRequest("The body must be a JSON object (Content-Type: application/json).", code="malformed_json")
+        raise BadRequest(gettext("The body must be a JSON object (Content-Type: application/json)."), code="malformed_json")
     if not isinstance(data, dict):
-        raise BadRequest("The body must be a JSON object.", code="malformed_json")
+        raise BadRequest(gettext("The body must be a JSON object."), code="malformed_json")
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise Invalid(f"Unknown field: {unknown[0]}.", field=unknown[0], code="unknown_field")
+        raise Invalid(gettext("Unknown field: %(unknown)s.", unknown=unknown[0]), field=unknown[0], code="unknown_field")
     for name in sorted(required):
         if data.get(name) in (None, "", []):
-            raise Invalid(f"The field '{name}' is required.", field=name, code="missing_field")
+            raise Invalid(gettext("The field '%(name)s' is required.", name=name), field=name, code="missing_field")
     return data
 
 
@@ -99,7 +100,7 @@ def text_field(data: dict[str, Any], name: str, default: str | None = None) -> s
     if value is None:
         return default
     if not isinstance(value, str):
-        raise Invalid(f"'{name}' must be a string.", field=name)
+        raise Invalid(gettext("'%(name)s' must be a string.", name=name), field=name)
     return value
 
 
@@ -110,19 +111,19 @@ def form_fields(allowed: set[str] | type[Schema]) -> None:
         allowed = _names(allowed)[0] - {"file", "signature"}
     unknown = sorted(set(request.form) - allowed)
     if unknown:
-        raise Invalid(f"Unknown field: {unknown[0]}.", field=unknown[0], code="unknown_field")
+        raise Invalid(gettext("Unknown field: %(unknown)s.", unknown=unknown[0]), field=unknown[0], code="unknown_field")
 
 
 def int_arg(name: str, default: int | None = None, *, minimum: int = 1, maximum: int | None = None) -> int | None:
     try:
         value = parse_int(request.args.get(name))
     except ValueError:
-        raise Invalid(f"'{name}' must be a whole number.", field=name) from None
+        raise Invalid(gettext("'%(name)s' must be a whole number.", name=name), field=name) from None
     if value is None:
         return default
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise Invalid(f"'{name}' must be {bound}.", field=name)
+        raise Invalid(gettext("'%(name)s' must be %(bound)s.", name=name, bound=bound), field=name)
     return value
 
 

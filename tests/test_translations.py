@@ -8,8 +8,10 @@ new entries in docmgr/translations/{it,ru}/LC_MESSAGES/messages.po (English: msg
 
 from __future__ import annotations
 
+import ast
 import io
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -270,3 +272,88 @@ def test_the_language_choice_sticks_for_the_session(client, login, make_user):
     _page(client, "/", "ru")
     html = client.get("/").get_data(as_text=True)  # no ?lang: the session remembers Russian
     assert '<html lang="ru">' in html and "Документы" in html
+
+
+# --- messages built outside the catalog ------------------------------------------------------------
+
+# The docmgr errors a person or an API client reads, and the rendering errors the services translate.
+PERSON_FACING_ERRORS = frozenset({
+    "DocmgrError", "BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict", "TooLarge", "UnsupportedType",
+    "Invalid", "RateLimited", "Busy", "TemplateError", "FieldDeclarationError", "ValidationError",
+})
+CATALOG_CALLS = frozenset({"gettext", "_", "ngettext", "lazy_gettext", "_l", "N_", "pgettext"})
+# Operator-only messages, printed by commands in a terminal (never on a page or in the API): English by design.
+OPERATOR_MODULES = frozenset({"docmgr/backup.py", "docmgr/signatures/trust.py"})
+
+
+def _uncatalogued_messages() -> list[str]:
+    """Every raise of a person-facing error whose message is a bare string, an f-string, a ``%``/``+`` join or a
+    ``.format()``: such a message never reaches the catalog, so it shows in English whatever the interface
+    language. The message must be a catalog call (gettext…, or N_ in the locale-free rendering package) or a
+    value that came from one."""
+    found = []
+    for path in sorted((REPO_ROOT / "docmgr").rglob("*.py")):
+        relative = path.relative_to(REPO_ROOT).as_posix()
+        if "/migrations/" in relative or relative in OPERATOR_MODULES:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            name = getattr(node.func, "id", getattr(node.func, "attr", None))
+            if name not in PERSON_FACING_ERRORS:
+                continue
+            message = node.args[0]
+            built = (
+                (isinstance(message, ast.Constant) and isinstance(message.value, str) and message.value.strip()
+                 and not message.value.startswith("%("))
+                or isinstance(message, (ast.JoinedStr, ast.BinOp))
+                or (isinstance(message, ast.Call) and getattr(message.func, "attr", None) == "format")
+            )
+            if built:
+                found.append(f"{relative}:{node.lineno}: {name}({ast.unparse(message)[:80]})")
+    return found
+
+
+def test_error_messages_go_through_the_catalog():
+    problems = _uncatalogued_messages()
+    assert not problems, "messages built outside the catalog (wrap them in gettext with %(name)s values):\n  " + (
+        "\n  ".join(problems))
+
+
+def test_the_scan_finds_a_message_built_outside_the_catalog(tmp_path, monkeypatch):
+    """The scan above is not vacuous: an f-string message in a module is reported."""
+    module = tmp_path / "docmgr" / "sample.py"
+    module.parent.mkdir()
+    module.write_text('def f(x):\n    raise Invalid(f"Bad {x}.", field="x")\n\n\ndef g():\n'
+                      '    raise NotFound(gettext("No such thing."))\n', encoding="utf-8")
+    monkeypatch.setattr(sys.modules[__name__], "REPO_ROOT", tmp_path)
+    assert _uncatalogued_messages() == ['docmgr/sample.py:2: Invalid(f\'Bad {x}.\')']
+
+
+RUSSIAN_ERROR_PATHS = (
+    # (what, how to provoke it as legal staff in the Russian interface, English text that must not show)
+    ("template field list", lambda client, token: client.post("/templates/new?lang=ru", data={
+        "csrf_token": token, "key": "k", "name": "N", "fields": '[{"name": "x", "type": "colour"}]', "body": "x"}),
+     "must be one of"),
+    ("template body", lambda client, token: client.post("/templates/new?lang=ru", data={
+        "csrf_token": token, "key": "k", "name": "N", "fields": "[]", "body": "<p>outside</p>"}),
+     "Text outside a <section>"),
+    ("audit filter", lambda client, token: client.get("/audit?lang=ru&date_from=2026-02-01&date_to=2026-01-01"),
+     "The start date is after the end date"),
+    ("API field", lambda client, token: client.post("/api/v1/templates/preview?lang=ru", json={"name": "N", "body": "x",
+                                                                                               "colour": 1},
+                                                     headers={"X-CSRFToken": token}),
+     "Unknown field"),
+)
+
+
+@pytest.mark.parametrize(("what", "provoke", "english"), RUSSIAN_ERROR_PATHS, ids=[p[0] for p in RUSSIAN_ERROR_PATHS])
+def test_error_paths_speak_russian(client, login, make_user, what, provoke, english):
+    login(make_user("legal"))
+    token = csrf_from(client.get("/templates/new?lang=ru").get_data(as_text=True))
+    response = provoke(client, token)
+    text = response.get_data(as_text=True)
+    assert response.status_code in (400, 422), (what, response.status_code)
+    assert english not in text.replace("&lt;", "<"), what
+    message = re.findall(r'role="alert"[^>]*>([^<]+)', text) or [response.get_json()["error"]["message"]]
+    assert all(re.search("[А-Яа-я]", m) for m in message), (what, message)

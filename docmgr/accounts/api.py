@@ -6,6 +6,7 @@ import re
 from datetime import date
 
 from flask import Blueprint, jsonify, request
+from flask_babel import gettext
 from sqlalchemy import select
 
 from docmgr.accounts import serializers as ser
@@ -35,7 +36,7 @@ def create_token():
     )
     if user is None:
         db.session.commit()  # keep the record of the failed attempt
-        raise Unauthorized("Wrong e-mail or password.", code="invalid_credentials")
+        raise Unauthorized(gettext("Wrong e-mail or password."), code="invalid_credentials")
     token, row = services.issue_token(db.session, user)
     db.session.commit()
     return jsonify(ser.NewTokenSchema().dump({"token": token, "expires_at": row.expires_at, "token_id": row.id})), 201
@@ -48,11 +49,11 @@ def revoke_current_token():
     user = acting_user()
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
-        raise Invalid("This request was not made with a token.", field="Authorization")
+        raise Invalid(gettext("This request was not made with a token."), field="Authorization")
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == services.hash_token(header[7:].strip())))
     if row is None or row.user_id != user.id:
         # A browser session that also sent a bearer header that is not one of its tokens.
-        raise Unauthorized("This token is not valid.", code="invalid_token")
+        raise Unauthorized(gettext("This token is not valid."), code="invalid_token")
     services.revoke_token(db.session, user, row.id)
     db.session.commit()
     return "", 204
@@ -116,7 +117,7 @@ def create_user():
         is_id = isinstance(org_id, int) and not isinstance(org_id, bool)
         org = db.session.get(Organization, org_id) if is_id else None
         if org is None:
-            raise Invalid("No such organisation.", field="organization_id")
+            raise Invalid(gettext("No such organisation."), field="organization_id")
     user = services.create_user(
         db.session, actor, email=text_field(data, "email"), password=text_field(data, "password"),
         role=text_field(data, "role"), organization=org, name=text_field(data, "name", ""),
@@ -163,7 +164,7 @@ def _date_field(data: dict, name: str) -> date:
             raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
-        raise Invalid(f"'{name}' must be a date as YYYY-MM-DD.", field=name) from None
+        raise Invalid(gettext("'%(name)s' must be a date as YYYY-MM-DD.", name=name), field=name) from None
 
 
 @bp.post("/sessions")

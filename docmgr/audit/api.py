@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
+from flask_babel import gettext
 
 from docmgr.accounts.permissions import require_audit_reader
 from docmgr.api import acting_user, documented, int_arg
@@ -39,7 +40,7 @@ def export():
     require_audit_reader(actor)
     fmt = request.args.get("format") or "jsonl"
     if fmt not in services.EXPORT_FORMATS:
-        raise Invalid("'format' must be jsonl or csv.", field="format")
+        raise Invalid(gettext("'format' must be jsonl or csv."), field="format")
     name = f"audit{'-agreement-' + str(agreement_id) if agreement_id else ''}.{fmt}"
     mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
     body = stream_with_context(services.export_lines(db.session, fmt, agreement_id))
@@ -58,7 +59,7 @@ def export_agreement(agreement_id: int):
     require_audit_reader(actor)
     fmt = request.args.get("format") or "jsonl"
     if fmt not in services.EXPORT_FORMATS:
-        raise Invalid("'format' must be jsonl or csv.", field="format")
+        raise Invalid(gettext("'format' must be jsonl or csv."), field="format")
     body = stream_with_context(services.export_lines(db.session, fmt, agreement_id))
     response = Response(body, mimetype="text/csv" if fmt == "csv" else "application/x-ndjson")
     response.headers["Content-Disposition"] = f'attachment; filename="audit-agreement-{agreement_id}.{fmt}"'

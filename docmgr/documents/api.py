@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, jsonify, request, send_file
+from flask_babel import gettext
 from werkzeug.datastructures import FileStorage
 
 from docmgr.api import acting_user, documented, form_fields, int_arg, json_body, page_args, text_field
@@ -27,14 +28,14 @@ def _optional_int(name: str) -> int | None:
     try:
         return parse_int(request.form.get(name))
     except ValueError:
-        raise Invalid(f"'{name}' must be a whole number.", field=name) from None
+        raise Invalid(gettext("'%(name)s' must be a whole number.", name=name), field=name) from None
 
 
 def _uploads(parts: list[FileStorage]) -> list[services.Upload]:
     """Languages pair with files in order: `language` may be given once per file, or once for all."""
     languages = request.form.getlist("language")
     if languages and len(languages) not in (1, len(parts)):
-        raise Invalid("Give one 'language' per file, or one for all files.", field="language")
+        raise Invalid(gettext("Give one 'language' per file, or one for all files."), field="language")
     uploads = []
     for index, part in enumerate(parts):
         language = languages[index] if len(languages) == len(parts) else (languages[0] if languages else None)
@@ -45,7 +46,7 @@ def _uploads(parts: list[FileStorage]) -> list[services.Upload]:
 def _check_file_parts() -> list[FileStorage]:
     unknown = sorted(set(request.files) - {"file"})
     if unknown:
-        raise Invalid(f"Unknown file part: {unknown[0]}; send files as 'file'.", field=unknown[0], code="unknown_field")
+        raise Invalid(gettext("Unknown file part: %(unknown)s; send files as 'file'.", unknown=unknown[0]), field=unknown[0], code="unknown_field")
     return [part for part in request.files.getlist("file") if part.filename or part.content_length]
 
 
@@ -54,7 +55,7 @@ def _check_file_parts() -> list[FileStorage]:
 def create_document():
     actor = acting_user()
     if not request.mimetype.startswith("multipart/form-data"):
-        raise Invalid("Send the document as multipart/form-data with one or more 'file' parts.", field="file", code="missing_field")
+        raise Invalid(gettext("Send the document as multipart/form-data with one or more 'file' parts."), field="file", code="missing_field")
     form_fields(ser.DocumentUploadForm)
     parts = _check_file_parts()
     document = services.create_document(
@@ -95,7 +96,7 @@ def update_document(document_id: int):
     data = json_body(ser.DocumentUpdateRequest)
     session_id = data.get("session_id", "unchanged")
     if session_id not in ("unchanged", None) and (not isinstance(session_id, int) or isinstance(session_id, bool)):
-        raise Invalid("'session_id' must be a whole number or null.", field="session_id")
+        raise Invalid(gettext("'session_id' must be a whole number or null."), field="session_id")
     document = services.update_document(
         db.session, actor, document_id, title_it=text_field(data, "title_it"), title_ru=text_field(data, "title_ru"),
         kind=text_field(data, "kind"), sectors=services.parse_sectors(data["sectors"]) if "sectors" in data else None,
@@ -114,7 +115,7 @@ def _document_date(data: dict) -> date | None | str:
     try:
         return date.fromisoformat(value)
     except (TypeError, ValueError):
-        raise Invalid("'document_date' must be a date YYYY-MM-DD or null.", field="document_date") from None
+        raise Invalid(gettext("'document_date' must be a date YYYY-MM-DD or null."), field="document_date") from None
 
 
 @bp.post("/documents/<int:document_id>/files")
@@ -124,7 +125,7 @@ def add_file(document_id: int):
     form_fields(ser.FileUploadForm)
     parts = _check_file_parts()
     if len(parts) != 1:
-        raise Invalid("Send exactly one 'file' part.", field="file", code="missing_field" if not parts else "invalid_field")
+        raise Invalid(gettext("Send exactly one 'file' part."), field="file", code="missing_field" if not parts else "invalid_field")
     file = services.add_file(db.session, actor, document_id, _uploads(parts)[0])
     db.session.commit()
     return jsonify(FILE.dump(file)), 201

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext
 
 from docmgr.documents.models import DocumentFile
 from docmgr.errors import Invalid, NotFound
@@ -229,7 +230,7 @@ def page_set(file: DocumentFile) -> PageSet:
 def page_image(file: DocumentFile, page: int) -> PageImage:
     """Page ``page`` (1-based) of a file the caller checked the actor may read, rendered at ~110 dpi (cached)."""
     if not 1 <= page <= previewable_pages(file):
-        raise NotFound("This file has no such page image.", code="page_not_found")
+        raise NotFound(gettext("This file has no such page image."), code="page_not_found")
     sha256, kind = render_source(file)
     path = _ensure_rendered(
         sha256, str(page), kind, page - 1, dpi=PREVIEW_DPI, max_width=PREVIEW_MAX_WIDTH if kind != "pdf" else None,
@@ -241,7 +242,7 @@ def thumbnail(file: DocumentFile) -> PageImage:
     """The first page, 200 px wide (cached), of a file the caller checked the actor may read."""
     source = render_source(file)
     if source is None:
-        raise NotFound("Text documents have no thumbnail.", code="page_not_found")
+        raise NotFound(gettext("Text documents have no thumbnail."), code="page_not_found")
     path = _ensure_rendered(source[0], "thumb", source[1], 0, width=THUMBNAIL_WIDTH)
     return PageImage(path=path, etag=f"{source[0]}-thumb")
 

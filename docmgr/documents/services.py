@@ -162,7 +162,7 @@ def _check_upload(upload: Upload, fallback_language: str, tmp_dir: Path) -> _Che
                 ) from None
             if error.code == "empty_file":
                 raise Invalid(gettext("%(name)s is empty.", name=name), field="file", code="empty_file") from None
-            raise Invalid(f"{name}: {gettext(error.message)}", field="file", code=error.code) from None
+            raise Invalid(gettext("%(name)s: %(value)s", name=name, value=gettext(error.message)), field="file", code=error.code) from None
         detected = extraction.detect_language(extracted.text)
         language = upload.language or detected or fallback_language
         return _CheckedUpload(path, name, kind, language, detected, extracted, size)
@@ -385,7 +385,7 @@ def update_document(
         document.session = forum_session
     if document_date != "unchanged" and document_date != document.document_date:
         if document_date is not None and not isinstance(document_date, date):
-            raise Invalid("'document_date' must be a date.", field="document_date")
+            raise Invalid(gettext("'document_date' must be a date."), field="document_date")
         changes["document_date"] = [str(document.document_date or ""), str(document_date or "")]
         document.document_date = document_date
     if sectors is not None and sorted(sectors) != document.sectors:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request, send_file
+from flask_babel import gettext
 
 from docmgr.api import acting_user, documented, int_arg, json_body, page_args
 from docmgr.drafting import serializers as ser
@@ -184,7 +185,7 @@ def version_args() -> tuple[int, int]:
     for name in ("a", "b"):
         value = int_arg(name)
         if value is None:
-            raise Invalid(f"Give the draft versions to compare as ?a=N&b=M ('{name}' is missing).", field=name,
+            raise Invalid(gettext("Give the draft versions to compare as ?a=N&b=M ('%(name)s' is missing).", name=name), field=name,
                           code="missing_field")
         versions.append(value)
     return versions[0], versions[1]

@@ -392,7 +392,7 @@ def _check_value(spec: rendering.FieldSpec, value: Any, path: str, party_ids: se
         if len(items) > MAX_LIST_ITEMS or any(len(item) > MAX_TEXT for item in items):
             raise Invalid(gettext("'%(field)s' has too many or too long items.", field=path), field=path)
         return items
-    raise Invalid(f"'{path}' has an unknown type.", field=path)  # unreachable: declarations are checked
+    raise Invalid(gettext("'%(path)s' has an unknown type.", path=path), field=path)  # unreachable: declarations are checked
 
 
 def check_field_values(specs: list[rendering.FieldSpec], values: Any, party_ids: set[int]) -> dict[str, Any]:
@@ -490,7 +490,7 @@ def _checked_signatories(raw: Any, party_ids: set[int]) -> list[dict[str, Any]]:
             raise Invalid(gettext("'%(field)s' must be an object.", field=path), field=path)
         unknown = sorted(set(item) - SIGNATORY_FIELDS)
         if unknown:
-            raise Invalid(f"Unknown field: {path}.{unknown[0]}.", field=f"{path}.{unknown[0]}", code="unknown_field")
+            raise Invalid(gettext("Unknown field: %(path)s.%(unknown)s.", path=path, unknown=unknown[0]), field=f"{path}.{unknown[0]}", code="unknown_field")
         values: dict[str, Any] = {}
         for key, limit in (("name", 200), ("name_alt", 200), ("title", 200), ("title_alt", 200), ("email", 320)):
             if key == "title_alt" and key not in item:
@@ -516,7 +516,7 @@ def _checked_signatories(raw: Any, party_ids: set[int]) -> list[dict[str, Any]]:
         values["due_at"] = _parse_due_at(item.get("due_at"), f"{path}.due_at")
         signatory_id = item.get("id")
         if signatory_id is not None and (not isinstance(signatory_id, int) or isinstance(signatory_id, bool)):
-            raise Invalid(f"'{path}.id' must be a signatory id.", field=f"{path}.id")
+            raise Invalid(gettext("'%(path)s.id' must be a signatory id.", path=path), field=f"{path}.id")
         values["id"] = signatory_id
         checked.append(values)
     return checked

@@ -7,6 +7,7 @@ import io
 from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request, send_file
+from flask_babel import gettext
 
 from docmgr.api import acting_user, documented, form_fields, int_arg, json_body
 from docmgr.errors import Invalid
@@ -29,7 +30,7 @@ def _parse_due_at(raw) -> datetime | None:
     try:
         value = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
     except ValueError:
-        raise Invalid("'due_at' must be an ISO 8601 date and time.", field="due_at") from None
+        raise Invalid(gettext("'due_at' must be an ISO 8601 date and time."), field="due_at") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -41,7 +42,7 @@ def create_transition(agreement_id: int):
     data = json_body(ser.TransitionRequest)
     for name in ("to", "reason", "due_at"):
         if data.get(name) is not None and not isinstance(data[name], str):
-            raise Invalid(f"'{name}' must be a string.", field=name)
+            raise Invalid(gettext("'%(name)s' must be a string.", name=name), field=name)
     agreement = services.transition(
         db.session, actor, agreement_id, data["to"], reason=data.get("reason"), due_at=_parse_due_at(data.get("due_at"))
     )
@@ -63,12 +64,11 @@ def signature_state(agreement_id: int):
 def upload_signature(agreement_id: int, signatory_id: int):
     actor = acting_user()
     if not request.mimetype.startswith("multipart/form-data"):
-        raise Invalid("Send the signed copy as multipart/form-data with a 'file' part.", field="file", code="missing_field")
+        raise Invalid(gettext("Send the signed copy as multipart/form-data with a 'file' part."), field="file", code="missing_field")
     form_fields(ser.SignatureForm)
     unknown = sorted(set(request.files) - {"file", "signature"})
     if unknown:
-        raise Invalid(f"Unknown file part: {unknown[0]}; send the signed copy as 'file' (and a detached signature as "
-                      "'signature').", field=unknown[0], code="unknown_field")
+        raise Invalid(gettext("Unknown file part: %(unknown)s; send the signed copy as 'file' (and a detached signature as 'signature').", unknown=unknown[0]), field=unknown[0], code="unknown_field")
     part, detached = request.files.get("file"), request.files.get("signature")
     outcome = services.record_signature(
         db.session, actor, agreement_id, signatory_id,
@@ -82,7 +82,8 @@ def upload_signature(agreement_id: int, signatory_id: int):
     db.session.commit()  # an invalid submission is kept on record, then refused
     if not outcome.is_valid:
         raise Invalid(
-            "The signature is not valid: " + "; ".join(outcome.reasons) + ".", field="file", code="signature_invalid",
+            gettext("The signature is not valid: %(reasons)s.", reasons="; ".join(outcome.reasons)), field="file",
+            code="signature_invalid",
             reasons=outcome.reasons, submission=SUBMISSION.dump(outcome.submission),
         )
     return jsonify(ser.SignatureResultSchema().dump(outcome)), 201
@@ -111,11 +112,11 @@ def verify_file():
     """What an uploaded file is and what its signatures say (multipart 'file', optional 'signature')."""
     actor = acting_user()
     if not request.mimetype.startswith("multipart/form-data"):
-        raise Invalid("Send the file as multipart/form-data with a 'file' part.", field="file", code="missing_field")
+        raise Invalid(gettext("Send the file as multipart/form-data with a 'file' part."), field="file", code="missing_field")
     form_fields(ser.VerifyForm)
     unknown = sorted(set(request.files) - {"file", "signature"})
     if unknown:
-        raise Invalid(f"Unknown file part: {unknown[0]}.", field=unknown[0], code="unknown_field")
+        raise Invalid(gettext("Unknown file part: %(unknown)s.", unknown=unknown[0]), field=unknown[0], code="unknown_field")
     part, detached = request.files.get("file"), request.files.get("signature")
     return jsonify(ser.VerifyResultSchema().dump(services.verify_upload(
         db.session, actor, stream=part.stream if part is not None and part.filename else None,

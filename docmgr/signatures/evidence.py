@@ -24,6 +24,7 @@ import zipfile
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -96,7 +97,7 @@ def _safe(name: str) -> str:
 def build_package(session: Session, agreement: Agreement) -> bytes:
     """The ZIP of an executed agreement (the caller has checked that the actor may read it)."""
     if agreement.executed_document is None or not agreement.certificate_sha256:
-        raise NotFound("The evidence package exists once the agreement is executed.", code="evidence_not_found")
+        raise NotFound(gettext("The evidence package exists once the agreement is executed."), code="evidence_not_found")
     store = current_store()
     members: dict[str, bytes] = {"final-draft.pdf": store.read(agreement.frozen_pdf_sha256)}
     for stored in agreement.executed_document.files:

@@ -150,7 +150,7 @@ def transition(
     require_staff(actor)
     _locked(session, agreement)
     if to not in lifecycle.STATUSES:
-        raise Invalid(f"'to' must be one of {', '.join(lifecycle.STATUSES)}.", field="to")
+        raise Invalid(gettext("'to' must be one of %(value)s.", value=', '.join(lifecycle.STATUSES)), field="to")
     if reason is not None and len(reason) > 2000:
         raise Invalid(gettext("The reason is limited to 2000 characters."), field="reason")
     if due_at is not None:
@@ -323,7 +323,7 @@ def record_signature(
             try:
                 checking.check_scan(path, file_type, limits)
             except checking.Unreadable as error:
-                raise Invalid(f"{name}: {error.message}", field="file", code="malformed_file") from None
+                raise Invalid(gettext("%(name)s: %(value)s", name=name, value=gettext(error.message)), field="file", code="malformed_file") from None
             result: dict[str, Any] = {
                 "method": "wet_ink", "valid": True, "reasons": [], "file_type": file_type,
                 "note": "A scan of a handwritten signature: recorded as submitted, not cryptographically verifiable.",
@@ -435,8 +435,8 @@ def _kind(path: Path, data: bytes, name: str, field: str) -> str:
         return checking.kind_of(path, data)
     except checking.Unreadable as error:
         if error.code == "unsupported_file_type":
-            raise UnsupportedType(f"{name}: {gettext(error.message)}", field=field) from None
-        raise Invalid(f"{name}: {gettext(error.message)}", field=field, code=error.code) from None
+            raise UnsupportedType(gettext("%(name)s: %(value)s", name=name, value=gettext(error.message)), field=field) from None
+        raise Invalid(gettext("%(name)s: %(value)s", name=name, value=gettext(error.message)), field=field, code=error.code) from None
 
 
 def _context(session: Session, actor: Actor, agreement: Agreement, **kwargs: Any) -> TransitionContext:

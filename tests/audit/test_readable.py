@@ -32,7 +32,7 @@ def test_entries_in_words_with_names_and_status_changes(cast, make_agreement, ad
     ru = client.get("/audit?lang=ru").get_data(as_text=True)
     it = client.get("/audit?lang=it").get_data(as_text=True)
     assert "Agreement status changed" not in ru and "Agreement status changed" not in it
-    assert "Черновик → На рассмотрении" in ru and "Bozza → In revisione" in it
+    assert "Проект → На рассмотрении" in ru and "Bozza → In revisione" in it
 
 
 def test_filters_by_person_action_object_and_time(cast, make_agreement, advance, login):
