@@ -44,8 +44,7 @@
           status.textContent = status.getAttribute("data-ok");
           status.classList.remove("field-error");
         } else if (answer && answer.error) {
-          var line = answer.error.line ? " (" + answer.error.line + ")" : "";
-          status.textContent = answer.error.message + line;
+          status.textContent = answer.error.message; /* the server names the line in it */
           status.classList.add("field-error");
         }
       };
