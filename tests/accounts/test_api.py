@@ -177,7 +177,7 @@ def test_deactivated_users_tokens_stop_working(client, make_user, token_for, bro
     headers = token_for(user)
     admin_client, csrf = browser(admin)
     response = admin_client.post(
-        "/admin/users", data={"action": "deactivate", "user_id": user.id, "csrf_token": csrf}
+        "/admin/users", data={"action": "deactivate", "confirm": "1", "user_id": user.id, "csrf_token": csrf}
     )
     assert response.status_code == 302
     _error(client.get("/api/v1/me", headers=headers), 401)
@@ -190,7 +190,7 @@ def test_token_cannot_be_used_after_reactivation_either(client, make_user, token
     user = make_user("firm")
     headers = token_for(user)
     admin_client, csrf = browser(admin)
-    admin_client.post("/admin/users", data={"action": "deactivate", "user_id": user.id, "csrf_token": csrf})
+    admin_client.post("/admin/users", data={"action": "deactivate", "confirm": "1", "user_id": user.id, "csrf_token": csrf})
     admin_client.post("/admin/users", data={"action": "activate", "user_id": user.id, "csrf_token": csrf})
     _error(client.get("/api/v1/me", headers=headers), 401)  # revoked at deactivation, for good
     assert _issue(client, user).status_code == 201

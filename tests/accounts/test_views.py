@@ -101,7 +101,7 @@ def test_a_session_ends_when_the_user_is_deactivated(app, make_user, browser):
     user_client, _ = browser(user)
     assert user_client.get("/").status_code == 200
     admin_client, csrf = browser(admin)
-    admin_client.post("/admin/users", data={"action": "deactivate", "user_id": user.id, "csrf_token": csrf})
+    admin_client.post("/admin/users", data={"action": "deactivate", "confirm": "1", "user_id": user.id, "csrf_token": csrf})
     assert user_client.get("/").status_code == 302
 
 
@@ -287,7 +287,7 @@ def test_admin_forms_refuse_duplicates(make_user, make_org, browser):
 def test_admin_cannot_deactivate_themselves(make_user, browser):
     admin = make_user("admin")
     admin_client, csrf = browser(admin)
-    response = admin_client.post("/admin/users", data={"action": "deactivate", "user_id": admin.id, "csrf_token": csrf})
+    response = admin_client.post("/admin/users", data={"action": "deactivate", "confirm": "1", "user_id": admin.id, "csrf_token": csrf})
     assert response.status_code == 422
     assert admin_client.get("/admin/users").status_code == 200
 
