@@ -143,7 +143,9 @@ AGREEMENT_STATUS_LABELS = {
 # --- the audit log: what each recorded action is called (every ``audit.record`` action has a label here) ----
 
 AUDIT_ACTION_LABELS = {
+    "account.notifications_changed": _l("Notification choices changed"),
     "agreement.certificate_issued": _l("Completion certificate issued"),
+    "agreement.signing_settings": _l("Signing settings changed"),
     "agreement.created": _l("Agreement created"),
     "agreement.draft_rendered": _l("Draft rendered"),
     "agreement.executed": _l("Agreement executed"),
@@ -168,7 +170,9 @@ AUDIT_ACTION_LABELS = {
     "signing.code_refused": _l("Signing code refused"),
     "signing.code_sent": _l("Signing code sent"),
     "signing.code_verified": _l("Signing code confirmed"),
+    "signing.executed_mailed": _l("Executed copy mailed"),
     "signing.invited": _l("Signing link sent"),
+    "signing.reminded": _l("Signing reminder sent"),
     "signing.revoked": _l("Signing link revoked"),
     "signing.via_link": _l("Signed through a signing link"),
     "template.created": _l("Template created"),

@@ -6,8 +6,9 @@ Four lists, each of agreements the reader may see:
   since the last approval);
 * approvals waiting — agreements in review that the reader wrote, waiting for a colleague's approval,
   and approved agreements not yet sent out for signature;
-* signatures overdue — pending signatories of agreements out for signature whose sign-by date has passed,
-  or whose agreement went out more than ``INBOX_SIGNATURE_WAIT_DAYS`` days ago;
+* signatures overdue — pending signatories of agreements out for signature whose sign-by date (their own,
+  else the agreement's) has passed, or, without one, whose agreement went out more than
+  ``INBOX_SIGNATURE_WAIT_DAYS`` days ago;
 * declines — signatories who declined, on agreements that are now declined.
 """
 
@@ -74,9 +75,10 @@ def build_inbox(session: Session, actor: User, *, now: datetime | None = None) -
         for signatory in agreement.signatories:
             if signatory.status != SignatoryStatus.PENDING.value:
                 continue
-            if signatory.due_at is not None and signatory.due_at < now:
-                inbox.signatures_overdue.append(InboxItem(agreement, "sign_by_passed", signatory.due_at, signatory))
-            elif signatory.due_at is None and agreement.sent_for_signature_at and agreement.sent_for_signature_at < now - wait:
+            deadline = signatory.due_at or agreement.sign_by  # the signatory's own date, else the agreement's
+            if deadline is not None and deadline < now:
+                inbox.signatures_overdue.append(InboxItem(agreement, "sign_by_passed", deadline, signatory))
+            elif deadline is None and agreement.sent_for_signature_at and agreement.sent_for_signature_at < now - wait:
                 inbox.signatures_overdue.append(
                     InboxItem(agreement, "waiting_too_long", agreement.sent_for_signature_at, signatory))
     for agreement in _agreements(session, S.DECLINED.value):

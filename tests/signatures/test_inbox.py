@@ -75,3 +75,12 @@ def test_inbox_page_in_russian(client, cast, make_agreement, advance, login):
     login(cast.legal2)
     html = client.get("/inbox?lang=ru").get_data(as_text=True)
     assert "Входящие" in html and "Drafts to review" not in html
+
+
+def test_the_agreements_sign_by_date_counts_too(client, cast, make_agreement, advance, token_for):
+    agreement = advance(make_agreement(), "out_for_signature")
+    row = db.session.get(Agreement, agreement.id)
+    row.sign_by = utcnow() - dt.timedelta(hours=1)
+    db.session.commit()
+    overdue = client.get("/api/v1/inbox", headers=token_for(cast.legal)).get_json()["signatures_overdue"]
+    assert {(i["agreement_id"], i["reason"]) for i in overdue} == {(agreement.id, "sign_by_passed")} and len(overdue) == 2
