@@ -165,6 +165,7 @@ AUDIT_ACTION_LABELS = {
     "session.created": _l("Task-force session created"),
     "session.updated": _l("Task-force session edited"),
     "signature.declined": _l("Signature declined"),
+    "signature.electronic_refused": _l("Signing in the browser refused"),
     "signature.recorded": _l("Signature recorded"),
     "signature.rejected": _l("Signature rejected"),
     "signing.code_refused": _l("Signing code refused"),
@@ -180,6 +181,10 @@ AUDIT_ACTION_LABELS = {
     "token.issued": _l("API token issued"),
     "token.revoked": _l("API token revoked"),
     "token.revoked_all": _l("All API tokens revoked"),
+    "webhook.created": _l("Webhook created"),
+    "webhook.deleted": _l("Webhook deleted"),
+    "webhook.disabled": _l("Webhook disabled"),
+    "webhook.enabled": _l("Webhook enabled"),
     "user.activated": _l("User activated"),
     "user.created": _l("User created"),
     "user.deactivated": _l("User deactivated"),
@@ -196,6 +201,7 @@ AUDIT_OBJECT_LABELS = {
     "Agreement": _l("Agreement"), "ApiToken": _l("API token"), "Document": _l("Document"),
     "Organization": _l("Organisation"), "Signatory": _l("Signatory"), "TaskForceSession": _l("Task-force session"),
     "Template": _l("Template"), "User": _l("User"), "DocumentFile": _l("File"),
+    "Webhook": _l("Webhook"),
 }
 
 # --- scripts, e-mail -----------------------------------------------------------------------------
