@@ -27,7 +27,7 @@ from docmgr.vocab import AGREEMENT_STATUS_LABELS, AUDIT_ACTION_LABELS, AUDIT_OBJ
 
 MAX_PER_PAGE = 200
 # Attributes that name an object, in order of preference.
-_NAME_ATTRIBUTES = ("name", "title", "title_it", "filename", "email", "key")
+_NAME_ATTRIBUTES = ("name", "title", "title_it", "filename", "email", "key", "url")
 # Data keys that hold a status change (agreement transitions).
 _STATUS_CHANGE = ("from_status", "to_status")
 
