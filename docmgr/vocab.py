@@ -162,6 +162,10 @@ AUDIT_ACTION_LABELS = {
     "organization.created": _l("Organisation created"),
     "organization.updated": _l("Organisation edited"),
     "queue.retry": _l("Queued task retried"),
+    "saved_search.created": _l("Saved search created"),
+    "saved_search.deleted": _l("Saved search deleted"),
+    "saved_search.digest_sent": _l("Saved search digest sent"),
+    "saved_search.updated": _l("Saved search changed"),
     "session.created": _l("Task-force session created"),
     "session.updated": _l("Task-force session edited"),
     "signature.declined": _l("Signature declined"),
@@ -201,7 +205,7 @@ AUDIT_OBJECT_LABELS = {
     "Agreement": _l("Agreement"), "ApiToken": _l("API token"), "Document": _l("Document"),
     "Organization": _l("Organisation"), "Signatory": _l("Signatory"), "TaskForceSession": _l("Task-force session"),
     "Template": _l("Template"), "User": _l("User"), "DocumentFile": _l("File"),
-    "Webhook": _l("Webhook"),
+    "Webhook": _l("Webhook"), "SavedSearch": _l("Saved search"),
 }
 
 # --- scripts, e-mail -----------------------------------------------------------------------------

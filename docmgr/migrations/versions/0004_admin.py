@@ -1,7 +1,7 @@
 """admin (issue 16): password-reset links, temporary passwords
 
 Revision ID: 0004_admin
-Revises: 0004_seal
+Revises: 0004_previews
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import docmgr.database
 
 
 revision = "0004_admin"
-down_revision = "0004_seal"
+down_revision = "0004_previews"
 branch_labels = None
 depends_on = None
 
