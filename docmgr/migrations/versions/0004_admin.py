@@ -1,7 +1,7 @@
 """admin (issue 16): password-reset links, temporary passwords
 
 Revision ID: 0004_admin
-Revises: 0004_previews
+Revises: 0004_pgdb
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import docmgr.database
 
 
 revision = "0004_admin"
-down_revision = "0004_previews"
+down_revision = "0004_pgdb"
 branch_labels = None
 depends_on = None
 
