@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from docmgr.database import Base, UTCDateTime, utcnow
@@ -52,7 +52,7 @@ class User(Base):
     # the user at once (logout, deactivation), in every worker process.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Set when an administrator gave a temporary password: the user is asked to choose their own at login.
-    password_must_change: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    password_must_change: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organization: Mapped[Organization | None] = relationship(back_populates="users")

@@ -17,7 +17,7 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("password_must_change", sa.Boolean(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("password_must_change", sa.Boolean(), server_default=sa.false(), nullable=False))
     op.create_table(
         "password_resets",
         sa.Column("id", sa.Integer(), nullable=False),
