@@ -15,6 +15,7 @@ from docmgr import (
     drafting,
     mail,
     maintenance,
+    notes,
     openapi,  # noqa: F401  (registers /api/v1/openapi.json on the API blueprint)
     saved_searches,
     search,
@@ -116,7 +117,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Each module registers its tasks, indexers, integrity checks, stored-file references and `init` steps.
     # The task queue first (the others register handlers with it); search last (its `init` step rebuilds
     # an outdated index once the others' steps have run).
-    for module in (maintenance, tasks, mail, documents, drafting, signatures, signing, webhooks, saved_searches,
+    for module in (maintenance, tasks, mail, documents, drafting, notes, signatures, signing, webhooks, saved_searches,
                    search):
         module.init_app(app)
     return app

@@ -129,6 +129,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "QUEUE_RELAY_AFTER_SECONDS": 30.0,  # a row not done this long after its hand-off is handed over again
         "QUEUE_RELAY_INTERVAL_SECONDS": 2.0,  # how often the worker's relay looks for such rows
         "QUEUE_OVERDUE_SECONDS": float(env.get("DOCMGR_QUEUE_OVERDUE_SECONDS", "600")),  # `check` fails beyond
+        # A deleted document stays restorable this long in the trash, then a periodic task purges it.
+        "TRASH_DAYS": int(env.get("DOCMGR_TRASH_DAYS", "30")),
         "QUEUE_KEEP_DONE_DAYS": 7,  # done rows are purged after this (a daily periodic task)
         # Test hook (tests/test_crash.py): exit the process right after a commit that recorded this task,
         # before handing it to the queue. Never set in production.

@@ -85,6 +85,17 @@ SECTOR_NAMES = {
     "other": "Altro / Другое",
 }
 
+
+class Grouping(str, enum.Enum):  # noqa: UP042 - values compared as plain strings everywhere
+    """What several files uploaded together mean."""
+
+    SEPARATE = "separate"  # each file is its own document (the default)
+    PAIR = "pair"  # an Italian and a Russian file: the two language versions of one document
+    VERSIONS = "versions"  # every file belongs to one document (same language: successive versions)
+
+
+GROUPINGS: tuple[str, ...] = tuple(g.value for g in Grouping)
+
 # Languages of a document's files ("bi": one file holding both). An uploader chooses among LANGUAGES; detection
 # may also record any other ISO 639-1 code ("en", "fr", "ar"…), so a file's language is LANGUAGES or a LANGUAGE_CODE.
 LANGUAGES: tuple[str, ...] = ("it", "ru", "bi")

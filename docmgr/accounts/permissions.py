@@ -18,13 +18,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import exists, or_
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import object_session
 
 from docmgr.accounts.models import User
 from docmgr.documents.models import Document, DocumentShare
-from docmgr.drafting.models import Agreement, Signatory, agreement_parties
+from docmgr.drafting.models import Agreement, Signatory, agreement_parties, agreement_proposals
 from docmgr.errors import Conflict, Forbidden, Unauthorized
-from docmgr.vocab import READS_EVERYTHING_ROLES, STAFF_ROLES, WRITER_ROLES, Role
+from docmgr.vocab import READS_EVERYTHING_ROLES, STAFF_ROLES, WRITER_ROLES, AgreementStatus, Role
 
 # --- roles ---------------------------------------------------------------------------------------
 
@@ -89,14 +90,31 @@ def document_visibility_clause(actor: User) -> Any:
 
 
 def can_read_document(actor: User, document: Document) -> bool:
+    if document.deleted_at is not None:  # in the trash: only the trash page shows it
+        return False
     orgs = reader_org_ids(actor)
     return orgs is None or bool(orgs & set(document.reader_organization_ids))
 
 
+def executed_agreement_citing(document: Document) -> Agreement | None:
+    """The executed agreement that lists ``document`` among its proposals, if any: what the parties signed
+    refers to it, so it never changes and is never deleted."""
+    session = object_session(document)
+    if session is None or document.id is None:
+        return None
+    return session.scalar(
+        select(Agreement).join(agreement_proposals, agreement_proposals.c.agreement_id == Agreement.id)
+        .where(agreement_proposals.c.document_id == document.id, Agreement.status == AgreementStatus.EXECUTED.value)
+        .order_by(Agreement.id).limit(1)
+    )
+
+
 def can_change_document(actor: User | None, document: Document) -> bool:
     """Writers may change documents; a firm only those its organisation owns (shared ones it reads). Nobody
-    changes a sealed document (the executed copy of an agreement)."""
-    if not can_write(actor) or document.sealed_at is not None:
+    changes a sealed document (the executed copy of an agreement) or one an executed agreement cites."""
+    if not can_write(actor) or document.sealed_at is not None or document.deleted_at is not None:
+        return False
+    if executed_agreement_citing(document) is not None:
         return False
     assert actor is not None
     return actor.role != Role.FIRM.value or document.organization_id == actor.organization_id
@@ -110,6 +128,13 @@ def require_can_change_document(actor: User | None, document: Document) -> None:
             gettext("This is the executed copy of a signed agreement: its files and details cannot change. "
                     "Corrections need a new agreement or an addendum."),
             code="document_sealed",
+        )
+    cited_by = executed_agreement_citing(document)
+    if cited_by is not None:
+        raise Conflict(
+            gettext("This document is part of the executed agreement “%(title)s”: what the parties signed refers "
+                    "to it, so it can never be changed or deleted.", title=cited_by.title),
+            code="document_in_executed_agreement",
         )
     if not can_change_document(actor, document):
         # Shared with the firm (an agreement it is party to) but not its own: it reads, not writes.

@@ -9,7 +9,7 @@ from flask_babel import gettext
 from werkzeug.datastructures import FileStorage
 
 from docmgr.api import acting_user, documented, form_fields, int_arg, json_body, page_args, text_field
-from docmgr.documents import ocr, previews, progress, services
+from docmgr.documents import ocr, previews, progress, services, trash
 from docmgr.documents import serializers as ser
 from docmgr.documents.models import DocumentFile
 from docmgr.documents.ocr import ocr_available
@@ -22,6 +22,7 @@ bp = Blueprint("documents_api", __name__)
 
 DOCUMENT = ser.DocumentSchema()
 FILE = ser.DocumentFileSchema()
+TRASHED = ser.TrashedDocumentSchema()
 
 
 def _optional_int(name: str) -> int | None:
@@ -51,22 +52,22 @@ def _check_file_parts() -> list[FileStorage]:
 
 
 @bp.post("/documents")
-@documented({201: ser.DocumentSchema}, form=ser.DocumentUploadForm, errors=(413, 415))
+@documented({201: ser.DocumentCreatedSchema}, form=ser.DocumentUploadForm, errors=(413, 415))
 def create_document():
     actor = acting_user()
     if not request.mimetype.startswith("multipart/form-data"):
         raise Invalid(gettext("Send the document as multipart/form-data with one or more 'file' parts."), field="file", code="missing_field")
     form_fields(ser.DocumentUploadForm)
     parts = _check_file_parts()
-    document = services.create_document(
+    documents = services.create_documents(
         db.session, actor,
         title_it=request.form.get("title_it", ""), title_ru=request.form.get("title_ru", ""),
         kind=request.form.get("kind", "proposal"), sectors=services.parse_sectors(request.form.get("sectors")),
         organization_id=_optional_int("organization_id"), session_id=_optional_int("session_id"),
-        uploads=_uploads(parts),
+        uploads=_uploads(parts), grouping=request.form.get("grouping") or None,
     )
     db.session.commit()
-    return jsonify(DOCUMENT.dump(document)), 201
+    return jsonify({**DOCUMENT.dump(documents[0]), "documents": ser.DocumentSummarySchema(many=True).dump(documents)}), 201
 
 
 @bp.get("/documents")
@@ -104,6 +105,33 @@ def update_document(document_id: int):
     )
     db.session.commit()
     return jsonify(DOCUMENT.dump(document))
+
+
+@bp.delete("/documents/<int:document_id>")
+@documented({200: ser.TrashedDocumentSchema}, errors=(409,))
+def trash_document(document_id: int):
+    """Move the document to the trash (restorable for DOCMGR_TRASH_DAYS days); 409 says why when it cannot be."""
+    document = trash.trash_document(db.session, acting_user(), document_id)
+    db.session.commit()
+    return jsonify(TRASHED.dump(trash.TrashItem(document, trash.purge_after(document))))
+
+
+@bp.post("/documents/<int:document_id>/restore")
+@documented({200: ser.DocumentSchema}, errors=(409,))
+def restore_document(document_id: int):
+    document = trash.restore_document(db.session, acting_user(), document_id)
+    db.session.commit()
+    return jsonify(DOCUMENT.dump(document))
+
+
+@bp.get("/trash")
+@documented({200: ser.TrashListSchema}, query=ser.PageQuery)
+def list_trash():
+    """What the caller may restore: admins everything; others their organisation's and what they deleted."""
+    actor = acting_user()
+    page, per_page = page_args()
+    items, total = trash.list_trash(db.session, actor, page, per_page)
+    return jsonify(ser.TrashListSchema().dump({"items": items, "total": total, "page": page, "per_page": per_page}))
 
 
 def _document_date(data: dict) -> date | None | str:

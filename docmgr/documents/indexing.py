@@ -36,7 +36,7 @@ def document_entry(session: Session, document_id: int) -> IndexEntry | None:
             selectinload(Document.organization), selectinload(Document.session),
         )
     )
-    if document is None:
+    if document is None or document.deleted_at is not None:  # gone, or in the trash: no entry
         return None
     files = [
         {"id": f.id, "language": f.language, "text": f.text or "", "filename": f.filename}
@@ -66,4 +66,4 @@ def filename_words(filename: str) -> str:
 
 
 def all_document_ids(session: Session) -> Iterator[int]:
-    yield from session.scalars(select(Document.id).order_by(Document.id))
+    yield from session.scalars(select(Document.id).where(Document.deleted_at.is_(None)).order_by(Document.id))

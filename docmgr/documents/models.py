@@ -46,10 +46,14 @@ class Document(Base):
     # Set when the document became the executed copy of an agreement: from then on its files and
     # metadata are read-only for everybody (accounts.permissions.require_can_change_document).
     sealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # In the trash since (hidden from lists, search and downloads; restorable, then purged by a periodic task).
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     organization: Mapped[Organization] = relationship()
     session: Mapped[TaskForceSession | None] = relationship()
-    created_by: Mapped[User | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    deleted_by: Mapped[User | None] = relationship(foreign_keys=[deleted_by_id])
     sector_rows: Mapped[list[DocumentSector]] = relationship(
         cascade="all, delete-orphan", order_by="DocumentSector.sector"
     )
@@ -82,6 +86,18 @@ class Document(Base):
             if file.language not in newest or file.version > newest[file.language].version:
                 newest[file.language] = file
         return sorted(newest.values(), key=lambda f: f.language)
+
+
+class RetentionPeriod(Base):
+    """How long documents of one kind must be kept after their upload (set by admins): none is deleted or
+    purged before that."""
+
+    __tablename__ = "retention_periods"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    days: Mapped[int] = mapped_column(Integer)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class DocumentSector(Base):

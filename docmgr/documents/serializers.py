@@ -10,7 +10,7 @@ from marshmallow.validate import OneOf, Regexp
 
 from docmgr.documents.models import TextStatus
 from docmgr.serializers import Input, IsoDateTime, Output, counts, optional
-from docmgr.vocab import KINDS, LANGUAGE_CODE_PATTERN, LANGUAGES, SECTORS
+from docmgr.vocab import GROUPINGS, KINDS, LANGUAGE_CODE_PATTERN, LANGUAGES, SECTORS
 
 # A file's language: it, ru, bi (what an uploader chooses) or another detected ISO 639-1 code (en, fr, ar…).
 FILE_LANGUAGE = Regexp(LANGUAGE_CODE_PATTERN)
@@ -55,6 +55,28 @@ class DocumentSchema(DocumentSummarySchema):
 
     files = fields.List(fields.Nested(DocumentFileSchema))
     document_date = fields.Date(allow_none=True, metadata={"description": "the document's own date, set by the uploader"})
+
+
+class DocumentCreatedSchema(DocumentSchema):
+    """The (first) document an upload created, and every document it created: several when the files were
+    uploaded as separate documents (``grouping=separate``, the default)."""
+
+    documents = fields.List(fields.Nested(DocumentSummarySchema))
+
+
+class TrashedDocumentSchema(DocumentSummarySchema):
+    """A document in the trash."""
+
+    deleted_at = IsoDateTime()
+    deleted_by_id = fields.Integer(allow_none=True)
+    restorable_until = IsoDateTime(attribute="purge_after", metadata={"description": "purged for good after this"})
+
+
+class TrashListSchema(Output):
+    items = fields.List(fields.Nested(TrashedDocumentSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
 
 
 class DocumentListSchema(Output):
@@ -118,6 +140,11 @@ class OcrOverviewSchema(Output):
 # --- requests ------------------------------------------------------------------------------------
 
 
+class PageQuery(Input):
+    page = fields.Integer()
+    per_page = fields.Integer(metadata={"maximum": 100})
+
+
 class DocumentListQuery(Input):
     kind = fields.String(validate=OneOf(KINDS))
     sector = fields.String(validate=OneOf(SECTORS))
@@ -143,6 +170,9 @@ class DocumentUploadForm(Input):
         fields.String(validate=OneOf(LANGUAGES)),
         metadata={"description": "once per file, or once for all; detected when absent"},
     )
+    grouping = fields.String(validate=OneOf(GROUPINGS), metadata={
+        "description": "several files: `separate` (default) one document each; `pair` exactly one Italian and one "
+                       "Russian file as one document; `versions` all files in one document"})
 
 
 class FileUploadForm(Input):

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from flask import current_app
 from flask_babel import gettext
@@ -44,13 +44,23 @@ from docmgr.errors import Invalid, NotFound, TooLarge, UnsupportedType
 from docmgr.search.indexers import enqueue_index
 from docmgr.storage import current_store, store_stream
 from docmgr.tasks import enqueue
-from docmgr.vocab import KINDS, LANGUAGES, SECTORS, DocumentKind, is_language_code
+from docmgr.vocab import (
+    GROUPINGS,
+    KINDS,
+    LANGUAGE_LABELS,
+    LANGUAGES,
+    SECTORS,
+    DocumentKind,
+    Grouping,
+    is_language_code,
+)
 
 # --- visibility --------------------------------------------------------------------------------
 
 
 def visible_documents(actor: User) -> Select:
-    query = select(Document)
+    """The documents ``actor`` may read (never those in the trash)."""
+    query = select(Document).where(Document.deleted_at.is_(None))
     clause = document_visibility_clause(actor)
     return query if clause is None else query.where(clause)
 
@@ -301,7 +311,36 @@ def _title_language(title_it: str, title_ru: str) -> str:
     return "ru" if title_ru else "it"
 
 
-def create_document(
+def check_grouping(grouping: str | None) -> str:
+    grouping = grouping or Grouping.SEPARATE.value
+    if grouping not in GROUPINGS:
+        raise Invalid(gettext("'grouping' must be one of %(choices)s.", choices=", ".join(GROUPINGS)), field="grouping")
+    return grouping
+
+
+def _check_pair(checked: list[_CheckedUpload]) -> None:
+    if len(checked) != 2:
+        raise Invalid(gettext("Pairing needs exactly two files: one Italian and one Russian."), field="file",
+                      code="pair_needs_two_files")
+    languages = sorted(item.language for item in checked)
+    if languages != ["it", "ru"]:
+        names = ", ".join(f"{item.filename}: {LANGUAGE_LABELS.get(item.language, item.language)}" for item in checked)
+        raise Invalid(
+            gettext("Pairing needs one Italian and one Russian file; these are %(found)s. Choose each file's "
+                    "language if detection was wrong.", found=names),
+            field="language", code="pair_languages",
+        )
+
+
+def _separate_title(title: str, filename: str, several: bool) -> str:
+    """With several separate files each document is named after its file as well."""
+    if not several or not title:
+        return title
+    stem = filename.rsplit(".", 1)[0] if "." in filename else filename
+    return f"{title} – {stem}"[:500]
+
+
+def create_documents(
     session: Session,
     actor: User,
     *,
@@ -312,36 +351,59 @@ def create_document(
     organization_id: int | None = None,
     session_id: int | None = None,
     uploads: list[Upload],
-) -> Document:
-    """Create a document with one or more files. Nothing is stored unless every file is accepted."""
+    grouping: str | None = None,
+) -> list[Document]:
+    """Create documents from files uploaded together: one per file (``separate``, the default), one with an
+    Italian and a Russian file (``pair``), or one with every file (``versions``). Nothing is stored unless
+    every file is accepted."""
     require_writer(actor)
+    grouping = check_grouping(grouping)
     title_it, title_ru, org, forum_session = _validated_fields(
         session, actor, title_it=title_it, title_ru=title_ru, kind=kind, sectors=sectors or [],
         organization_id=organization_id, session_id=session_id,
     )
     if not uploads:
         raise Invalid(gettext("Attach at least one file."), field="file", code="missing_field")
+    if grouping == Grouping.PAIR.value and len(uploads) != 2:
+        raise Invalid(gettext("Pairing needs exactly two files: one Italian and one Russian."), field="file",
+                      code="pair_needs_two_files")
     release_read_transaction(session)  # availability: no database lock while the files are parsed
     checked = _check_all(uploads, _title_language(title_it, title_ru))
     try:
-        document = Document(
-            title_it=title_it, title_ru=title_ru, kind=kind, organization=org, session=forum_session,
-            created_by_id=actor.id,
-        )
-        document.sector_rows = [DocumentSector(sector=s) for s in sectors or []]
-        session.add(document)
-        session.flush()
-        record(
-            session, actor, "document.created", document,
-            title_it=title_it, title_ru=title_ru, kind=kind, sectors=sectors or [], organization_id=org.id,
-            session_id=forum_session.id if forum_session else None,
-        )
-        for item in checked:
-            _store_checked(session, actor, document, item)
-        enqueue_index(session, "document", document.id)
+        if grouping == Grouping.PAIR.value:
+            _check_pair(checked)
+        groups = [[item] for item in checked] if grouping == Grouping.SEPARATE.value else [checked]
+        several = len(groups) > 1
+        documents = []
+        for group in groups:
+            name = group[0].filename
+            document = Document(
+                title_it=_separate_title(title_it, name, several), title_ru=_separate_title(title_ru, name, several),
+                kind=kind, organization=org, session=forum_session, created_by_id=actor.id,
+            )
+            document.sector_rows = [DocumentSector(sector=s) for s in sectors or []]
+            session.add(document)
+            session.flush()
+            record(
+                session, actor, "document.created", document,
+                title_it=document.title_it, title_ru=document.title_ru, kind=kind, sectors=sectors or [],
+                organization_id=org.id, session_id=forum_session.id if forum_session else None, grouping=grouping,
+            )
+            for item in group:
+                _store_checked(session, actor, document, item)
+            enqueue_index(session, "document", document.id)
+            documents.append(document)
     finally:
         _clean(checked)
-    return document
+    return documents
+
+
+def create_document(session: Session, actor: User, *, uploads: list[Upload], grouping: str | None = None,
+                    **fields: Any) -> Document:
+    """One document: its files are its language versions (``versions``) unless ``grouping`` says otherwise,
+    in which case the first of the documents created is returned."""
+    return create_documents(session, actor, uploads=uploads, grouping=grouping or Grouping.VERSIONS.value,
+                            **fields)[0]
 
 
 def add_file(session: Session, actor: User, document_id: int, upload: Upload) -> DocumentFile:
