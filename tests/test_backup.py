@@ -320,7 +320,8 @@ def test_export_while_uploads_continue_is_consistent(app, client, make_user, tok
             text = f"Proposta numero {number} per la cooperazione industriale.".encode()
             files = [(f"p{number}.txt", text)] + ([("p.pdf", pdf + f"%{number}\n".encode())] if number % 3 == 0 else [])
             with app.app_context():
-                answers.append(api_upload(client, headers, files, title_it=f"Proposta {number}").status_code)
+                answers.append(api_upload(client, headers, files, title_it=f"Proposta {number}",
+                                          grouping="versions").status_code)  # one document per upload
 
     db.session.rollback()  # the fixtures' reads hold the write lock outside a request: let the uploader in
     uploader = threading.Thread(target=keep_uploading)

@@ -236,6 +236,16 @@ def test_every_route_answers_as_the_spec_says(app, client, spec, people):
     call("GET", f"/documents/{doc_id}/files/{file_id}/pages", 200, headers=firm)
     call("GET", "/documents/ocr", 200, headers=firm)
     call("GET", "/documents/ocr", 200, headers=admin)
+    # Several files are separate documents by default; the trash and back.
+    extra = call("POST", "/documents", 201, headers=firm, content_type="multipart/form-data", data={
+        "title_it": "Da cestinare", "grouping": "separate",
+        "file": [(io.BytesIO(b"Primo file di prova."), "uno.txt"), (io.BytesIO(b"Secondo file di prova."), "due.txt")],
+    }).get_json()
+    assert len(extra["documents"]) == 2
+    call("DELETE", f"/documents/{extra['id']}", 200, headers=firm)
+    call("GET", "/trash?page=1&per_page=10", 200, headers=firm)
+    call("POST", f"/documents/{extra['id']}/restore", 200, headers=firm)
+    call("POST", f"/documents/{extra['id']}/restore", 404, headers=firm)
 
     # Search.
     call("GET", "/search?q=turbine", 200, headers=firm)
@@ -275,6 +285,7 @@ def test_every_route_answers_as_the_spec_says(app, client, spec, people):
 
     agreement = new_agreement("MoU Alfa–Beta")
     agreement_id = agreement["id"]
+    call("DELETE", f"/documents/{doc_id}", 409, headers=firm)  # an agreement refers to it
     call("GET", "/agreements", 200, headers=firm)
     call("GET", f"/agreements/{agreement_id}", 200, headers=firm)
     call("PATCH", f"/agreements/{agreement_id}", 200, headers=legal, json={"title": "MoU Alfa–Beta (rev.)"})

@@ -60,8 +60,8 @@ def check_body(body: str | None) -> str:
 
 
 def add_note(session: Session, actor: User, object_type: str, object_id: int, body: str | None) -> Note:
+    _check_object(session, actor, object_type, object_id)  # first: 404 for what one cannot see, whoever asks
     require_staff(actor)
-    _check_object(session, actor, object_type, object_id)
     body = check_body(body)
     note = Note(body=body, created_by_id=actor.id, **{f"{object_type}_id": object_id})
     session.add(note)
@@ -73,7 +73,6 @@ def add_note(session: Session, actor: User, object_type: str, object_id: int, bo
 
 def delete_note(session: Session, actor: User, note_id: int) -> Note:
     """Remove a note: its author or an admin. The audit keeps that it existed, not its text."""
-    require_staff(actor)
     note = session.get(Note, note_id)
     if note is None:
         raise NotFound(gettext("No such note."), code="note_not_found")
@@ -81,6 +80,7 @@ def delete_note(session: Session, actor: User, note_id: int) -> Note:
     object_id = note.document_id if note.document_id is not None else note.agreement_id
     assert object_id is not None
     _check_object(session, actor, object_type, object_id)
+    require_staff(actor)
     if note.created_by_id != actor.id and actor.role != Role.ADMIN.value:
         raise Forbidden(gettext("Only its author or an administrator can remove a note."), code="not_your_note")
     record(session, actor, "note.deleted", note, on=object_type, on_id=object_id)

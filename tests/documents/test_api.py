@@ -72,7 +72,7 @@ def test_upload_each_supported_type(app, client, firm, firm_headers, path, conte
 def test_language_is_detected_from_the_text(client, firm_headers):
     response = api_upload(
         client, firm_headers, [("it.txt", corpus_bytes(TXT_IT)), ("ru.txt", corpus_bytes(TXT_RU))],
-        title_it="Dichiarazione", title_ru="Декларация",
+        title_it="Dichiarazione", title_ru="Декларация", grouping="pair",
     )
     assert response.status_code == 201, response.get_json()
     files = {f["filename"]: f for f in response.get_json()["files"]}
@@ -92,7 +92,8 @@ def test_a_bilingual_text_is_detected_as_bi(client, firm_headers):
 
 def test_given_language_wins_over_detection(client, firm_headers):
     response = api_upload(
-        client, firm_headers, [("a.txt", corpus_bytes(TXT_IT)), ("b.txt", corpus_bytes(TXT_RU))], language=["it", "bi"]
+        client, firm_headers, [("a.txt", corpus_bytes(TXT_IT)), ("b.txt", corpus_bytes(TXT_RU))], language=["it", "bi"],
+        grouping="versions",  # one document holding both files (not a pair: "bi" is not Russian)
     )
     assert response.status_code == 201
     files = {f["filename"]: f for f in response.get_json()["files"]}

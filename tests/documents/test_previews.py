@@ -235,7 +235,7 @@ def test_form_upload_pairs_languages_and_takes_more_files(client, firm, login):
             # slot 1 left empty, slot 2 Russian (declared), then two more files whose language is detected
             "file": [(io.BytesIO(b""), ""), (io.BytesIO(russian), "ru.txt"), (io.BytesIO(italian), "it.txt"),
                      (io.BytesIO(FOUR_PAGES), "allegato.pdf")],
-            "language": ["", "ru"],
+            "language": ["", "ru"], "grouping": "versions",  # one document with every file
         },
         content_type="multipart/form-data",
     )

@@ -69,7 +69,7 @@ def test_browser_upload_of_two_languages_and_a_new_version(app, firm, browser):
     response = firm_client.post(
         "/documents/new",
         data={"title_it": "Dichiarazione", "title_ru": "Декларация", "kind": "other", "csrf_token": csrf,
-              "language": ["", "ru"],
+              "language": ["", "ru"], "grouping": "pair",
               "file": [(io.BytesIO(corpus_bytes("text/udhr_ita.txt")), "it.txt"),
                        (io.BytesIO(corpus_bytes("text/udhr_rus.txt")), "ru.txt")]},
         content_type="multipart/form-data",

@@ -76,6 +76,8 @@ def test_firm_uploads_bilingual_proposal_and_sees_only_its_own(open_browser, sho
     # One language per file, guessed from the names (and the texts), each select labelled with its file's name.
     expect(page.get_by_label("Language of pressofusione-it.txt")).to_have_value("it")
     expect(page.get_by_label("Language of litjo-pod-davleniem-ru.txt")).to_have_value("ru")
+    # Two files are two documents unless the uploader says they are the two language versions of one.
+    page.get_by_label("Two files: the Italian and the Russian version of one document").check()
     shot(page, "1-files-chosen")
 
     page.evaluate(RECORD_PROGRESS)

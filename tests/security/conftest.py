@@ -120,6 +120,10 @@ def build_world(app) -> World:
                             uploads=[Upload(io.BytesIO(b"Proposta Beta nel settore energetico."), "beta.txt", "it")])
     db.session.commit()
     world.ids.update(doc_a=doc_a.id, file_a=doc_a.files[0].id, doc_b=doc_b.id, file_b=doc_b.files[0].id)
+    from docmgr.notes.services import add_note
+
+    world.ids["note_a"] = add_note(db.session, world.users["legal"], "document", doc_a.id, "Nota interna su A").id
+    db.session.commit()
 
     client = app.test_client()
     legal = world.token("legal")

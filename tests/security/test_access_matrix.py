@@ -84,6 +84,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("api.documents_api.file_content", "GET"): Route(owned=True),
     ("api.documents_api.file_pages", "GET"): Route(owned=True),
     ("api.documents_api.ocr_overview", "GET"): Route(),
+    # The trash (issue 16): who may change a document moves it there; the ministry deletes nothing.
+    ("api.documents_api.trash_document", "DELETE"): Route(owned=True, write=True),
+    ("api.documents_api.restore_document", "POST"): Route(owned=True, write=True),
+    ("api.documents_api.list_trash", "GET"): Route(),
     ("api.search_api.search", "GET"): Route(query="q=proposta"),
     ("api.search_api.similar", "GET"): Route(owned=True),
     ("api.drafting_api.list_templates", "GET"): Route(),
@@ -162,6 +166,19 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("documents.thumbnail", "GET"): Route(owned=True),
     ("documents.page_image", "GET"): Route(owned=True),
     ("documents.viewer", "GET"): Route(owned=True),
+    ("documents.edit", "GET"): Route(owned=True),
+    ("documents.edit", "POST"): Route(owned=True, write=True, body=_form(title_it="Changed")),
+    ("documents.delete", "POST"): Route(owned=True, write=True),
+    ("documents.trash_page", "GET"): Route(),
+    ("documents.restore", "POST"): Route(owned=True, write=True),
+    ("documents.retention", "GET"): Route(),  # administrators only (others 403)
+    ("documents.retention", "POST"): Route(write=True, body=_form(days_proposal="10")),
+    # Bulk actions name their documents in the body: firm B on A's ids is tests/documents/test_bulk.py.
+    ("documents.bulk_action", "POST"): Route(write=True, body=_form(action="assign", ids="1", sectors="energy")),
+    # Notes: legal staff and admins write, the ministry reads; firms neither (404 on others', 403 on their own).
+    ("notes.add_document_note", "POST"): Route(owned=True, write=True, body=_form(body="Nota")),
+    ("notes.add_agreement_note", "POST"): Route(owned=True, write=True, body=_form(body="Nota")),
+    ("notes.delete", "POST"): Route(owned=True, write=True),
     ("search.search_page", "GET"): Route(query="q=proposta"),
     ("drafting.agreements", "GET"): Route(),
     ("drafting.new_agreement", "GET"): Route(),
@@ -280,7 +297,7 @@ def url_for_rule(world, rule, route: Route) -> str:
         "version": 1, "signatory_id": ids["signatory_draft" if draft else "signatory_exec"],
         "submission_id": ids["submission_exec"], "token_id": ids["token_a"], "key": "mou", "filename": "css/app.css",
         "task_id": 1, "webhook_id": 1, "token": "not-a-signing-link-token", "saved_search_id": ids["saved_search_a"],
-        "user_id": world.users["firm_a"].id, "org_id": ids["org_a"], "session_id": 1,
+        "user_id": world.users["firm_a"].id, "org_id": ids["org_a"], "session_id": 1, "note_id": ids["note_a"],
     }
     path = rule.rule
     for name in rule.arguments:
