@@ -15,12 +15,11 @@ from docmgr.documents import trash
 from docmgr.documents.models import Document, DocumentFile
 from docmgr.documents.services import seal_document
 from docmgr.extensions import db
-from docmgr.search.indexers import get_engine
 from docmgr.tasks.worker import run_due
 from tests.conftest import api_upload, csrf_from, table_counts
 from tests.security.conftest import mou_fields, png_bytes
 
-TEXT = "Proposta Quarzorosa per turbine idrauliche nei distretti industriali.".encode()
+TEXT = b"Proposta Quarzorosa per turbine idrauliche nei distretti industriali."
 
 
 @pytest.fixture
@@ -94,10 +93,10 @@ def test_another_firm_can_neither_delete_nor_restore(client, headers, make_user,
 @pytest.mark.app_config(TRASH_DAYS=30)
 def test_purge_after_the_trash_period_keeps_blobs_still_referenced(app, client, firm, headers, make_user, token_for):
     store = app.extensions["docmgr.store"]
-    shared_text = "Testo condiviso Ossidiana da due documenti.".encode()
+    shared_text = b"Testo condiviso Ossidiana da due documenti."
     first = _upload(client, headers, shared_text, "a.txt")
     second = _upload(client, headers, shared_text, "b.txt")  # same bytes: same blob
-    own = _upload(client, headers, "Solo mio: Pirite nel primo documento.".encode(), "c.txt", grouping="versions")
+    own = _upload(client, headers, b"Solo mio: Pirite nel primo documento.", "c.txt", grouping="versions")
     shared_sha, own_sha = first["files"][0]["sha256"], own["files"][0]["sha256"]
     for doc in (first, own):
         assert client.delete(f"/api/v1/documents/{doc['id']}", headers=headers).status_code == 200
@@ -136,7 +135,7 @@ def test_the_purge_runs_as_a_periodic_task_of_the_worker(app, client, headers):
 def test_retention_period_refuses_deletion_and_purge_and_says_until_when(app, client, headers, make_user, token_for):
     admin = make_user("admin")
     doc_id = _upload(client, headers, kind="proposal")["id"]
-    trashed_id = _upload(client, headers, "Un altro testo: Malachite.".encode(), kind="proposal")["id"]
+    trashed_id = _upload(client, headers, b"Un altro testo: Malachite.", kind="proposal")["id"]
     assert client.delete(f"/api/v1/documents/{trashed_id}", headers=headers).status_code == 200
     trash.set_retention(db.session, admin, {"proposal": "365", "annex": "0"})
     db.session.commit()
