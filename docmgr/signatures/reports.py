@@ -57,7 +57,8 @@ def _agreements_by_status(session: Session, session_id: int | None) -> dict[str,
 
 
 def _proposal_count(session: Session, session_id: int | None) -> int:
-    query = select(func.count()).select_from(Document).where(Document.kind == DocumentKind.PROPOSAL.value)
+    query = select(func.count()).select_from(Document).where(
+        Document.kind == DocumentKind.PROPOSAL.value, Document.deleted_at.is_(None))  # not those in the trash
     if session_id is not None:
         query = query.where(Document.session_id == session_id)
     return session.scalar(query) or 0
