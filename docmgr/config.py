@@ -131,6 +131,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "QUEUE_OVERDUE_SECONDS": float(env.get("DOCMGR_QUEUE_OVERDUE_SECONDS", "600")),  # `check` fails beyond
         # A deleted document stays restorable this long in the trash, then a periodic task purges it.
         "TRASH_DAYS": int(env.get("DOCMGR_TRASH_DAYS", "30")),
+        "TRASH_BLOB_GRACE_SECONDS": 3600,  # a purged document's file stored again this recently is kept a while
         "QUEUE_KEEP_DONE_DAYS": 7,  # done rows are purged after this (a daily periodic task)
         # Test hook (tests/test_crash.py): exit the process right after a commit that recorded this task,
         # before handing it to the queue. Never set in production.

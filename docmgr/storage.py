@@ -106,16 +106,29 @@ class FileStore:
             sha256 = digest.hexdigest()
             target = self.path(sha256)
             target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(tmp_name, target)
-                os.chmod(target, 0o444)
-                fsync_dir(target.parent)
-                is_new = True
-            except FileExistsError:
-                is_new = False
+            is_new = self._link(tmp_name, target)
             return StoredBlob(sha256=sha256, size=size, is_new=is_new)
         finally:
             os.unlink(tmp_name)
+
+    @staticmethod
+    def _link(tmp_name: str, target: Path) -> bool:
+        """Put the spooled file in place; False when the blob was stored already. Then it is marked as just
+        used, so that a purge racing with this upload (whose row is not committed yet) leaves it alone
+        (documents.trash.delete_unreferenced_blobs); if the purge removed it meanwhile, it is linked anew."""
+        for _ in range(3):
+            try:
+                os.link(tmp_name, target)
+            except FileExistsError:
+                try:
+                    os.utime(target)
+                    return False
+                except FileNotFoundError:
+                    continue
+            os.chmod(target, 0o444)
+            fsync_dir(target.parent)
+            return True
+        raise OSError(f"could not store {target.name}")
 
     def delete(self, sha256: str) -> None:
         """Only for blobs no row points at (a rolled-back upload); see documents.services."""

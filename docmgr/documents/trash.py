@@ -9,6 +9,7 @@ purged before that period ends.
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,7 +30,7 @@ from docmgr.errors import Conflict, Forbidden, Invalid, NotFound
 from docmgr.maintenance import referenced_blobs
 from docmgr.search.indexers import enqueue_index
 from docmgr.storage import current_store
-from docmgr.tasks import enqueue
+from docmgr.tasks import Deferred, enqueue
 from docmgr.vocab import KIND_LABELS, KINDS, Role
 
 BLOB_TASK = "documents.delete_blobs"
@@ -249,11 +250,18 @@ def delete_unreferenced_blobs(sha256: list[str]) -> int:
     """The queued half of a purge: remove each stored file (and its cached previews) that no row refers to
     any more. A blob another document, draft or signature still uses is kept."""
     still_used = {sha for sha, _ in referenced_blobs()}
-    removed = 0
+    store, removed, recent = current_store(), 0, False
+    grace = float(current_app.config["TRASH_BLOB_GRACE_SECONDS"])
     for sha in sha256:
-        if sha in still_used:
+        path = store.path(sha)
+        if sha in still_used or not path.exists():
             continue
-        current_store().delete(sha)
+        if time.time() - path.stat().st_mtime < grace:
+            recent = True  # stored again moments ago: an upload may be about to commit a row pointing at it
+            continue
+        store.delete(sha)
         shutil.rmtree(preview_root() / sha, ignore_errors=True)
         removed += 1
+    if recent:
+        raise Deferred("a purged file was stored again just now", seconds=max(grace, 60))
     return removed

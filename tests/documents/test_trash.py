@@ -4,6 +4,7 @@ what can never be deleted (executed agreements and what they cite)."""
 from __future__ import annotations
 
 import io
+import os
 from datetime import datetime, timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from docmgr.documents import trash
 from docmgr.documents.models import Document, DocumentFile
 from docmgr.documents.services import seal_document
 from docmgr.extensions import db
+from docmgr.tasks.models import OutboxTask
 from docmgr.tasks.worker import run_due
 from tests.conftest import api_upload, csrf_from, table_counts
 from tests.security.conftest import mou_fields, png_bytes
@@ -90,7 +92,7 @@ def test_another_firm_can_neither_delete_nor_restore(client, headers, make_user,
                        headers=token_for(make_user("ministry"))).status_code == 403
 
 
-@pytest.mark.app_config(TRASH_DAYS=30)
+@pytest.mark.app_config(TRASH_DAYS=30, TRASH_BLOB_GRACE_SECONDS=0)
 def test_purge_after_the_trash_period_keeps_blobs_still_referenced(app, client, firm, headers, make_user, token_for):
     store = app.extensions["docmgr.store"]
     shared_text = b"Testo condiviso Ossidiana da due documenti."
@@ -262,3 +264,21 @@ def test_pages_delete_trash_and_restore(app, firm, browser, make_document):
     assert firm_client.get(f"/documents/{document.id}").status_code == 200
     assert "The trash is empty." in firm_client.get("/trash").get_data(as_text=True)
     assert csrf_from(trash_html)
+
+
+@pytest.mark.app_config(QUEUE_IMMEDIATE=False)
+def test_a_file_stored_again_while_its_document_is_purged_is_kept(app, client, headers, run_queue):
+    """The race: an upload of the same bytes stores the blob before its row commits; the purge must not delete it."""
+    store = app.extensions["docmgr.store"]
+    first = _upload(client, headers, b"Lo stesso file Ambra, caricato due volte.", "ambra.txt")
+    sha = first["files"][0]["sha256"]
+    assert client.delete(f"/api/v1/documents/{first['id']}", headers=headers).status_code == 200
+    run_queue()
+    os.utime(store.path(sha), (0, 0))  # stored long ago
+    trash.purge_expired(db.session, now=utcnow() + timedelta(days=31))
+    db.session.commit()
+    store.put_bytes(b"Lo stesso file Ambra, caricato due volte.")  # an upload in flight stores it again: "just used"
+    run_queue()
+    assert store.exists(sha)
+    row = db.session.scalar(select(OutboxTask).where(OutboxTask.task == trash.BLOB_TASK))
+    assert row.status != "done", "deferred, to look again once no upload can be in flight"
