@@ -202,10 +202,12 @@ def _executed_agreement_citing(client, token_for, make_user, proposal_id: int, o
     for to, who in (("in_review", legal), ("approved", legal2), ("out_for_signature", legal)):
         response = client.post(f"/api/v1/agreements/{agreement_id}/transitions", json={"to": to}, headers=who)
         assert response.status_code == 200, response.get_json()
-    for signatory in client.get(f"/api/v1/agreements/{agreement_id}", headers=legal).get_json()["signatories"]:
+    signatories = client.get(f"/api/v1/agreements/{agreement_id}", headers=legal).get_json()["signatories"]
+    for index, signatory in enumerate(signatories):  # each party's own scan (a file is one signatory's copy)
         response = client.post(
             f"/api/v1/agreements/{agreement_id}/signatories/{signatory['id']}/signature", headers=legal,
-            data={"method": "wet_ink", "file": (io.BytesIO(png_bytes()), "scan.png")}, content_type="multipart/form-data")
+            data={"method": "wet_ink", "file": (io.BytesIO(png_bytes(300 + index)), "scan.png")},
+            content_type="multipart/form-data")
         assert response.status_code == 201, response.get_json()
     return agreement_id
 
