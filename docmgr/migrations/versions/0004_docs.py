@@ -1,7 +1,7 @@
 """docs (issue 16): the trash, retention periods per kind, internal notes
 
 Revision ID: 0004_docs
-Revises: 0004_previews
+Revises: 0004_admin
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import docmgr.database
 
 
 revision = "0004_docs"
-down_revision = "0004_previews"  # main's head when rebased; the lead re-chains at merge time
+down_revision = "0004_admin"  # main's head when rebased; the lead re-chains at merge time
 branch_labels = None
 depends_on = None
 
