@@ -74,6 +74,20 @@ def test_extraction_finds_the_interface(source_msgids):
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
+def test_each_message_is_in_the_catalog_once(lang):
+    """Catalogs merge line by line (.gitattributes: union), which can leave one msgid twice; babel would keep one
+    of them silently, so a later fix to a translation could be the one thrown away."""
+    text = (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po").read_text(encoding="utf-8")
+    msgids = re.findall(r'^(?:msgctxt "(.*)"\n)?msgid ((?:".*"\n)+)', text, flags=re.M)
+    seen, twice = set(), []
+    for context, msgid in msgids:
+        if (context, msgid) in seen and msgid != '""\n':
+            twice.append(msgid.strip())
+        seen.add((context, msgid))
+    assert not twice, f"{lang}: messages listed twice (run scripts/i18n.sh after removing one): {twice[:10]}"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_string_is_translated(lang, source_msgids):
     catalog = _catalog(lang)
     problems = []
