@@ -95,7 +95,8 @@ def _set_active(server: LiveServer, email: str, active: bool) -> None:
     with db(server) as conn:
         user_id = conn.execute("SELECT id FROM users WHERE email = ?", (email,)).fetchone()[0]
     response = admin.request("POST", "/admin/users", {"action": "activate" if active else "deactivate",
-                                                      "user_id": str(user_id), "csrf_token": csrf})
+                                                      "user_id": str(user_id), "csrf_token": csrf,
+                                                      "confirm": "1"})  # deactivation asks first
     assert response.status == 302, response.body[:300]
 
 
