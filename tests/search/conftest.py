@@ -47,9 +47,13 @@ def search_backend(request) -> str:
 def _search_backend_config(request, search_backend):
     """The app of the postgres variant: its database on PostgreSQL and the PostgreSQL search backend
     (tests/conftest.py's ``app`` reads these ``app_config`` overrides)."""
-    if search_backend == "postgres" and "app" in request.fixturenames:
+    if "app" not in request.fixturenames:
+        return
+    if search_backend == "postgres":
         url = request.getfixturevalue("postgres_url")
         request.node.add_marker(pytest.mark.app_config(SQLALCHEMY_DATABASE_URI=url, SEARCH_BACKEND="postgres"))
+    else:  # also in CI's second pass, where a whoosh_only test keeps Whoosh (on that pass's database)
+        request.node.add_marker(pytest.mark.app_config(SEARCH_BACKEND="whoosh"))
 
 
 @cache

@@ -355,10 +355,7 @@ def _writer(config: dict, user_id: int, worker: int, count: int) -> None:
     os._exit(0)
 
 
-def test_concurrent_writers_in_several_processes(app, make_user, search, search_backend, request):
-    if search_backend == "postgres":  # the index side works; the audit chain's ids collide on PostgreSQL
-        request.applymarker(pytest.mark.xfail(reason="concurrent audit events on PostgreSQL need the app "
-                                                     "database's row locks (the pgdb branch)", strict=False))
+def test_concurrent_writers_in_several_processes(app, make_user, search, search_backend):
     user = make_user("firm")
     legal = make_user("legal")
     config = {key: app.config[key] for key in ("STORAGE_DIR", "INDEX_DIR", "SQLALCHEMY_DATABASE_URI",
