@@ -20,10 +20,18 @@ PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
 
 
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
 def pytest_collection_modifyitems(config, items):
     """Browser tests run last: Playwright's sync API keeps an asyncio loop running in the main thread
-    for the rest of the session, and pyHanko (signature verification) calls asyncio.run() itself."""
-    items[:] = sorted(items, key=lambda item: item.get_closest_marker("browser") is not None)
+    for the rest of the session, and pyHanko (signature verification) calls asyncio.run() itself.
+    Everything under tests/e2e counts as a browser test even if a file forgets its ``browser`` mark (one
+    did, and every pyHanko test after it failed with "asyncio.run() cannot be called from a running event loop")."""
+    def is_browser(item) -> bool:
+        return item.get_closest_marker("browser") is not None or Path(str(item.fspath)).is_relative_to(E2E)
+
+    items[:] = sorted(items, key=is_browser)
 
 
 def pytest_configure(config):

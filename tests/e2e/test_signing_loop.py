@@ -27,6 +27,8 @@ import pytest
 from tests.e2e.conftest import DEMO, DEMO_PASSWORD
 from tests.security.conftest import mou_fields
 
+pytestmark = pytest.mark.browser
+
 SECRET = "e2e-webhook-secret-0123456789"
 WAIT_SECONDS = 60
 
