@@ -73,6 +73,7 @@ class LiveServer:
     port: int
     data_dir: Path
     log_path: Path
+    env: dict[str, str] = field(default_factory=dict)  # the environment gunicorn and the worker run with
 
     def log_tail(self, chars: int = 4000) -> str:
         try:
@@ -195,7 +196,8 @@ def live_server(tmp_path_factory, mailbox, request) -> Iterator[LiveServer]:
     # Mail goes to the session's SMTP server on loopback; e-mailed links point at this server.
     env.update({"DOCMGR_SMTP_HOST": "127.0.0.1", "DOCMGR_SMTP_PORT": str(mailbox.port),
                 "DOCMGR_MAIL_FROM": "docmgr@e2e.example", "DOCMGR_PUBLIC_URL": f"http://127.0.0.1:{port}"})
-    server = LiveServer(url=f"http://127.0.0.1:{port}", port=port, data_dir=data_dir, log_path=data_dir / "server.log")
+    server = LiveServer(url=f"http://127.0.0.1:{port}", port=port, data_dir=data_dir, log_path=data_dir / "server.log",
+                        env=env)
     with server.log_path.open("ab") as log:
         _create_schema(env, log)
         _run([str(VENV_BIN / "flask"), "--app", "wsgi", "docmgr", "demo"], env, log)

@@ -4,7 +4,8 @@
 a sequential two-step agreement goes out for signature → the Italian signatory's invitation arrives (in
 Italian; the Russian one not yet) → its link is opened in Chromium, the one-time code read from the mail →
 the signatory draws a signature and signs in the browser (sealed by docmgr) → the Russian invitation
-arrives (in Russian) → that signatory uploads a PAdES-signed PDF through their link → the agreement is
+arrives (in Russian) → a day passes (the worker's deadline check, run with the clock moved on): a reminder
+arrives in Russian with a fresh link, and the invitation's link no longer opens → that signatory uploads a PAdES-signed PDF through their link → the agreement is
 executed, the completion mail carries the certificate, and the webhook receiver got every status change
 with a valid HMAC.
 """
@@ -16,6 +17,8 @@ import hashlib
 import hmac
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -24,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.e2e.conftest import DEMO, DEMO_PASSWORD
+from tests.e2e.conftest import DEMO, DEMO_PASSWORD, REPO_ROOT
 from tests.security.conftest import mou_fields
 
 pytestmark = pytest.mark.browser
@@ -119,6 +122,30 @@ def open_with_code(session, mailbox, address: str, path: str) -> None:
     page.wait_for_selector("[data-verified]")
 
 
+# What the worker's periodic ``signing.deadlines`` task runs, in a process of its own with the live server's
+# configuration and the clock moved on by argv[1] seconds: reminders (mails handed to the live worker) and expiries.
+DEADLINE_CHECK = """
+import json, sys
+from datetime import timedelta
+from docmgr import create_app
+from docmgr.database import utcnow
+from docmgr.extensions import db
+from docmgr.signing.flow import check_deadlines
+app = create_app()
+with app.app_context():
+    done = check_deadlines(db.session, now=utcnow() + timedelta(seconds=float(sys.argv[1])))
+    db.session.commit()
+print(json.dumps(done))
+"""
+
+
+def deadline_check_later(live_server, seconds: float) -> dict[str, list[int]]:
+    result = subprocess.run([sys.executable, "-c", DEADLINE_CHECK, str(seconds)], env=live_server.env,
+                            capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def pades_signed(frozen: bytes, directory) -> bytes:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
@@ -149,8 +176,10 @@ def test_sequential_agreement_signed_in_the_browser_and_by_pades(live_server, ma
         "template": "mou", "title": "MoU e2e firma in sequenza", "organization_ids": [org_it, org_ru],
         "fields": mou_fields(org_it), "signatories": signatories})
     agreement_id = agreement["id"]
-    # (POST /agreements accepts signing_order but does not apply it yet: PATCH does.)
-    legal.call("PATCH", f"/agreements/{agreement_id}", {"signing_order": "sequential", "signatories": signatories})
+    sign_by = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 30 * 86400))
+    # How it is signed, set on the draft as the agreement page's form does: in turn, reminders daily, 30 days.
+    legal.call("PATCH", f"/agreements/{agreement_id}", {"signing_order": "sequential", "signatories": signatories,
+                                                        "reminder_days": 1, "sign_by": sign_by})
     legal.call("POST", f"/agreements/{agreement_id}/drafts", {})
     for to, who in (("in_review", legal), ("approved", legal2), ("out_for_signature", legal)):
         who.call("POST", f"/agreements/{agreement_id}/transitions", {"to": to})
@@ -184,8 +213,21 @@ def test_sequential_agreement_signed_in_the_browser_and_by_pades(live_server, ma
     # Step 2: the Russian signatory, invited in Russian once step 1 signed, uploads a PAdES-signed PDF.
     invitation = wait_for("Anna's invitation", lambda: invitations(mailbox, anna))[0]
     assert invitation["Content-Language"] == "ru"
-    path = link_in(invitation, live_server.url)
+    invited_path = link_in(invitation, live_server.url)
+
+    # A day and five minutes later Anna has not acted: the deadline check reminds her (not Marco, who signed),
+    # in Russian, with a fresh link; the agreement (sign-by in 30 days) does not expire.
+    assert deadline_check_later(live_server, 86400 + 300) == {"expired": [], "reminded": [agreement_id]}
+    reminder = wait_for("Anna's reminder", lambda: invitations(mailbox, anna)[1:])[0]
+    assert reminder["Content-Language"] == "ru"
+    assert len(invitations(mailbox, marco)) == 1
+    path = link_in(reminder, live_server.url)
+    assert path != invited_path
     browser = open_browser(locale="ru-RU")
+    browser.guard.expect_console_error("status of 410")  # the replaced link answers 410 Gone, as it should
+    assert browser.goto(invited_path).status == 410  # the invitation's link was replaced by the reminder's
+    assert browser.page.locator("[data-link-state='revoked']").count() == 1
+    shot(browser.page, "old-link")
     open_with_code(browser, mailbox, anna, path)
     page = browser.page
     frozen = page.request.get(live_server.url + path + "/document.pdf").body()
