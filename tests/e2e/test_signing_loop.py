@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,8 +54,11 @@ class Api:
             request.add_header("Content-Type", "application/json")
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
-        with self.opener.open(request, timeout=60) as response:
-            return json.loads(response.read() or b"null")
+        try:
+            with self.opener.open(request, timeout=60) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:  # say what the service answered
+            raise AssertionError(f"{method} {path}: {error.code} {error.read()[:2000]!r}") from None
 
 
 @pytest.fixture
@@ -271,4 +275,54 @@ def test_sequential_agreement_signed_in_the_browser_and_by_pades(live_server, ma
     for headers, body in received:
         digest = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
         assert hmac.compare_digest(headers["X-Docmgr-Signature"], digest)
+    admin.call("DELETE", f"/webhooks/{hook['id']}")
+
+
+def test_an_agreement_expires_at_its_deadline_with_no_human_action(live_server, mailbox, receiver):
+    """Out for signature with a sign-by date of tomorrow; nobody acts. The worker's deadline check two days later
+    moves it to ``expired`` by itself: the signatories are told (each in their language), legal is told, the webhook
+    gets it."""
+    url, received = receiver
+    admin, legal, legal2 = (Api(live_server.url, DEMO[who]) for who in ("admin", "legal", "legal2"))
+    hook = admin.call("POST", "/webhooks", {"url": url, "events": ["agreement.expired"], "secret": SECRET})
+    organizations = legal.call("GET", "/organizations")
+    organizations = organizations["items"] if isinstance(organizations, dict) else organizations
+    org_it = next(o["id"] for o in organizations if o["country"] == "IT")
+    org_ru = next(o["id"] for o in organizations if o["country"] == "RU")
+    giulia, oleg = "giulia.expiry@example.it", "oleg.expiry@example.ru"
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
+    agreement = legal.call("POST", "/agreements", {
+        "template": "mou", "title": "MoU e2e scadenza", "organization_ids": [org_it, org_ru],
+        "fields": mou_fields(org_it), "sign_by": tomorrow,
+        "signatories": [{"name": "Giulia Verdi", "title": "Presidente", "organization_id": org_it, "email": giulia},
+                        {"name": "Олег Петров", "title": "Директор", "organization_id": org_ru, "email": oleg}]})
+    agreement_id = agreement["id"]
+    legal.call("POST", f"/agreements/{agreement_id}/drafts", {})
+    for to, who in (("in_review", legal), ("approved", legal2), ("out_for_signature", legal)):
+        who.call("POST", f"/agreements/{agreement_id}/transitions", {"to": to})
+    wait_for("Giulia's invitation", lambda: invitations(mailbox, giulia))
+
+    assert deadline_check_later(live_server, 12 * 3600)["expired"] == []  # still within the sign-by day
+    assert agreement_id in deadline_check_later(live_server, 2 * 86400)["expired"]
+    assert legal.call("GET", f"/agreements/{agreement_id}/signatures")["status"] == "expired"
+
+    subjects = ("Scaduto: MoU e2e scadenza", "Истёк срок: MoU e2e scadenza", "Expired: MoU e2e scadenza")
+
+    def expiry_mail(address):
+        return [m for m in mail_to(mailbox, address) if str(m["Subject"]) in subjects]
+
+    message = wait_for("the expiry mail to the signatory", lambda: expiry_mail(giulia))[0]
+    assert (str(message["Subject"]), message["Content-Language"]) == (subjects[0], "it")
+    message = wait_for("the expiry mail to the other signatory", lambda: expiry_mail(oleg))[0]
+    assert (str(message["Subject"]), message["Content-Language"]) == (subjects[1], "ru")
+    wait_for("the expiry mail to legal", lambda: expiry_mail(DEMO["legal"]))
+
+    def expired_hook():
+        return [json.loads(body) for _, body in received
+                if json.loads(body)["agreement"]["id"] == agreement_id and json.loads(body)["agreement"]["status"] == "expired"]
+
+    wait_for("the expiry at the webhook", expired_hook)
+    for headers, body in received:
+        assert hmac.compare_digest(headers["X-Docmgr-Signature"],
+                                   "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest())
     admin.call("DELETE", f"/webhooks/{hook['id']}")
