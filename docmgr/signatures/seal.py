@@ -23,10 +23,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from docmgr.drafting.rendering.pdf import (
+    PAGE_MARGIN_BOTTOM_PT,
+    SIGNATURE_BLOCK_GAP_PT,
+    SIGNATURE_BLOCK_HEIGHT_PT,
+    SIGNATURE_BLOCK_WIDTH_PT,
+)
+
 FONT = Path(__file__).resolve().parent.parent / "static" / "fonts" / "DejaVuSans.ttf"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_DRAWING_PIXELS = (2000, 1000)
-BLOCK_WIDTH, BLOCK_HEIGHT, MARGIN = 250.0, 92.0, 36.0
+BLOCK_WIDTH, BLOCK_HEIGHT, MARGIN = SIGNATURE_BLOCK_WIDTH_PT, SIGNATURE_BLOCK_HEIGHT_PT, 36.0
 
 
 class SealError(ValueError):
@@ -147,11 +154,13 @@ class SealRequest:
 
 
 def _block_box(page_width: float, slot: int) -> tuple[float, float, float, float]:
-    """Blocks fill the bottom of the page from the left, two per row, rows going up."""
+    """Blocks fill the foot of the page from the left, two per row, rows going up from the bottom margin:
+    the space a rendered agreement keeps free there (:func:`docmgr.drafting.rendering.pdf.build_pdf`), above
+    the page numbers."""
     per_row = max(1, int((page_width - MARGIN) // (BLOCK_WIDTH + MARGIN / 2)))
     column, row = slot % per_row, slot // per_row
     x = MARGIN + column * (BLOCK_WIDTH + MARGIN / 2)
-    y = MARGIN / 2 + row * (BLOCK_HEIGHT + 8)
+    y = PAGE_MARGIN_BOTTOM_PT + row * (BLOCK_HEIGHT + SIGNATURE_BLOCK_GAP_PT)
     return (x, y, x + BLOCK_WIDTH, y + BLOCK_HEIGHT)
 
 

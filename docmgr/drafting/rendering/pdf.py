@@ -8,6 +8,12 @@ from docmgr.drafting.rendering.agreement import RenderedAgreement
 from docmgr.drafting.rendering.clauses import Side
 from docmgr.drafting.rendering.formatting import LANGS
 
+# The foot of the last page is kept free for the signature blocks that in-browser signing stamps there
+# (docmgr.signatures.seal): blocks of 250 × 92 pt, two per row, 8 pt between rows, just above the bottom margin.
+SIGNATURE_BLOCK_WIDTH_PT, SIGNATURE_BLOCK_HEIGHT_PT, SIGNATURE_BLOCK_GAP_PT = 250.0, 92.0, 8.0
+SIGNATURE_BLOCKS_PER_ROW = 2  # on A4 (the @page size below)
+PAGE_MARGIN_BOTTOM_PT = 20 * 72 / 25.4  # the @page bottom margin, 20 mm
+
 PDF_CSS = """
 @page {
   size: A4; margin: 20mm 16mm 20mm 16mm;
@@ -59,16 +65,26 @@ def running_title(rendered: RenderedAgreement) -> str:
     return f"{rendered.heading_it} · {rendered.heading_ru}"
 
 
-def document_html(rendered: RenderedAgreement) -> str:
+def document_html(rendered: RenderedAgreement, *, signature_space: bool = False) -> str:
+    space = '<div class="signature-space"></div>' if signature_space else ""
     return (
         '<!doctype html><html lang="it"><head><meta charset="utf-8">'
         f"<title>{escape(running_title(rendered))}</title></head><body>"
-        f"{clauses_html(rendered)}</body></html>"
+        f"{clauses_html(rendered)}{space}</body></html>"
     )
 
 
+def signature_space_pt(signatories: int) -> float:
+    """The height kept free at the end of the document for ``signatories`` signature blocks."""
+    rows = -(-max(signatories, 1) // SIGNATURE_BLOCKS_PER_ROW)
+    return rows * (SIGNATURE_BLOCK_HEIGHT_PT + SIGNATURE_BLOCK_GAP_PT)
+
+
 def build_pdf(rendered: RenderedAgreement) -> bytes:
+    """The PDF; its last page ends with empty space for every signatory's block (it moves to a page of its
+    own when it does not fit under the text), so a block stamped there never covers the agreement's words."""
     from docmgr.pdf import html_to_pdf
 
     header = f"@page {{ @top-center {{ content: {_css_string(running_title(rendered)[:200])}; }} }}"
-    return html_to_pdf(document_html(rendered), PDF_CSS + header)
+    space = f".signature-space {{ height: {signature_space_pt(len(rendered.signatories)):.1f}pt; break-inside: avoid; }}"
+    return html_to_pdf(document_html(rendered, signature_space=True), PDF_CSS + header + space)
