@@ -8,7 +8,7 @@ they subscribe to, and delivering it from the queue.
   transaction and only *records* a delivery per subscribed endpoint and enqueues it: the request that caused
   the change never waits for an endpoint.
 * :func:`deliver_task` (the ``webhook.deliver`` task) POSTs the stored body (the same bytes on every retry),
-  with ``WEBHOOK_TIMEOUT_SECONDS`` as the timeout, no redirects and no proxies; every attempt is logged with
+  with ``WEBHOOK_TIMEOUT_SECONDS`` as one deadline for the whole exchange, no redirects and no proxies; every attempt is logged with
   its status code, the answer's first bytes and its duration. A failure raises, so the queue retries with
   back-off; after ``QUEUE_MAX_ATTEMPTS`` the delivery is ``failed``.
 
@@ -18,15 +18,16 @@ ones who register endpoints, may read every agreement.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
 import ipaddress
 import json
 import secrets
+import socket
+import threading
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -203,35 +204,48 @@ def on_status_changed(agreement, *, ctx: TransitionContext, source: str, target:
 # --- delivering -------------------------------------------------------------------------------------------
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer like any other (3xx: a failed attempt), never followed elsewhere."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 - urllib's signature
-        return None
-
-
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
-
-
 def signature_of(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, bytes, str]:
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    """POST ``body``; (status, the answer's first bytes, error). http.client follows no redirect (a 3xx is an
+    answer like any other) and uses no proxy. The whole exchange has one deadline, ``timeout`` seconds: when it
+    passes, the socket is shut, so an endpoint that drips its answer byte by byte is cut off like one that hangs."""
+    parts = urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    expired = threading.Event()
+    connection = kind(parts.hostname or "", parts.port, timeout=timeout)
+    opened: list[socket.socket] = []  # the connection forgets its socket once the answer has it
+
+    def cut() -> None:
+        expired.set()
+        for sock in opened:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(timeout, cut)
+    timer.daemon = True
+    timer.start()
     try:
-        with _OPENER.open(request, timeout=timeout) as answer:
-            return answer.status, answer.read(RESPONSE_HEAD_BYTES), ""
-    except urllib.error.HTTPError as error:
-        head = b""
-        try:
-            head = error.read(RESPONSE_HEAD_BYTES)
-        except (OSError, http.client.HTTPException):
-            pass
-        return error.code, head, ""
-    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        return None, b"", f"{type(reason).__name__}: {reason}"[:500]
+        connection.connect()
+        opened.append(connection.sock)
+        if expired.is_set():
+            raise TimeoutError
+        connection.request("POST", path, body=body, headers=headers)
+        answer = connection.getresponse()
+        head = answer.read(RESPONSE_HEAD_BYTES)
+        if expired.is_set():
+            raise TimeoutError
+        return answer.status, head, ""
+    except (OSError, http.client.HTTPException, ValueError) as error:
+        if expired.is_set() or isinstance(error, TimeoutError):
+            return None, b"", f"TimeoutError: timed out (no complete answer within {timeout:g} s)"
+        return None, b"", f"{type(error).__name__}: {error}"[:500]
+    finally:
+        timer.cancel()
+        connection.close()
 
 
 def deliver_task(delivery_id: int) -> None:

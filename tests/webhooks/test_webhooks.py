@@ -19,14 +19,14 @@ from sqlalchemy import func, select
 from docmgr.database import utcnow
 from docmgr.extensions import db
 from docmgr.tasks.models import OutboxTask
-from docmgr.webhooks.models import Webhook, WebhookDelivery
+from docmgr.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
 
 SECRET = "s3cret-key-for-the-receiver-0123"
 
 
 @dataclass
 class Receiver:
-    """What the endpoint received; ``mode`` is how it answers: ok, fail (500), hang, redirect."""
+    """What the endpoint received; ``mode`` is how it answers: ok, fail (500), hang, drip (slowly), redirect."""
 
     url: str = ""
     mode: str = "ok"
@@ -44,6 +44,16 @@ def receiver():
             state.requests.append((dict(self.headers.items()), body))
             if state.mode == "hang":
                 state.release.wait(5)
+                return
+            if state.mode == "drip":  # answers at once, then one byte every 0.2 s: no read ever waits long
+                self.send_response(200)
+                self.send_header("Content-Length", "100")
+                self.end_headers()
+                for _ in range(100):
+                    if state.release.wait(0.2):
+                        return
+                    self.wfile.write(b".")
+                    self.wfile.flush()
                 return
             if state.mode == "redirect":
                 self.send_response(302)
@@ -120,7 +130,7 @@ def test_every_status_change_is_delivered_by_the_queue_with_a_valid_hmac(app, cl
 
 
 @pytest.mark.app_config(QUEUE_IMMEDIATE=False, WEBHOOK_TIMEOUT_SECONDS=0.5)
-@pytest.mark.parametrize("mode", ["hang", "fail", "redirect"])
+@pytest.mark.parametrize("mode", ["hang", "drip", "fail", "redirect"])
 def test_a_hanging_failing_or_redirecting_endpoint_is_logged_and_retried(app, client, receiver, cast, make_agreement,
                                                                         advance, run_queue, token_for, mode):
     hook = register(client, token_for(cast.admin), receiver.url, events=("agreement.in_review",))
@@ -131,10 +141,12 @@ def test_a_hanging_failing_or_redirecting_endpoint_is_logged_and_retried(app, cl
     run_queue()
     delivery = db.session.scalars(select(WebhookDelivery)).one()
     assert (delivery.status, delivery.attempts) == ("retrying", 1)
-    expected = {"hang": None, "fail": 500, "redirect": 302}[mode]
+    expected = {"hang": None, "drip": None, "fail": 500, "redirect": 302}[mode]
     assert delivery.last_status_code == expected
-    if mode == "hang":
+    if mode in ("hang", "drip"):  # one deadline for the whole exchange, however the endpoint spreads its answer
         assert "timed out" in delivery.last_error.lower()
+        attempt = db.session.scalars(select(WebhookAttempt)).one()
+        assert 450 <= attempt.duration_ms < 2500, attempt.duration_ms
     row = db.session.scalars(select(OutboxTask).where(OutboxTask.task == "webhook.deliver")).one()
     assert row.status == "pending" and row.next_attempt_at > utcnow() + timedelta(seconds=5)  # back-off
     receiver.release.set()
