@@ -139,6 +139,21 @@ def overdue_signatories(agreement: Agreement, now: datetime | None = None) -> li
             and any(d is not None and d < now for d in (s.due_at, agreement.sign_by))]
 
 
+def no_due_date_passed(ctx: TransitionContext) -> Refusal | None:
+    """Sending for signature with a sign-by (or a signatory's due) date already past would only expire it."""
+    now = ctx.now or utcnow()
+    agreement = ctx.agreement
+    if agreement.sign_by is not None and agreement.sign_by < now:
+        return Refusal(gettext("The sign-by date (%(date)s) has already passed: set a later date before sending it "
+                               "for signature.", date=agreement.sign_by.strftime("%Y-%m-%d")), code="sign_by_passed")
+    late = [s for s in agreement.signatories if s.due_at is not None and s.due_at < now]
+    if late:
+        return Refusal(gettext("The date by which %(name)s must sign (%(date)s) has already passed: set a later date "
+                               "before sending it for signature.", name=late[0].name,
+                               date=late[0].due_at.strftime("%Y-%m-%d")), code="sign_by_passed")
+    return None
+
+
 def some_signatory_overdue(ctx: TransitionContext) -> Refusal | None:
     if not overdue_signatories(ctx.agreement, ctx.now):
         return Refusal(gettext("No pending signature is overdue: an agreement expires only once a due date has passed."))
@@ -225,7 +240,8 @@ def _build_table() -> dict[tuple[str, str], Transition]:
                    record_approval),
         Transition(S.APPROVED.value, S.DRAFT.value, (), clear_approval),
         Transition(S.APPROVED.value, S.OUT_FOR_SIGNATURE.value,
-                   (has_rendered_draft, parties_and_signatories_complete, frozen_pdf_stored), freeze_final_draft),
+                   (has_rendered_draft, parties_and_signatories_complete, no_due_date_passed, frozen_pdf_stored),
+                   freeze_final_draft),
     ]
     signed_note = _l("it is reached automatically when signatures are recorded")
     for source in sorted(SIGNING_STATUSES):

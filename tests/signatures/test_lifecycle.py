@@ -34,8 +34,10 @@ def _put_in(agreement, status: str) -> None:
         draft = latest_draft(agreement)
         agreement.frozen_draft_id, agreement.frozen_pdf_sha256 = draft.id, draft.pdf_sha256
         agreement.sent_for_signature_at = utcnow() - dt.timedelta(days=30)
-    for signatory in agreement.signatories:
-        signatory.status, signatory.due_at, signatory.signed_at = "pending", utcnow() - dt.timedelta(days=1), None
+    sent = status not in ("draft", "in_review", "approved")
+    for signatory in agreement.signatories:  # once sent, overdue (so that it may expire); before, no date yet
+        signatory.status, signatory.signed_at = "pending", None
+        signatory.due_at = utcnow() - dt.timedelta(days=1) if sent else None
     if status == "partially_signed":
         agreement.signatories[0].status = "signed"
     db.session.commit()

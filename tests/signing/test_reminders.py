@@ -137,3 +137,34 @@ def test_smtp_down_leaves_the_agreement_alone_and_the_mail_is_retried(app, smtp,
     db.session.expire_all()
     assert db.session.query(OutgoingMail).filter_by(status="failed").count() == 0
     assert len(smtp.messages) >= len(failed)
+
+
+def test_a_sign_by_date_already_past_is_refused_when_sending(app, smtp, cast, make_agreement, advance, run_queue,
+                                                             client, token_for):
+    """Sending out an agreement whose sign-by date passed while it was a draft would only expire it: 409
+    ``sign_by_passed`` in words, nothing sent, nothing changed; with a later date it goes out."""
+    from docmgr.drafting.models import Agreement
+
+    agreement = make_agreement()
+    for signatory in agreement.signatories:
+        signatory.email = f"s{signatory.id}@example.it"
+    agreement.sign_by = datetime.now(UTC) - timedelta(hours=1)
+    db.session.commit()
+    advance(agreement, "approved")
+    run_queue()
+    smtp.messages.clear()
+    answer = client.post(f"/api/v1/agreements/{agreement.id}/transitions", json={"to": "out_for_signature"},
+                         headers=token_for(cast.legal))
+    assert answer.status_code == 409
+    error = answer.get_json()["error"]
+    assert error["code"] == "sign_by_passed" and "already passed" in error["message"]
+    run_queue()
+    db.session.expire_all()
+    agreement = db.session.get(Agreement, agreement.id)
+    assert (agreement.status, agreement.frozen_pdf_sha256) == ("approved", None)
+    assert smtp.messages == [] and all(s.invited_at is None for s in agreement.signatories)
+    agreement.sign_by = datetime.now(UTC) + timedelta(days=5)
+    db.session.commit()
+    answer = client.post(f"/api/v1/agreements/{agreement.id}/transitions", json={"to": "out_for_signature"},
+                         headers=token_for(cast.legal))
+    assert answer.status_code == 200, answer.get_json()
