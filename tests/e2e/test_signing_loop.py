@@ -162,15 +162,27 @@ def pades_signed(frozen: bytes, directory) -> bytes:
     return signers.sign_pdf(writer, signers.PdfSignatureMetadata(field_name="AnnaSignature"), signer=signer).getvalue()
 
 
+def party_orgs(legal: Api) -> tuple[int, int]:
+    """The demo's Italian and Russian organisations."""
+    organizations = legal.call("GET", "/organizations")
+    organizations = organizations["items"] if isinstance(organizations, dict) else organizations
+    return (next(o["id"] for o in organizations if o["country"] == "IT"),
+            next(o["id"] for o in organizations if o["country"] == "RU"))
+
+
+def send_out(legal: Api, legal2: Api, agreement_id: int) -> None:
+    """Render, review, approve (the second legal officer: four eyes) and send for signature."""
+    legal.call("POST", f"/agreements/{agreement_id}/drafts", {})
+    for to, who in (("in_review", legal), ("approved", legal2), ("out_for_signature", legal)):
+        who.call("POST", f"/agreements/{agreement_id}/transitions", {"to": to})
+
+
 def test_sequential_agreement_signed_in_the_browser_and_by_pades(live_server, mailbox, receiver, open_browser, shot,
                                                                  tmp_path):
     url, received = receiver
     admin, legal, legal2 = (Api(live_server.url, DEMO[who]) for who in ("admin", "legal", "legal2"))
     hook = admin.call("POST", "/webhooks", {"url": url, "events": ["agreement.status_changed"], "secret": SECRET})
-    organizations = legal.call("GET", "/organizations")
-    organizations = organizations["items"] if isinstance(organizations, dict) else organizations
-    org_it = next(o["id"] for o in organizations if o["country"] == "IT")
-    org_ru = next(o["id"] for o in organizations if o["country"] == "RU")
+    org_it, org_ru = party_orgs(legal)
     marco, anna = "marco.e2e@example.it", "anna.e2e@example.ru"
     signatories = [
         {"name": "Marco Bianchi", "title": "Direttore", "organization_id": org_it, "email": marco, "order": 1},
@@ -184,9 +196,7 @@ def test_sequential_agreement_signed_in_the_browser_and_by_pades(live_server, ma
     # How it is signed, set on the draft as the agreement page's form does: in turn, reminders daily, 30 days.
     legal.call("PATCH", f"/agreements/{agreement_id}", {"signing_order": "sequential", "signatories": signatories,
                                                         "reminder_days": 1, "sign_by": sign_by})
-    legal.call("POST", f"/agreements/{agreement_id}/drafts", {})
-    for to, who in (("in_review", legal), ("approved", legal2), ("out_for_signature", legal)):
-        who.call("POST", f"/agreements/{agreement_id}/transitions", {"to": to})
+    send_out(legal, legal2, agreement_id)
 
     # Step 1: only the Italian signatory is invited, in Italian.
     invitation = wait_for("Marco's invitation", lambda: invitations(mailbox, marco))[0]
@@ -285,10 +295,7 @@ def test_an_agreement_expires_at_its_deadline_with_no_human_action(live_server, 
     url, received = receiver
     admin, legal, legal2 = (Api(live_server.url, DEMO[who]) for who in ("admin", "legal", "legal2"))
     hook = admin.call("POST", "/webhooks", {"url": url, "events": ["agreement.expired"], "secret": SECRET})
-    organizations = legal.call("GET", "/organizations")
-    organizations = organizations["items"] if isinstance(organizations, dict) else organizations
-    org_it = next(o["id"] for o in organizations if o["country"] == "IT")
-    org_ru = next(o["id"] for o in organizations if o["country"] == "RU")
+    org_it, org_ru = party_orgs(legal)
     giulia, oleg = "giulia.expiry@example.it", "oleg.expiry@example.ru"
     tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
     agreement = legal.call("POST", "/agreements", {
@@ -297,9 +304,7 @@ def test_an_agreement_expires_at_its_deadline_with_no_human_action(live_server, 
         "signatories": [{"name": "Giulia Verdi", "title": "Presidente", "organization_id": org_it, "email": giulia},
                         {"name": "Олег Петров", "title": "Директор", "organization_id": org_ru, "email": oleg}]})
     agreement_id = agreement["id"]
-    legal.call("POST", f"/agreements/{agreement_id}/drafts", {})
-    for to, who in (("in_review", legal), ("approved", legal2), ("out_for_signature", legal)):
-        who.call("POST", f"/agreements/{agreement_id}/transitions", {"to": to})
+    send_out(legal, legal2, agreement_id)
     wait_for("Giulia's invitation", lambda: invitations(mailbox, giulia))
 
     assert deadline_check_later(live_server, 12 * 3600)["expired"] == []  # still within the sign-by day
