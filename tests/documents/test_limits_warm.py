@@ -10,6 +10,8 @@ import pytest
 
 from docmgr.limits import ChildLimits, WarmChildren, run_in_limited_child
 
+pytestmark = pytest.mark.backend_independent  # processes and limits only: no database, index nor queue
+
 WARMED: list[str] = []
 
 

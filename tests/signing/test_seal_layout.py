@@ -9,12 +9,15 @@ import io
 from datetime import UTC, datetime
 
 import pypdfium2 as pdfium
+import pytest
 from pypdf import PdfReader
 
 from docmgr.drafting import rendering
 from docmgr.drafting.rendering.pdf import PAGE_MARGIN_BOTTOM_PT
 from docmgr.signatures import seal
 from tests.drafting.test_rendering import SIMPLE_BODY, SIMPLE_SPECS, snapshot
+
+pytestmark = pytest.mark.backend_independent  # rendering and sealing only: no database, index nor queue
 
 WORDS = "cooperazione industriale nel distretto delle piccole e medie imprese".split()
 
