@@ -8,11 +8,12 @@ secret at login, and the ``Secure`` flag whenever the request came over https.
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 
 import pytest
+from sqlalchemy import create_engine, text
 
+from tests import backends
 from tests.conftest import PASSWORD, csrf_from
 from tests.security.live import SECRET_KEY, Browser, LiveServer
 
@@ -21,8 +22,9 @@ ADMIN = "boss@example.org"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    live = LiveServer(tmp_path_factory.mktemp("sessions"), workers=3)
+def server(tmp_path_factory, request):
+    folder = tmp_path_factory.mktemp("sessions")
+    live = LiveServer(folder, workers=3, **backends.server_env(request, folder))  # PostgreSQL/Redis in CI's pass 2
     try:
         live.start()
         live.run("create-user", "--email", USER, "--password", PASSWORD, "--role", "legal")
@@ -32,8 +34,15 @@ def server(tmp_path_factory):
         live.stop()
 
 
-def db(server: LiveServer) -> sqlite3.Connection:
-    return sqlite3.connect(server.data_dir / "docmgr.sqlite3", timeout=30, isolation_level=None)
+def sql(server: LiveServer, statement: str, **params):
+    """One statement on the server's database (SQLite or PostgreSQL), committed; its first row."""
+    engine = create_engine(server.env["DOCMGR_DATABASE_URL"])
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(text(statement), params)
+            return result.first() if result.returns_rows else None
+    finally:
+        engine.dispose()
 
 
 def login(server: LiveServer, email: str = USER) -> tuple[Browser, str]:
@@ -60,9 +69,8 @@ def replay(server: LiveServer, jar: dict[str, str]) -> Browser:
 
 
 def token_count(server: LiveServer, email: str) -> int:
-    with db(server) as conn:
-        return conn.execute("SELECT count(*) FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE u.email = ?",
-                            (email,)).fetchone()[0]
+    return sql(server, "SELECT count(*) FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE u.email = :email",
+               email=email)[0]
 
 
 def test_a_cookie_saved_before_logout_is_dead_after_it_and_cannot_make_a_token(server):
@@ -92,8 +100,7 @@ def test_logout_also_ends_the_users_other_sessions(server):
 
 def _set_active(server: LiveServer, email: str, active: bool) -> None:
     admin, csrf = login(server, ADMIN)
-    with db(server) as conn:
-        user_id = conn.execute("SELECT id FROM users WHERE email = ?", (email,)).fetchone()[0]
+    user_id = sql(server, "SELECT id FROM users WHERE email = :email", email=email)[0]
     response = admin.request("POST", "/admin/users", {"action": "activate" if active else "deactivate",
                                                       "user_id": str(user_id), "csrf_token": csrf,
                                                       "confirm": "1"})  # deactivation asks first
@@ -116,21 +123,19 @@ def test_a_change_of_role_password_or_organisation_ends_the_sessions(server, cha
     """Whoever changes the account (the CLI, an admin tool, a restore), the old sessions stop working."""
     browser, _ = login(server)
     assert logged_in(browser)
-    with db(server) as conn:
-        if change == "role":
-            conn.execute("UPDATE users SET role = 'ministry' WHERE email = ?", (USER,))
-        elif change == "password":
-            conn.execute("UPDATE users SET password_hash = password_hash || 'x' WHERE email = ?", (USER,))
-        else:
-            conn.execute("INSERT INTO organizations (name, country, kind, created_at) "
-                         "VALUES ('Sessions Org', 'IT', 'firm', '2026-01-01 00:00:00')")
-            conn.execute("UPDATE users SET organization_id = last_insert_rowid() WHERE email = ?", (USER,))
+    if change == "role":
+        sql(server, "UPDATE users SET role = 'ministry' WHERE email = :email", email=USER)
+    elif change == "password":
+        sql(server, "UPDATE users SET password_hash = password_hash || 'x' WHERE email = :email", email=USER)
+    else:
+        org = sql(server, "INSERT INTO organizations (name, country, kind, created_at) "
+                          "VALUES ('Sessions Org', 'IT', 'firm', '2026-01-01 00:00:00') RETURNING id")[0]
+        sql(server, "UPDATE users SET organization_id = :org WHERE email = :email", org=org, email=USER)
     try:
         assert not logged_in(browser)
     finally:
-        with db(server) as conn:
-            conn.execute("UPDATE users SET role = 'legal', organization_id = NULL, password_hash = "
-                         "rtrim(password_hash, 'x') WHERE email = ?", (USER,))
+        sql(server, "UPDATE users SET role = 'legal', organization_id = NULL, password_hash = "
+                    "rtrim(password_hash, 'x') WHERE email = :email", email=USER)
     fresh, _ = login(server)
     assert logged_in(fresh)
 
@@ -143,7 +148,7 @@ def _forged_cookie(server: LiveServer, browser: Browser, login_at: int) -> str:
 
     app = create_app({"SECRET_KEY": SECRET_KEY, "STORAGE_DIR": str(server.data_dir / "storage"),
                       "INDEX_DIR": str(server.data_dir / "index"),
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{server.data_dir / 'docmgr.sqlite3'}", "TESTING": True})
+                      "SQLALCHEMY_DATABASE_URI": server.env["DOCMGR_DATABASE_URL"], "TESTING": True})
     serializer = SecureCookieSessionInterface().get_signing_serializer(app)
     data = serializer.loads(browser.jar["session"])
     assert "_login_at" in data
