@@ -158,6 +158,7 @@ def edit(document_id: int):
                 sectors=services.parse_sectors(form.sectors.data),
                 session_id=form_int(form.session_id.data, "session_id"),
                 document_date=check_document_date(form.document_date.data),
+                file_languages=_changed_file_languages(document),
             )
             db.session.commit()
             flash(_("The changes were saved."), "success")
@@ -172,12 +173,29 @@ def edit(document_id: int):
         values = MultiDict({
             "title_it": document.title_it, "title_ru": document.title_ru, "session_id": str(document.session_id or ""),
             "document_date": document.document_date.isoformat() if document.document_date else "",
+            **{f"language-{file.id}": file.language for file in document.files},
         })
         values.setlist("sectors", document.sectors)
     return render_template(
-        "documents/edit.html", document=document, form=values, error=error, sectors=SECTORS,
+        "documents/edit.html", document=document, form=values, error=error, sectors=SECTORS, languages=LANGUAGES,
         sessions=services.list_task_force_sessions(db.session),
     ), status
+
+
+def _changed_file_languages(document) -> dict[int, str]:
+    """The edit form's per-file language selects (``language-<file id>``) whose value differs from the file's:
+    only a change makes a language the uploader's choice (the form sends every select)."""
+    current = {f"language-{file.id}": (file.id, file.language) for file in document.files}
+    changed = {}
+    for name, value in request.form.items():
+        if name.startswith("language-"):
+            if name not in current:
+                raise Invalid(_("No such file in this document: %(id)s.", id=name.removeprefix("language-")),
+                              field="files")
+            file_id, language = current[name]
+            if value != language:
+                changed[file_id] = value
+    return changed
 
 
 @bp.post("/documents/<int:document_id>/delete")
