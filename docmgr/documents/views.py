@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
@@ -79,10 +89,11 @@ def new():
             )
             db.session.commit()
             if len(documents) > 1:
-                flash(_("%(num)s documents were uploaded, one per file.", num=len(documents)), "success")
-                return redirect(url_for("documents.index"))
+                flash(_("%(num)s documents were uploaded, one per file: %(titles)s.", num=len(documents),
+                        titles=_titles(documents)), "success")
+                return _after_upload(url_for("documents.index"))
             flash(_("The document was uploaded."), "success")
-            return redirect(url_for("documents.detail", document_id=documents[0].id))
+            return _after_upload(url_for("documents.detail", document_id=documents[0].id))
         except (DocmgrError, FormInvalid) as exc:
             db.session.rollback()
             error, status = form.refusal(exc)
@@ -91,6 +102,20 @@ def new():
         languages=LANGUAGES, organizations=services.list_organizations(db.session),
         sessions=services.list_task_force_sessions(db.session), groupings=services.GROUPINGS,
     ), status
+
+
+def _titles(documents: list, shown: int = 10) -> str:
+    titles = "; ".join(document.title for document in documents[:shown])
+    return titles + ("; …" if len(documents) > shown else "")
+
+
+def _after_upload(location: str):
+    """Where the browser goes after an upload. The upload page's script (static/js/upload.js) sends the form with
+    XMLHttpRequest, which would follow a redirect itself: the page it fetched would show, and so spend, the flash
+    message before the script took the browser there. The script is told the address instead and goes itself."""
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return jsonify({"location": location})
+    return redirect(location)
 
 
 @bp.get("/documents/<int:document_id>")
