@@ -110,6 +110,23 @@ def is_language_code(value: str | None) -> bool:
     return isinstance(value, str) and LANGUAGE_CODE.match(value) is not None
 
 
+class LanguageSource(str, enum.Enum):  # noqa: UP042 - values compared as plain strings everywhere
+    """Who said which language a file is in. An upload's language select (or the API's ``language``) left empty
+    ('' or absent) means "detect"; any value there, or a change in the edit form / PATCH, is the uploader's."""
+
+    UPLOADER = "uploader"  # chosen by a person: detection (OCR included) never replaces it
+    DETECTED = "detected"  # detected from the text, or guessed from the title until OCR has read a scan
+
+
+LANGUAGE_SOURCES: tuple[str, ...] = tuple(s.value for s in LanguageSource)
+
+
+def is_known_language(value: str | None) -> bool:
+    """Whether a person may label a file with ``value``: 'it', 'ru', 'bi' or an ISO 639-1 code CLDR names
+    (so a detected 'en' can be kept or set in the edit form, and 'zz' cannot)."""
+    return value in LANGUAGES or (is_language_code(value) and value in Locale("en").languages)
+
+
 def language_label(code: str | None) -> str:
     """A file language's name in the interface's language: ours from the catalogs ('it', 'ru', 'bi'), any
     other from Babel's CLDR data ('en' is "inglese" in Italian, "английский" in Russian), else the code."""
@@ -164,6 +181,7 @@ AUDIT_ACTION_LABELS = {
     "agreement.updated": _l("Agreement edited"),
     "document.created": _l("Document uploaded"),
     "document.file_added": _l("File added to a document"),
+    "document.language_changed": _l("File language changed"),
     "document.ocr_done": _l("Text recognised (OCR)"),
     "document.ocr_failed": _l("Text recognition (OCR) failed"),
     "document.sealed": _l("Document sealed as executed copy"),

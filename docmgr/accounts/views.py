@@ -3,9 +3,11 @@ organisations and task-force sessions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlparse
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -33,7 +35,7 @@ from docmgr.documents.services import (
 )
 from docmgr.errors import DocmgrError, NotFound
 from docmgr.extensions import db
-from docmgr.forms import FormInvalid
+from docmgr.forms import FormErrors, FormInvalid, PageForm
 from docmgr.web import form_error
 
 bp = Blueprint("accounts", __name__)
@@ -112,40 +114,49 @@ def account():
 # --- administration ----------------------------------------------------------------------------
 
 
-@bp.route("/admin/users", methods=["GET", "POST"])
-@login_required
-def admin_users():
-    actor = require_admin(current_user._get_current_object())
-    error, status = None, 200
-    form = NewUserForm()
-    if request.method == "POST":
-        try:
-            if request.form.get("action") == "deactivate" and not request.form.get("confirm"):
-                return _confirm_deactivation(actor, request.form.get("user_id", type=int) or 0)
-            if request.form.get("action") in ("activate", "deactivate"):
-                services.set_user_active(
-                    db.session, actor, request.form.get("user_id", type=int) or 0, request.form["action"] == "activate"
-                )
-                db.session.commit()
-                flash(_("Saved."), "success")
-                return redirect(url_for("accounts.admin_users"))
-            if not form.validate():
-                raise FormInvalid
-            user = services.create_user(
-                db.session, actor, email=form.email.data, password=form.password.data,
-                role=form.role.data, organization=form.organization, name=form.name.data,
-            )
-            db.session.commit()
-            flash(_("User %(email)s created.", email=user.email), "success")
-            return redirect(url_for("accounts.admin_users"))
-        except (DocmgrError, FormInvalid) as exc:
-            db.session.rollback()
-            error, status = form.refusal(exc)
-    users = db.session.scalars(select(User).order_by(User.email)).all()
-    return render_template(
-        "accounts/admin_users.html", users=users, organizations=list_organizations(db.session), roles=_roles_least_first(),
-        error=error, form=request.form,
-    ), status
+def _submit(form: PageForm, save: Callable[[], str | Response | None], then: str, *, validate: bool = True,
+            reraise: tuple[int, ...] = ()) -> tuple[Response | None, FormErrors | None, int]:
+    """The administration pages' one form path, for creating and for editing alike: check every field (unless
+    ``validate`` is off: a button that sends no fields), call the service through ``save``, commit once.
+
+    ``save`` returns the message to flash before going to ``then``, or a page to answer as it is (the
+    deactivation's confirmation), or None to show the page again (a temporary password). A refusal is rolled back
+    and shown beside its fields; statuses in ``reraise`` answer as error pages instead. Returns (the response to
+    send, or None to render the page) with the page's errors and status."""
+    try:
+        if validate and not form.validate():
+            raise FormInvalid
+        outcome = save()
+        if isinstance(outcome, Response):
+            return outcome, None, 200
+        db.session.commit()
+    except (DocmgrError, FormInvalid) as exc:
+        db.session.rollback()
+        if isinstance(exc, DocmgrError) and exc.status in reraise:
+            raise
+        error, status = form.refusal(exc)
+        return None, error, status
+    if outcome is None:
+        return None, None, 200
+    flash(outcome, "success")
+    return redirect(then), None, 200
+
+
+def _set_active(actor: User, user_id: int, action: str) -> str | Response:
+    """(De)activate a user; deactivation asks first: a page with a button that posts the same action confirmed."""
+    if action == "deactivate" and not request.form.get("confirm"):
+        user = services.get_user(db.session, actor, user_id)
+        return make_response(render_template("accounts/confirm_deactivate.html", user=user))
+    services.set_user_active(db.session, actor, user_id, action == "activate")
+    return _("Saved.")
+
+
+# The user page's buttons that send no fields (anything else saves the form).
+_USER_BUTTONS = ("activate", "deactivate", "temporary_password", "reset_link")
+
+
+def _user_fields(form: NewUserForm | EditUserForm) -> dict[str, Any]:
+    return {"email": form.email.data, "name": form.name.data, "role": form.role.data, "organization": form.organization}
 
 
 def _roles_least_first() -> list[str]:
@@ -154,10 +165,31 @@ def _roles_least_first() -> list[str]:
     return sorted((r.value for r in Role), key=lambda role: order.index(role) if role in order else len(order))
 
 
-def _confirm_deactivation(actor: User, user_id: int):
-    """Deactivation asks first: this page, with a button that posts the same action confirmed."""
-    user = services.get_user(db.session, actor, user_id)
-    return render_template("accounts/confirm_deactivate.html", user=user)
+@bp.route("/admin/users", methods=["GET", "POST"])
+@login_required
+def admin_users():
+    actor = require_admin(current_user._get_current_object())
+    error, status = None, 200
+    form = NewUserForm()
+    if request.method == "POST":
+        action = request.form.get("action")
+        if action in ("activate", "deactivate"):
+            user_id = request.form.get("user_id", type=int) or 0
+            response, error, status = _submit(form, lambda: _set_active(actor, user_id, action),
+                                              url_for("accounts.admin_users"), validate=False)
+        else:
+            def create() -> str:
+                user = services.create_user(db.session, actor, password=form.password.data, **_user_fields(form))
+                return _("User %(email)s created.", email=user.email)
+
+            response, error, status = _submit(form, create, url_for("accounts.admin_users"))
+        if response is not None:
+            return response
+    users = db.session.scalars(select(User).order_by(User.email)).all()
+    return render_template(
+        "accounts/admin_users.html", users=users, organizations=list_organizations(db.session), roles=_roles_least_first(),
+        error=error, form=request.form,
+    ), status
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
@@ -166,47 +198,39 @@ def admin_user_edit(user_id: int):
     """Edit or rename a user; (de)activate them (deactivation confirmed first); reset their password."""
     actor = require_admin(current_user._get_current_object())
     user = services.get_user(db.session, actor, user_id)
-    error, status, temporary_password = None, 200, None
+    error, status, shown = None, 200, {}
     form = EditUserForm()
     if request.method == "POST":
         action = request.form.get("action", "save")
-        try:
-            if action == "deactivate" and not request.form.get("confirm"):
-                return _confirm_deactivation(actor, user.id)
+
+        def save() -> str | Response | None:
             if action in ("activate", "deactivate"):
-                services.set_user_active(db.session, actor, user.id, action == "activate")
-                db.session.commit()
-                flash(_("Saved."), "success")
-                return redirect(url_for("accounts.admin_user_edit", user_id=user.id))
+                return _set_active(actor, user.id, action)
             if action == "temporary_password":
-                temporary_password = passwords.set_temporary_password(db.session, actor, user.id)
-                db.session.commit()
-            elif action == "reset_link":
+                shown["temporary_password"] = passwords.set_temporary_password(db.session, actor, user.id)
+                return None
+            if action == "reset_link":
                 passwords.send_reset_link(db.session, actor, user.id)
-                db.session.commit()
-                flash(_("A password reset link was sent to %(email)s.", email=user.email), "success")
-                return redirect(url_for("accounts.admin_user_edit", user_id=user.id))
-            else:
-                if not form.validate():
-                    raise FormInvalid
-                services.update_user(db.session, actor, user.id, email=form.email.data, name=form.name.data,
-                                     role=form.role.data, organization=form.organization)
-                db.session.commit()
-                flash(_("Saved."), "success")
-                return redirect(url_for("accounts.admin_user_edit", user_id=user.id))
-        except (DocmgrError, FormInvalid) as exc:
-            db.session.rollback()
-            if isinstance(exc, DocmgrError) and exc.status in (403, 404):
-                raise
-            error, status = form.refusal(exc)
+                return _("A password reset link was sent to %(email)s.", email=user.email)
+            services.update_user(db.session, actor, user.id, **_user_fields(form))
+            return _("Saved.")
+
+        response, error, status = _submit(form, save, url_for("accounts.admin_user_edit", user_id=user.id),
+                                          validate=action not in _USER_BUTTONS, reraise=(403, 404))
+        if response is not None:
+            return response
+        if error:
             user = services.get_user(db.session, actor, user_id)
     values = request.form if error else {
         "email": user.email, "name": user.name, "role": user.role, "organization_id": str(user.organization_id or ""),
     }
     return render_template(
         "accounts/admin_user_edit.html", user=user, organizations=list_organizations(db.session),
-        roles=_roles_least_first(), error=error, form=values, temporary_password=temporary_password,
+        roles=_roles_least_first(), error=error, form=values, temporary_password=shown.get("temporary_password"),
     ), status
+
+
+# The organisation and session forms' fields are the services' keyword arguments (``form.data``).
 
 
 @bp.route("/admin/organizations", methods=["GET", "POST"])
@@ -216,19 +240,13 @@ def admin_organizations():
     error, status = None, 200
     form = NewOrganizationForm()
     if request.method == "POST":
-        try:
-            if not form.validate():
-                raise FormInvalid
-            org = services.create_organization(
-                db.session, actor, name=form.name.data, country=form.country.data, kind=form.kind.data,
-                name_alt=form.name_alt.data, address=form.address.data, address_alt=form.address_alt.data,
-            )
-            db.session.commit()
-            flash(_("Organisation %(name)s created.", name=org.name), "success")
-            return redirect(url_for("accounts.admin_organizations"))
-        except (DocmgrError, FormInvalid) as exc:
-            db.session.rollback()
-            error, status = form.refusal(exc)
+        def create() -> str:
+            org = services.create_organization(db.session, actor, **form.data)
+            return _("Organisation %(name)s created.", name=org.name)
+
+        response, error, status = _submit(form, create, url_for("accounts.admin_organizations"))
+        if response is not None:
+            return response
     return render_template(
         "accounts/admin_organizations.html", organizations=list_organizations(db.session), countries=COUNTRIES,
         kinds=[k.value for k in OrganizationKind], error=error, form=request.form,
@@ -243,19 +261,14 @@ def admin_organization_edit(org_id: int):
     error, status = None, 200
     form = NewOrganizationForm()
     if request.method == "POST":
-        try:
-            if not form.validate():
-                raise FormInvalid
-            services.update_organization(
-                db.session, actor, org.id, name=form.name.data, country=form.country.data, kind=form.kind.data,
-                name_alt=form.name_alt.data, address=form.address.data, address_alt=form.address_alt.data,
-            )
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect(url_for("accounts.admin_organizations"))
-        except (DocmgrError, FormInvalid) as exc:
-            db.session.rollback()
-            error, status = form.refusal(exc)
+        def save() -> str:
+            services.update_organization(db.session, actor, org.id, **form.data)
+            return _("Saved.")
+
+        response, error, status = _submit(form, save, url_for("accounts.admin_organizations"))
+        if response is not None:
+            return response
+        if error:
             org = services.get_organization(db.session, org_id)
     values = request.form if error else {
         "name": org.name, "name_alt": org.name_alt or "", "country": org.country, "kind": org.kind,
@@ -277,20 +290,14 @@ def admin_session_edit(session_id: int):
     error, status = None, 200
     form = EditSessionForm()
     if request.method == "POST":
-        try:
-            if not form.validate():
-                raise FormInvalid
-            update_task_force_session(
-                db.session, actor, forum_session.id, name=form.name.data, place=form.place.data,
-                country=form.country.data, starts_on=form.starts_on.data, ends_on=form.ends_on.data,
-                name_alt=form.name_alt.data, place_alt=form.place_alt.data,
-            )
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect(url_for("accounts.admin_sessions"))
-        except (DocmgrError, FormInvalid) as exc:
-            db.session.rollback()
-            error, status = form.refusal(exc)
+        def save() -> str:
+            update_task_force_session(db.session, actor, forum_session.id, **form.data)
+            return _("Saved.")
+
+        response, error, status = _submit(form, save, url_for("accounts.admin_sessions"))
+        if response is not None:
+            return response
+        if error:
             forum_session = db.session.get(TaskForceSession, session_id)
     values = request.form if error else {
         "name": forum_session.name, "name_alt": forum_session.name_alt, "place": forum_session.place,
@@ -309,19 +316,13 @@ def admin_sessions():
     error, status = None, 200
     form = NewSessionForm()
     if request.method == "POST":
-        try:
-            if not form.validate():
-                raise FormInvalid
-            forum_session = create_task_force_session(
-                db.session, actor, name=form.name.data, place=form.place.data, country=form.country.data,
-                starts_on=form.starts_on.data, ends_on=form.ends_on.data,
-            )
-            db.session.commit()
-            flash(_("Session %(name)s created.", name=forum_session.name), "success")
-            return redirect(url_for("accounts.admin_sessions"))
-        except (DocmgrError, FormInvalid) as exc:
-            db.session.rollback()
-            error, status = form.refusal(exc)
+        def create() -> str:
+            forum_session = create_task_force_session(db.session, actor, **form.data)
+            return _("Session %(name)s created.", name=forum_session.name)
+
+        response, error, status = _submit(form, create, url_for("accounts.admin_sessions"))
+        if response is not None:
+            return response
     return render_template(
         "accounts/admin_sessions.html", sessions=list_task_force_sessions(db.session), countries=COUNTRIES,
         error=error, form=request.form,

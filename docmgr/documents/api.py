@@ -102,6 +102,7 @@ def update_document(document_id: int):
         db.session, actor, document_id, title_it=text_field(data, "title_it"), title_ru=text_field(data, "title_ru"),
         kind=text_field(data, "kind"), sectors=services.parse_sectors(data["sectors"]) if "sectors" in data else None,
         session_id=session_id, document_date=_document_date(data),
+        file_languages=services.parse_file_languages(data["files"]) if "files" in data else None,
     )
     db.session.commit()
     return jsonify(DOCUMENT.dump(document))

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from docmgr.accounts.models import Organization, User
 from docmgr.database import Base, UTCDateTime, utcnow
-from docmgr.vocab import LANGUAGES, SECTORS, DocumentKind  # noqa: F401 - re-exported: the models speak of them
+from docmgr.vocab import LANGUAGES, SECTORS, DocumentKind, LanguageSource  # noqa: F401 - re-exported: the models speak of them
 
 
 class TaskForceSession(Base):
@@ -126,6 +126,10 @@ class DocumentFile(Base):
     filename: Mapped[str] = mapped_column(String(255))  # for display and downloads only
     language: Mapped[str] = mapped_column(String(2))
     language_detected: Mapped[str | None] = mapped_column(String(2))
+    # 'uploader' (chosen at upload or in the edit form: never replaced) or 'detected' (OCR's text may replace it).
+    language_source: Mapped[str] = mapped_column(
+        String(10), default=LanguageSource.DETECTED.value, server_default=LanguageSource.DETECTED.value
+    )
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(120))

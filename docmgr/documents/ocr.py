@@ -34,12 +34,14 @@ import docmgr.documents.extraction as extraction
 from docmgr.accounts.models import User
 from docmgr.audit.services import record
 from docmgr.database import utcnow
+from docmgr.documents.file_language import relabel_file
 from docmgr.documents.models import DocumentFile, OcrJob, OcrJobStatus, TextStatus
 from docmgr.documents.previews import RenderError, render_kind, render_page
 from docmgr.extensions import db
 from docmgr.search.indexers import enqueue_index
 from docmgr.storage import current_store
 from docmgr.tasks import Deferred, enqueue
+from docmgr.vocab import LanguageSource
 
 MAX_OCR_PAGES = 50
 OCR_DPI = 300
@@ -255,6 +257,9 @@ def ocr_task(job_id: int) -> None:
             session, None, "document.ocr_done", file, document_id=file.document_id, pages=result.pages,
             characters=len(result.text), language_detected=file.language_detected, note=result.note,
         )
+        # The language a scan got at upload was a guess (its title's) unless the uploader chose it: the text says.
+        if file.language_detected and file.language_source != LanguageSource.UPLOADER.value:
+            relabel_file(session, None, file, file.language_detected, LanguageSource.DETECTED)
         enqueue_index(session, "document", file.document_id)
     session.commit()
 

@@ -10,7 +10,7 @@ from marshmallow.validate import OneOf, Regexp
 
 from docmgr.documents.models import TextStatus
 from docmgr.serializers import Input, IsoDateTime, Output, counts, optional
-from docmgr.vocab import GROUPINGS, KINDS, LANGUAGE_CODE_PATTERN, LANGUAGES, SECTORS
+from docmgr.vocab import GROUPINGS, KINDS, LANGUAGE_CODE_PATTERN, LANGUAGE_SOURCES, LANGUAGES, SECTORS
 
 # A file's language: it, ru, bi (what an uploader chooses) or another detected ISO 639-1 code (en, fr, ar…).
 FILE_LANGUAGE = Regexp(LANGUAGE_CODE_PATTERN)
@@ -32,6 +32,8 @@ class DocumentFileSchema(Output):
     text_status = fields.String(validate=OneOf(TEXT_STATUSES))
     preview_status = fields.String(validate=OneOf(PREVIEW_STATUSES), metadata={"description": "DOCX/ODT: PDF preview"})
     language_detected = fields.String(allow_none=True, metadata={"description": "what detection said, if it ran"})
+    language_source = fields.String(validate=OneOf(LANGUAGE_SOURCES), metadata={
+        "description": "`uploader`: chosen at upload or by PATCH, never replaced; `detected`: OCR may correct it"})
 
 
 class DocumentSummarySchema(Output):
@@ -168,7 +170,8 @@ class DocumentUploadForm(Input):
     organization_id = fields.Integer(metadata={"description": "firm users: always their own organisation"})
     language = fields.List(
         fields.String(validate=OneOf(LANGUAGES)),
-        metadata={"description": "once per file, or once for all; detected when absent"},
+        metadata={"description": "once per file, or once for all; detected when absent or empty (OCR may then "
+                                 "correct a scan's), else the uploader's choice"},
     )
     grouping = fields.String(validate=OneOf(GROUPINGS), metadata={
         "description": "several files: `separate` (default) one document each; `pair` exactly one Italian and one "
@@ -178,6 +181,12 @@ class DocumentUploadForm(Input):
 class FileUploadForm(Input):
     file = fields.Raw(required=True, metadata=_BINARY)
     language = fields.String(validate=OneOf(LANGUAGES))
+
+
+class FileLanguageChange(Input):
+    id = fields.Integer(required=True, metadata={"description": "a file of this document"})
+    language = fields.String(required=True, validate=FILE_LANGUAGE,
+                             metadata={"description": "it, ru, bi or another ISO 639-1 code (en, fr…)"})
 
 
 class DocumentUpdateRequest(Input):
@@ -191,3 +200,6 @@ class DocumentUpdateRequest(Input):
     session_id = fields.Integer(allow_none=True)
     document_date = fields.String(allow_none=True, metadata={
         "format": "date", "description": "the document's own date (YYYY-MM-DD), null to clear; dates it in search"})
+    files = fields.List(fields.Nested(FileLanguageChange), metadata={
+        "description": "relabel files: each becomes the uploader's choice (never replaced by detection) and the "
+                       "next version of its new language"})

@@ -30,6 +30,7 @@ from docmgr.audit.services import record
 from docmgr.database import release_read_transaction, utcnow
 from docmgr.documents import extraction, sandbox
 from docmgr.documents.conversion import CONVERT_TASK, is_office
+from docmgr.documents.file_language import next_version, relabel_file
 from docmgr.documents.models import (
     Document,
     DocumentFile,
@@ -52,6 +53,8 @@ from docmgr.vocab import (
     SECTORS,
     DocumentKind,
     Grouping,
+    LanguageSource,
+    is_known_language,
     is_language_code,
 )
 
@@ -111,6 +114,7 @@ class _CheckedUpload:
     language_detected: str | None
     extracted: extraction.Extracted
     size: int
+    language_source: LanguageSource
 
 
 # Controls, NULs and separators; also (security) Unicode bidi overrides/isolates and zero-width marks, which
@@ -175,7 +179,8 @@ def _check_upload(upload: Upload, fallback_language: str, tmp_dir: Path) -> _Che
             raise Invalid(gettext("%(name)s: %(value)s", name=name, value=gettext(error.message)), field="file", code=error.code) from None
         detected = extraction.detect_language(extracted.text)
         language = upload.language or detected or fallback_language
-        return _CheckedUpload(path, name, kind, language, detected, extracted, size)
+        source = LanguageSource.UPLOADER if upload.language else LanguageSource.DETECTED
+        return _CheckedUpload(path, name, kind, language, detected, extracted, size, source)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -184,19 +189,13 @@ def _check_upload(upload: Upload, fallback_language: str, tmp_dir: Path) -> _Che
 def _store_checked(session: Session, actor: User, document: Document, checked: _CheckedUpload) -> DocumentFile:
     with checked.path.open("rb") as fh:
         blob = store_stream(fh)
-    version = 1 + (
-        session.scalar(
-            select(func.max(DocumentFile.version)).where(
-                DocumentFile.document_id == document.id, DocumentFile.language == checked.language
-            )
-        )
-        or 0
-    )
+    version = next_version(session, document.id, checked.language)
     file = DocumentFile(
         document=document,
         filename=checked.filename,
         language=checked.language,
         language_detected=checked.language_detected,
+        language_source=checked.language_source.value,
         sha256=blob.sha256,
         size=blob.size,
         content_type=extraction.SUPPORTED[checked.kind],
@@ -425,11 +424,13 @@ def add_file(session: Session, actor: User, document_id: int, upload: Upload) ->
 def update_document(
     session: Session, actor: User, document_id: int, *, title_it: str | None = None, title_ru: str | None = None,
     kind: str | None = None, sectors: list[str] | None = None, session_id: int | None | str = "unchanged",
-    document_date: date | None | str = "unchanged",
+    document_date: date | None | str = "unchanged", file_languages: dict[int, str] | None = None,
 ) -> Document:
-    """Change a document's metadata; ``document_date`` is its own date (None clears it)."""
+    """Change a document's metadata; ``document_date`` is its own date (None clears it); ``file_languages``
+    (file id -> language) relabels files as the uploader's choice, which detection never replaces."""
     document = get_document(session, actor, document_id)
     require_can_change_document(actor, document)
+    relabels = _check_file_languages(document, file_languages or {})
     new_title_it = document.title_it if title_it is None else title_it
     new_title_ru = document.title_ru if title_ru is None else title_ru
     new_session_id = document.session_id if session_id == "unchanged" else session_id
@@ -455,8 +456,37 @@ def update_document(
         document.sector_rows = [DocumentSector(sector=s) for s in sorted(sectors)]
     if changes:
         record(session, actor, "document.updated", document, changes=changes)
+    relabelled = [relabel_file(session, actor, file, language, LanguageSource.UPLOADER) for file, language in relabels]
+    if changes or any(relabelled):
         enqueue_index(session, "document", document.id)
     return document
+
+
+def _check_file_languages(document: Document, file_languages: dict[int, str]) -> list[tuple[DocumentFile, str]]:
+    files = {file.id: file for file in document.files}
+    relabels = []
+    for file_id, language in sorted(file_languages.items()):
+        if file_id not in files:
+            raise Invalid(gettext("No such file in this document: %(id)s.", id=file_id), field="files")
+        if not is_known_language(language):
+            raise Invalid(gettext("A file's language must be Italian (it), Russian (ru), bilingual (bi) or another "
+                                  "ISO 639-1 code such as en or fr."), field="files")
+        relabels.append((files[file_id], language))
+    return relabels
+
+
+def parse_file_languages(raw: Any) -> dict[int, str]:
+    """The PATCH API's ``files``: a list of ``{"id": file id, "language": code}``."""
+    message = gettext("'files' must be a list of objects with a file's 'id' and its 'language'.")
+    if not isinstance(raw, list):
+        raise Invalid(message, field="files")
+    result: dict[int, str] = {}
+    for item in raw:
+        if (not isinstance(item, dict) or set(item) != {"id", "language"} or not isinstance(item["id"], int)
+                or isinstance(item["id"], bool) or not isinstance(item["language"], str)):
+            raise Invalid(message, field="files")
+        result[item["id"]] = item["language"]
+    return result
 
 
 def seal_document(session: Session, actor: User | None, document: Document) -> None:

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
@@ -79,10 +89,11 @@ def new():
             )
             db.session.commit()
             if len(documents) > 1:
-                flash(_("%(num)s documents were uploaded, one per file.", num=len(documents)), "success")
-                return redirect(url_for("documents.index"))
+                flash(_("%(num)s documents were uploaded, one per file: %(titles)s.", num=len(documents),
+                        titles=_titles(documents)), "success")
+                return _after_upload(url_for("documents.index"))
             flash(_("The document was uploaded."), "success")
-            return redirect(url_for("documents.detail", document_id=documents[0].id))
+            return _after_upload(url_for("documents.detail", document_id=documents[0].id))
         except (DocmgrError, FormInvalid) as exc:
             db.session.rollback()
             error, status = form.refusal(exc)
@@ -91,6 +102,20 @@ def new():
         languages=LANGUAGES, organizations=services.list_organizations(db.session),
         sessions=services.list_task_force_sessions(db.session), groupings=services.GROUPINGS,
     ), status
+
+
+def _titles(documents: list, shown: int = 10) -> str:
+    titles = "; ".join(document.title for document in documents[:shown])
+    return titles + ("; …" if len(documents) > shown else "")
+
+
+def _after_upload(location: str):
+    """Where the browser goes after an upload. The upload page's script (static/js/upload.js) sends the form with
+    XMLHttpRequest, which would follow a redirect itself: the page it fetched would show, and so spend, the flash
+    message before the script took the browser there. The script is told the address instead and goes itself."""
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return jsonify({"location": location})
+    return redirect(location)
 
 
 @bp.get("/documents/<int:document_id>")
@@ -158,6 +183,7 @@ def edit(document_id: int):
                 sectors=services.parse_sectors(form.sectors.data),
                 session_id=form_int(form.session_id.data, "session_id"),
                 document_date=check_document_date(form.document_date.data),
+                file_languages=_changed_file_languages(document),
             )
             db.session.commit()
             flash(_("The changes were saved."), "success")
@@ -172,12 +198,29 @@ def edit(document_id: int):
         values = MultiDict({
             "title_it": document.title_it, "title_ru": document.title_ru, "session_id": str(document.session_id or ""),
             "document_date": document.document_date.isoformat() if document.document_date else "",
+            **{f"language-{file.id}": file.language for file in document.files},
         })
         values.setlist("sectors", document.sectors)
     return render_template(
-        "documents/edit.html", document=document, form=values, error=error, sectors=SECTORS,
+        "documents/edit.html", document=document, form=values, error=error, sectors=SECTORS, languages=LANGUAGES,
         sessions=services.list_task_force_sessions(db.session),
     ), status
+
+
+def _changed_file_languages(document) -> dict[int, str]:
+    """The edit form's per-file language selects (``language-<file id>``) whose value differs from the file's:
+    only a change makes a language the uploader's choice (the form sends every select)."""
+    current = {f"language-{file.id}": (file.id, file.language) for file in document.files}
+    changed = {}
+    for name, value in request.form.items():
+        if name.startswith("language-"):
+            if name not in current:
+                raise Invalid(_("No such file in this document: %(id)s.", id=name.removeprefix("language-")),
+                              field="files")
+            file_id, language = current[name]
+            if value != language:
+                changed[file_id] = value
+    return changed
 
 
 @bp.post("/documents/<int:document_id>/delete")

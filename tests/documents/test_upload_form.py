@@ -69,3 +69,31 @@ def test_fields_pass_then_the_service_checks_the_files(make_user, make_org, brow
         "file": (io.BytesIO(b"Proposta di partenariato industriale tra le imprese.\n" * 5), "proposta.txt"),
     }, content_type="multipart/form-data")
     assert response.status_code == 302
+
+
+def test_the_upload_script_is_told_where_to_go_and_the_message_waits_there(make_user, browser):
+    """The page's script (XMLHttpRequest) gets the address, not a redirect it would follow and so spend the flash
+    message naming what was created; a plain form post is still redirected."""
+    client, csrf = browser(make_user("firm"))
+
+    def post(headers: dict, names: list[str]):
+        files = [(io.BytesIO(f"Proposta di partenariato numero {n} nel settore energetico.".encode()), f"{n}.txt")
+                 for n in names]
+        return client.post("/documents/new", data={"title_it": "Lotto", "kind": "proposal", "csrf_token": csrf,
+                                                    "file": files}, content_type="multipart/form-data", headers=headers)
+
+    response = post({"X-Requested-With": "XMLHttpRequest"}, ["uno", "due", "tre"])
+    assert response.status_code == 200 and response.get_json() == {"location": "/"}
+    page = client.get("/").get_data(as_text=True)
+    message = re.search(r'<p class="flash success" role="status">([^<]*)</p>', page).group(1)
+    assert html_lib.unescape(message) == (
+        "3 documents were uploaded, one per file: Lotto – uno; Lotto – due; Lotto – tre.")
+    assert "flash success" not in client.get("/").get_data(as_text=True)  # shown once
+
+    response = post({"X-Requested-With": "XMLHttpRequest"}, ["solo"])
+    location = response.get_json()["location"]
+    assert re.fullmatch(r"/documents/\d+", location)
+    assert "The document was uploaded." in client.get(location).get_data(as_text=True)
+
+    response = post({}, ["quattro", "cinque"])
+    assert response.status_code == 302 and response.headers["Location"] == "/"

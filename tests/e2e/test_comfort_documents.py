@@ -49,9 +49,13 @@ def test_three_files_give_three_documents_and_pairing_is_explicit(open_browser, 
     title = f"Lotto {_tag()}"
     _upload(firm, title, TEXTS)
     page.wait_for_url(re.compile(r"/$"))
-    # (The flash message was shown to the XMLHttpRequest that followed the redirect; the list says it all.)
+    # The message names the three documents: the script goes to the list itself, so the list shows it (an
+    # XMLHttpRequest following a redirect would have spent it).
+    message = page.locator("main .flash.success")
+    expect(message).to_contain_text("3 documents were uploaded, one per file")
     listing = page.locator("main table")
     for name in ("turbine", "compressori", "pompe"):
+        expect(message).to_contain_text(f"{title} – {name}")
         expect(listing).to_contain_text(f"{title} – {name}")
     shot(page, "1-three-documents")
 

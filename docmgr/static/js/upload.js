@@ -5,7 +5,8 @@
  * (guessed from the name, and changeable; otherwise detected by the server), and the form is sent with
  * XMLHttpRequest so that a progress bar can follow large uploads. It posts to the same endpoint with the
  * same fields (the CSRF token included); the server pairs the n-th "language" with the n-th "file".
- * On success the browser follows the server's redirect; on refusal the server's own message is shown.
+ * On success the server names the page to go to (not a redirect: the XMLHttpRequest would follow it and spend
+ * the flash message saying what was created); on refusal the server's own message is shown.
  *
  * All visible words come from the page (translated there); CSP allows this file, no inline code.
  */
@@ -189,6 +190,7 @@
       var xhr = new XMLHttpRequest();
       xhr.open("POST", form.getAttribute("action") || window.location.href);
       xhr.setRequestHeader("Accept", "text/html");
+      xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");  // answer {"location": …}, not a redirect
       xhr.upload.addEventListener("progress", function (e) {
         if (!e.lengthComputable) { return; }
         var percent = Math.round((e.loaded / e.total) * 100);
@@ -201,8 +203,10 @@
       });
       xhr.addEventListener("load", function () {
         if (xhr.status >= 200 && xhr.status < 400) {
-          // The server redirected to the new document; XHR followed it. Go there.
-          window.location.assign(xhr.responseURL || window.location.href);
+          var answer = null;
+          try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = null; }
+          // The new document, or the list of the new documents (where the flash message is shown).
+          window.location.assign((answer && answer.location) || xhr.responseURL || window.location.href);
           return;
         }
         finish();
