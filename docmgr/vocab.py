@@ -168,6 +168,25 @@ AGREEMENT_STATUS_LABELS = {
     "expired": _l("Expired"),
 }
 
+# --- the review of a wet-ink scan before it counts (signatures.services.review_submission) ------------------
+
+
+class ReviewStatus(str, enum.Enum):  # noqa: UP042 - values compared as plain strings everywhere
+    NOT_REQUIRED = "not_required"  # digital and electronic signatures: verified, no review
+    PENDING = "pending"  # a scan from a link holder or a firm user, waiting for legal staff
+    ACCEPTED = "accepted"  # legal accepted it (or recorded it themselves): it counts
+    REJECTED = "rejected"  # legal refused it, with a reason; the signatory may upload again
+
+
+REVIEW_STATUSES = tuple(s.value for s in ReviewStatus)
+REVIEW_DECISIONS = ("accept", "reject")
+REVIEW_STATUS_LABELS = {
+    "not_required": _l("no review needed"),
+    "pending": _l("awaiting review by legal"),
+    "accepted": _l("accepted by legal"),
+    "rejected": _l("rejected by legal"),
+}
+
 # --- the audit log: what each recorded action is called (every ``audit.record`` action has a label here) ----
 
 AUDIT_ACTION_LABELS = {
@@ -207,6 +226,9 @@ AUDIT_ACTION_LABELS = {
     "signature.electronic_refused": _l("Signing in the browser refused"),
     "signature.recorded": _l("Signature recorded"),
     "signature.rejected": _l("Signature rejected"),
+    "signature.submitted_for_review": _l("Scan submitted for review"),
+    "signature.review_accepted": _l("Scan accepted by legal"),
+    "signature.review_rejected": _l("Scan rejected by legal"),
     "signing.code_refused": _l("Signing code refused"),
     "signing.code_sent": _l("Signing code sent"),
     "signing.code_verified": _l("Signing code confirmed"),

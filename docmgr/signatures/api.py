@@ -59,8 +59,8 @@ def signature_state(agreement_id: int):
 
 
 @bp.post("/agreements/<int:agreement_id>/signatories/<int:signatory_id>/signature")
-@documented({201: ser.SignatureResultSchema}, form=ser.SignatureForm, errors=(409, 413, 415),
-            error_schemas={422: ser.SignatureRefusalSchema})
+@documented({201: ser.SignatureResultSchema, 202: ser.SignatureResultSchema}, form=ser.SignatureForm,
+            errors=(409, 413, 415), error_schemas={422: ser.SignatureRefusalSchema})
 def upload_signature(agreement_id: int, signatory_id: int):
     actor = acting_user()
     if not request.mimetype.startswith("multipart/form-data"):
@@ -86,7 +86,25 @@ def upload_signature(agreement_id: int, signatory_id: int):
             code="signature_invalid",
             reasons=outcome.reasons, submission=SUBMISSION.dump(outcome.submission),
         )
-    return jsonify(ser.SignatureResultSchema().dump(outcome)), 201
+    # 202: a scan from a link holder or a firm user waits for legal's review (it does not count yet).
+    return jsonify(ser.SignatureResultSchema().dump(outcome)), 202 if outcome.pending_review else 201
+
+
+@bp.post("/agreements/<int:agreement_id>/signatories/<int:signatory_id>/submissions/<int:submission_id>/review")
+@documented({200: ser.ReviewResultSchema}, body=ser.ReviewRequest, errors=(409,))
+def review_submission(agreement_id: int, signatory_id: int, submission_id: int):
+    """Legal staff accept a wet-ink scan waiting for review (it counts as the signature) or reject it with
+    a reason (the signatory is told why and may upload again)."""
+    actor = acting_user()
+    try:
+        data = json_body(ser.ReviewRequest)
+    except Invalid as error:  # every wrong field named in error.fields, as the service does
+        raise Invalid(error.message, field=error.field, code=error.code,
+                      fields={error.field: error.message}) from None
+    outcome = services.review_submission(db.session, actor, agreement_id, signatory_id, submission_id,
+                                         data.get("decision"), data.get("reason"))
+    db.session.commit()
+    return jsonify(ser.ReviewResultSchema().dump(outcome))
 
 
 @bp.post("/agreements/<int:agreement_id>/signatories/<int:signatory_id>/decline")

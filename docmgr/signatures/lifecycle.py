@@ -30,7 +30,8 @@ from typing import Any
 from blinker import Namespace
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 
 from docmgr.accounts.models import User
 from docmgr.audit.services import record
@@ -38,7 +39,9 @@ from docmgr.database import utcnow
 from docmgr.drafting.models import Agreement, AgreementStatus, SignatoryStatus
 from docmgr.drafting.services import authors_since_approval, latest_draft
 from docmgr.errors import Conflict
+from docmgr.signatures.models import SignatureSubmission
 from docmgr.storage import current_store
+from docmgr.vocab import ReviewStatus
 
 S = AgreementStatus
 STATUSES: tuple[str, ...] = tuple(s.value for s in AgreementStatus)
@@ -133,10 +136,26 @@ def frozen_pdf_stored(ctx: TransitionContext) -> Refusal | None:
 
 
 def overdue_signatories(agreement: Agreement, now: datetime | None = None) -> list:
-    """The pending signatories whose own due date, or the agreement's sign-by date, has passed."""
+    """The pending signatories whose own due date, or the agreement's sign-by date, has passed — except
+    one whose scan, submitted before that date, still waits for legal's review (the agreement does not
+    expire under them; once the scan is rejected, the next run expires it)."""
     now = now or utcnow()
-    return [s for s in agreement.signatories if s.status == SignatoryStatus.PENDING.value
-            and any(d is not None and d < now for d in (s.due_at, agreement.sign_by))]
+    session = object_session(agreement)
+    waiting: dict[int, datetime] = {}
+    if session is not None:
+        rows = session.execute(select(SignatureSubmission.signatory_id, SignatureSubmission.created_at).where(
+            SignatureSubmission.agreement_id == agreement.id,
+            SignatureSubmission.review_status == ReviewStatus.PENDING.value))
+        waiting = {signatory_id: created_at for signatory_id, created_at in rows}
+    overdue = []
+    for s in agreement.signatories:
+        deadline = min((d for d in (s.due_at, agreement.sign_by) if d is not None), default=None)
+        if s.status != SignatoryStatus.PENDING.value or deadline is None or deadline >= now:
+            continue
+        if s.id in waiting and waiting[s.id] <= deadline:
+            continue
+        overdue.append(s)
+    return overdue
 
 
 def no_due_date_passed(ctx: TransitionContext) -> Refusal | None:
@@ -291,6 +310,11 @@ agreement_status_changed = _signals.signal("agreement-status-changed")
 # ``signature_recorded.send(agreement, ctx=TransitionContext, signatory=...)``. The next step's
 # invitations and the "signature recorded" mails hang on it.
 signature_recorded = _signals.signal("signature-recorded")
+# A wet-ink scan waits for legal's review: ``scan_submitted.send(agreement, session=..., signatory=...,
+# submission=...)``; legal rejected one: ``scan_rejected.send(agreement, ctx=TransitionContext, signatory=...,
+# submission=...)`` (signing mails the signatory why, with a fresh link for a link holder).
+scan_submitted = _signals.signal("scan-submitted")
+scan_rejected = _signals.signal("scan-rejected")
 
 # Other modules react to transitions (signing: invitations when an agreement goes out for signature).
 # A listener runs inside the transition's transaction, after the audit entry: fn(ctx, source, target).

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from docmgr.accounts.models import User
 from docmgr.database import Base, UTCDateTime, utcnow
 from docmgr.drafting.models import Signatory
+from docmgr.vocab import ReviewStatus
 
 
 class SignatureSubmission(Base):
@@ -38,8 +39,15 @@ class SignatureSubmission(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
+    # A wet-ink scan from a link holder or a firm user counts only once legal staff accepted it (vocab.ReviewStatus).
+    review_status: Mapped[str] = mapped_column(String(20), default=ReviewStatus.NOT_REQUIRED.value)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_reason: Mapped[str] = mapped_column(Text, default="")
+
     signatory: Mapped[Signatory] = relationship()
-    created_by: Mapped[User | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
 
 
 class TrustAnchor(Base):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import object_session
 from docmgr.drafting.serializers import SIGNATURE_METHODS, STATUSES, AgreementSchema, SignatorySchema
 from docmgr.serializers import ErrorDetailSchema, ErrorSchema, Input, IsoDateTime, Output, counts, free_object, optional
 from docmgr.signatures import services
+from docmgr.vocab import REVIEW_DECISIONS, REVIEW_STATUSES
 
 
 class SignedSignatorySchema(SignatorySchema):
@@ -37,6 +38,12 @@ class SubmissionSchema(Output):
     verification = free_object(allow_none=True, metadata={"description": "what the check of the signed copy found"})
     created_at = IsoDateTime()
     created_by_id = fields.Integer(allow_none=True)
+    review_status = fields.String(validate=OneOf(REVIEW_STATUSES), metadata={"description": (
+        "a wet-ink scan from a link holder or a firm user counts only once legal accepts it: pending, then "
+        "accepted or rejected; recorded by legal: accepted at once; digital/electronic: not_required")})
+    reviewed_by_id = fields.Integer(allow_none=True)
+    reviewed_at = IsoDateTime(allow_none=True)
+    review_reason = fields.String(metadata={"description": "why legal rejected (or a note on accepting) the scan"})
 
     computed = {"verification": services.verification_of, "signature_filename": lambda s: s.signature_filename or None}
 
@@ -70,10 +77,22 @@ class SignatureStateSchema(AgreementStateSchema):
 
 
 class SignatureResultSchema(Output):
-    """The answer to an accepted signed copy: the signatory, the submission, the agreement now."""
+    """The answer to an accepted signed copy: the signatory, the submission, the agreement now. A wet-ink
+    scan of a link holder or a firm user (202) waits for legal's review: the signatory is still pending."""
 
     signatory = fields.Nested(SignedSignatorySchema)
     submission = fields.Nested(SubmissionSchema)
+    agreement = fields.Nested(AgreementStateSchema)
+    message = fields.String(metadata={"description": "what happens now, in words"})
+
+    computed = {"message": lambda outcome: services.outcome_message(outcome)}
+
+
+class ReviewResultSchema(Output):
+    """The reviewed submission, the signatory and the agreement now."""
+
+    submission = fields.Nested(SubmissionSchema)
+    signatory = fields.Nested(SignedSignatorySchema)
     agreement = fields.Nested(AgreementStateSchema)
 
 
@@ -169,6 +188,12 @@ class VerifyForm(Input):
     signature = fields.Raw(metadata={"type": "string", "format": "binary", "description": "a detached .p7s/.sig"})
 
 
+class ReviewRequest(Input):
+    decision = fields.String(required=True, validate=OneOf(REVIEW_DECISIONS), metadata={
+        "description": "accept: the scan counts as the signature; reject: the signatory is told why and may upload again"})
+    reason = fields.String(allow_none=True, metadata={"description": "required to reject (at most 2,000 characters)"})
+
+
 class DeclineRequest(Input):
     reason = fields.String(required=True)
 
@@ -177,7 +202,8 @@ class FiguresQuery(Input):
     session_id = fields.Integer()
 
 
-INBOX_REASONS = ("review", "waiting_approval", "ready_to_send", "sign_by_passed", "waiting_too_long", "declined")
+INBOX_REASONS = ("review", "waiting_approval", "ready_to_send", "sign_by_passed", "waiting_too_long", "declined",
+                 "scan_review")
 
 
 class InboxItemSchema(Output):
@@ -191,13 +217,15 @@ class InboxItemSchema(Output):
     signatory_id = fields.Integer(allow_none=True)
     signatory_name = fields.String(allow_none=True)
     decline_reason = fields.String(allow_none=True)
+    submission_id = fields.Integer(allow_none=True, metadata={"description": "scan_review: the scan waiting for review"})
     url = fields.String(metadata={"description": "the agreement's page"})
 
     computed = {
+        "submission_id": lambda item: item.submission.id if item.submission else None,
         "signatory_id": lambda item: item.signatory.id if item.signatory else None,
         "signatory_name": lambda item: item.signatory.name if item.signatory else None,
         "decline_reason": lambda item: item.signatory.decline_reason if item.signatory else None,
-        "url": lambda item: f"/agreements/{item.agreement.id}",
+        "url": lambda item: f"/agreements/{item.agreement.id}" + ("#scan-review" if item.submission else ""),
     }
 
 
@@ -206,4 +234,6 @@ class InboxSchema(Output):
     approvals_waiting = fields.List(fields.Nested(InboxItemSchema))
     signatures_overdue = fields.List(fields.Nested(InboxItemSchema))
     declines = fields.List(fields.Nested(InboxItemSchema))
+    scans_to_review = fields.List(fields.Nested(InboxItemSchema), metadata={
+        "description": "wet-ink scans of link holders and firm users that count only once legal accepts them"})
     total = fields.Integer()

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 from flask import current_app, render_template
 from flask_babel import gettext
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from docmgr.accounts.models import User
 from docmgr.accounts.permissions import is_staff, may_sign_for, require_can_sign_for, require_staff  # noqa: F401 - may_sign_for: the pages ask here
@@ -45,10 +45,13 @@ from docmgr.signatures.evidence import build_package
 from docmgr.signatures.lifecycle import SIGNING_STATUSES, TransitionContext
 from docmgr.signatures.models import SignatureSubmission
 from docmgr.storage import current_store, store_bytes
+from docmgr.vocab import REVIEW_DECISIONS, ReviewStatus
 
 METHODS = ("wet_ink", "digital")
 # "electronic": signed in the browser and sealed by docmgr (docmgr.signatures.seal); never uploaded as such.
 ALL_METHODS = (*METHODS, "electronic")
+# The longest reason legal may give for rejecting a scan.
+REVIEW_REASON_MAX = 2000
 # A client's clock may run a little ahead of ours; a signing time further in the future is refused.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -184,8 +187,21 @@ def transition_options(session: Session, actor: User, agreement: Agreement) -> l
 # --- signatures ----------------------------------------------------------------------------------
 
 
+def pending_review(session: Session, signatory: Signatory) -> SignatureSubmission | None:
+    """The signatory's wet-ink scan waiting for legal's review, if any."""
+    return session.scalar(select(SignatureSubmission).where(
+        SignatureSubmission.signatory_id == signatory.id,
+        SignatureSubmission.review_status == ReviewStatus.PENDING.value).order_by(SignatureSubmission.id).limit(1))
+
+
+def needs_review(actor: Actor, method: str) -> bool:
+    """A wet-ink scan counts only once legal accepted it, unless legal staff record it themselves."""
+    return method == "wet_ink" and not (isinstance(actor, User) and is_staff(actor))
+
+
 def _require_signing_open(agreement: Agreement, signatory: Signatory, *, signing: bool = True) -> None:
-    """Open for this signatory; ``signing``: and it is their turn (a decline is taken at any step)."""
+    """Open for this signatory; ``signing``: and it is their turn, and no scan of theirs awaits review
+    (a decline is taken at any step, and while a scan waits)."""
     if agreement.status not in SIGNING_STATUSES:
         raise Conflict(
             gettext("The agreement is %(status)s; signatures are accepted only while it is out for signature.",
@@ -203,6 +219,12 @@ def _require_signing_open(agreement: Agreement, signatory: Signatory, *, signing
             gettext("%(name)s signs at step %(step)s; the signatories of step %(current)s sign first.",
                     name=signatory.name, step=signatory.order, current=lifecycle.current_step(agreement)),
             code="not_signatory_turn",
+        )
+    if signing and pending_review(object_session(signatory), signatory) is not None:
+        raise Conflict(
+            gettext("A scan of %(name)s's signature is waiting for the legal office's review: nothing more can be "
+                    "submitted until it is accepted or rejected (declining is still possible).", name=signatory.name),
+            code="review_pending",
         )
 
 
@@ -250,6 +272,11 @@ class SignatureOutcome:
     is_valid: bool
     reasons: list[str]
 
+    @property
+    def pending_review(self) -> bool:
+        """A valid scan kept for legal's review: it does not count yet."""
+        return self.submission.review_status == ReviewStatus.PENDING.value
+
 
 def record_signature(
     session: Session,
@@ -273,6 +300,10 @@ def record_signature(
     invalid digital signature is *kept* as a submission and returned with ``is_valid=False``: the caller
     commits, then answers 422, so the record of the refused attempt survives. Every other refusal raises
     before anything is stored.
+
+    A wet-ink scan submitted by a link holder or a firm user is kept with ``review_status=pending`` and
+    does not count yet (:func:`review_submission`); one recorded by legal staff counts at once (they are
+    the reviewer). The outcome's ``pending_review`` says which.
 
     The same file (SHA-256) already accepted for another signatory of the agreement is refused (409
     ``duplicate_signature_file``) unless legal staff record it as one counterpart signed by several
@@ -370,6 +401,12 @@ def record_signature(
         signature_sha256=signature_blob.sha256 if signature_blob else None, signature_filename=signature_name,
         verification_json=json.dumps(result, sort_keys=True), is_valid=is_valid, shared_counterpart=shared,
     )
+    if is_valid and method == "wet_ink":
+        if needs_review(actor, method):
+            return _submit_for_review(session, actor, signatory, submission)
+        submission.review_status = ReviewStatus.ACCEPTED.value  # legal staff recording a scan are its reviewer
+        submission.reviewed_by_id = actor.id
+        submission.reviewed_at = utcnow()
     if not is_valid:
         submission.created_by_id = user.id if (user := acting_user(actor)) else None
         session.add(submission)
@@ -390,7 +427,8 @@ def accept_signature(
     The caller has checked the agreement is open and the actor may sign for ``signatory``."""
     agreement = signatory.agreement
     user = acting_user(actor)
-    submission.created_by_id = user.id if user else None
+    if submission.id is None:  # a reviewed scan keeps who submitted it
+        submission.created_by_id = user.id if user else None
     session.add(submission)
     session.flush()
     signatory.status = SignatoryStatus.SIGNED.value
@@ -410,6 +448,82 @@ def accept_signature(
     return SignatureOutcome(submission, signatory, agreement, True, [])
 
 
+def _submit_for_review(session: Session, actor: Actor, signatory: Signatory,
+                       submission: SignatureSubmission) -> SignatureOutcome:
+    """Keep the scan for legal's review: the signatory stays pending, the agreement does not move."""
+    user = acting_user(actor)
+    submission.created_by_id = user.id if user else None
+    submission.review_status = ReviewStatus.PENDING.value
+    session.add(submission)
+    session.flush()
+    record(session, user, "signature.submitted_for_review", signatory, agreement_id=signatory.agreement_id,
+           submission_id=submission.id, sha256=submission.sha256, method=submission.method,
+           signed_at=submission.signed_at.isoformat() if submission.signed_at else None, **actor_audit(actor))
+    lifecycle.scan_submitted.send(signatory.agreement, session=session, signatory=signatory, submission=submission)
+    return SignatureOutcome(submission, signatory, signatory.agreement, True, [])
+
+
+def outcome_message(outcome: SignatureOutcome) -> str:
+    """What the answer to a signed copy says happens now."""
+    if outcome.pending_review:
+        return gettext("Your scan was received. The legal office will compare it with the signature page of the "
+                       "agreement: it counts once they accept it, and you will be told if it is not accepted.")
+    if outcome.submission.review_status == ReviewStatus.REJECTED.value:
+        return gettext("The scan was rejected; the signatory is told why and may upload again.")
+    return gettext("The signature of %(name)s was recorded.", name=outcome.signatory.name)
+
+
+def review_submission(
+    session: Session, actor: User, agreement_id: int, signatory_id: int, submission_id: int,
+    decision: str | None, reason: str | None = None,
+) -> SignatureOutcome:
+    """Legal staff accept or reject a wet-ink scan waiting for review.
+
+    ``accept``: the scan counts as the signatory's signature (:func:`accept_signature`: status, webhooks,
+    mails, the next step, execution). ``reject``: a reason is required; the signatory is told why (in
+    their language, a link holder with a fresh link) and may upload again. Only a ``pending`` submission
+    (409 ``not_pending``) of an agreement still open for signature (409 ``not_out_for_signature``)."""
+    submission = get_submission(session, actor, agreement_id, signatory_id, submission_id)  # 404: not visible
+    require_staff(actor)
+    signatory = submission.signatory
+    agreement = _locked(session, signatory.agreement)
+    session.refresh(submission, with_for_update=True)
+    if decision not in REVIEW_DECISIONS:
+        message = gettext("'decision' must be accept or reject.")
+        raise Invalid(message, field="decision", fields={"decision": message})
+    if reason is not None and not isinstance(reason, str):
+        message = gettext("'reason' must be text.")
+        raise Invalid(message, field="reason", fields={"reason": message})
+    reason = (reason or "").strip()
+    if decision == "reject" and not reason:
+        message = gettext("Say why the scan is rejected ('reason'): the signatory reads it.")
+        raise Invalid(message, field="reason", code="missing_field", fields={"reason": message})
+    if len(reason) > REVIEW_REASON_MAX:
+        message = gettext("The reason is limited to %(max)s characters.", max=REVIEW_REASON_MAX)
+        raise Invalid(message, field="reason", max_length=REVIEW_REASON_MAX, fields={"reason": message})
+    if submission.review_status != ReviewStatus.PENDING.value:
+        raise Conflict(gettext("Submission %(id)s is not waiting for review (it is %(status)s).", id=submission.id,
+                               status=submission.review_status), code="not_pending")
+    _require_signing_open(agreement, signatory, signing=False)
+    submission.reviewed_by_id = actor.id
+    submission.reviewed_at = utcnow()
+    submission.review_reason = reason
+    if decision == "reject":
+        submission.review_status = ReviewStatus.REJECTED.value
+        record(session, actor, "signature.review_rejected", signatory, agreement_id=agreement.id,
+               submission_id=submission.id, sha256=submission.sha256, reason=reason)
+        lifecycle.scan_rejected.send(agreement, ctx=_context(session, actor, agreement), signatory=signatory,
+                                     submission=submission)
+        session.flush()
+        return SignatureOutcome(submission, signatory, agreement, True, [])
+    submission.review_status = ReviewStatus.ACCEPTED.value
+    record(session, actor, "signature.review_accepted", signatory, agreement_id=agreement.id,
+           submission_id=submission.id, sha256=submission.sha256, reason=reason or None)
+    return accept_signature(session, actor, signatory, submission, verification_of(submission) or {},
+                            reviewed_submission_id=submission.id,
+                            submitted_by=submission.created_by_id if submission.created_by_id else "signatory_link")
+
+
 def _checked_shared_flag(value: bool | str | None) -> bool:
     if value in (None, "", False, "false", "0", "no"):
         return False
@@ -419,8 +533,13 @@ def _checked_shared_flag(value: bool | str | None) -> bool:
 
 
 def _refuse_duplicate(agreement: Agreement, signatory: Signatory, sha256: str, shared: bool) -> None:
-    """409 when another signatory of the agreement already counts with this very file (unless ``shared``)."""
-    others = [s for s in agreement.signatories if s.id != signatory.id and s.signed_file_sha256 == sha256]
+    """409 when another signatory of the agreement already counts with this very file, or has it waiting
+    for review (unless ``shared``)."""
+    waiting = set(object_session(agreement).scalars(select(SignatureSubmission.signatory_id).where(
+        SignatureSubmission.agreement_id == agreement.id, SignatureSubmission.sha256 == sha256,
+        SignatureSubmission.review_status == ReviewStatus.PENDING.value)))
+    others = [s for s in agreement.signatories
+              if s.id != signatory.id and (s.signed_file_sha256 == sha256 or s.id in waiting)]
     if others and not shared:
         raise Conflict(
             gettext("This file was already recorded as the signed copy of %(name)s. Each signatory needs their own "

@@ -17,7 +17,7 @@ from docmgr.signatures.api import evidence as evidence_download
 from docmgr.signatures.api import pdf_download, submission_content
 from docmgr.signatures.forms import DeclineForm, SignatureForm, TransitionForm
 from docmgr.signatures.inbox import build_inbox
-from docmgr.vocab import AGREEMENT_STATUS_LABELS
+from docmgr.vocab import AGREEMENT_STATUS_LABELS, REVIEW_STATUS_LABELS, ReviewStatus
 from docmgr.web import form_error
 
 bp = Blueprint("signatures", __name__)
@@ -48,9 +48,10 @@ def panel_context(agreement: Agreement) -> dict:
     """What ``signatures/_agreement_panel.html`` shows for one agreement, for the current user."""
     actor = _actor()
     _, events = services.agreement_events(db.session, actor, agreement.id)
+    submissions = services.submissions_for(db.session, agreement)
     return {
         "options": services.transition_options(db.session, actor, agreement),
-        "submissions": services.submissions_for(db.session, agreement),
+        "submissions": submissions,
         "events": events,
         # Staff record for any signatory; a firm user acts on the row that names them (their e-mail) only.
         "may_sign_for": lambda signatory: (services.may_sign_for(actor, signatory) if services.is_staff(actor)
@@ -58,6 +59,7 @@ def panel_context(agreement: Agreement) -> dict:
         "may_sign_in_browser": lambda signatory: electronic.may_sign_in_browser(actor, signatory),
         "verification_of": services.verification_of,
         "signing_open": agreement.status in ("out_for_signature", "partially_signed"),
+        "awaiting_review": {sub.signatory_id for sub in submissions if sub.review_status == ReviewStatus.PENDING.value},
     }
 
 
@@ -66,7 +68,8 @@ def _template_helpers() -> dict:
     return {
         "signature_panel": panel_context, "now_utc": utcnow, "LIFECYCLE_STATUS_LABELS": AGREEMENT_STATUS_LABELS,
         "TRANSITION_LABELS": TRANSITION_LABELS, "SIGNATORY_LABELS": SIGNATORY_LABELS, "METHOD_LABELS": METHOD_LABELS,
-        "UPLOAD_METHODS": services.METHODS, "SIGN_CONSENT_TEXT": electronic.CONSENT_TEXT,
+        "UPLOAD_METHODS": services.METHODS,
+        "REVIEW_STATUS_LABELS": REVIEW_STATUS_LABELS, "REVIEW_REASON_MAX": services.REVIEW_REASON_MAX, "SIGN_CONSENT_TEXT": electronic.CONSENT_TEXT,
     }
 
 
@@ -141,7 +144,27 @@ def upload_signature(agreement_id: int, signatory_id: int):
     if not outcome.is_valid:
         message = _("The signature is not valid: %(reasons)s.", reasons="; ".join(outcome.reasons))
         return _agreement_page(agreement_id, {"field": "file", "message": message, "code": "signature_invalid"}, 422)
-    flash(_("The signature of %(name)s was recorded.", name=outcome.signatory.name), "success")
+    flash(services.outcome_message(outcome), "success")
+    return _back_to_agreement(agreement_id)
+
+
+@bp.post("/agreements/<int:agreement_id>/signatures/<int:signatory_id>/submissions/<int:submission_id>/review")
+@login_required
+def review_submission(agreement_id: int, signatory_id: int, submission_id: int):
+    """Legal accept or reject a wet-ink scan waiting for review (the same service as the API)."""
+    form = request.form
+    try:
+        outcome = services.review_submission(db.session, _actor(), agreement_id, signatory_id, submission_id,
+                                             form.get("decision"), form.get("reason"))
+        db.session.commit()
+    except DocmgrError as exc:
+        return _after_failure(agreement_id, exc)
+    if outcome.submission.review_status == "accepted":
+        flash(_("The scan of %(name)s was accepted: it counts as their signature.", name=outcome.signatory.name),
+              "success")
+    else:
+        flash(_("The scan of %(name)s was rejected; they are told why and may upload again.",
+                name=outcome.signatory.name), "success")
     return _back_to_agreement(agreement_id)
 
 
@@ -248,6 +271,7 @@ INBOX_REASON_LABELS = {
     "sign_by_passed": _l("the sign-by date has passed"),
     "waiting_too_long": _l("out for signature for too long"),
     "declined": _l("declined"),
+    "scan_review": _l("a wet-ink scan waits for your review"),
 }
 
 

@@ -5,8 +5,9 @@
 * A periodic task of the queue (Huey's periodic mechanism, every ``DEADLINE_CRON_MINUTES``) records a
   ``signing.deadlines`` outbox row; the worker runs it: signatories whose turn it is and who have not
   acted get a reminder (with a fresh link) every ``reminder_days`` (the agreement's, else
-  ``DOCMGR_REMINDER_DAYS``), and agreements past their sign-by date (or a signatory's due date) move to
-  ``expired`` by themselves — the lifecycle's listeners then tell everyone concerned. The handler is
+  ``DOCMGR_REMINDER_DAYS``) — not while a scan of theirs awaits legal's review —, and agreements past
+  their sign-by date (or a signatory's due date) move to ``expired`` by themselves (not while a scan
+  submitted before that date awaits review: lifecycle.overdue_signatories) — the lifecycle's listeners then tell everyone concerned. The handler is
   idempotent (reminded_at, the status), so several workers scheduling it changes nothing more.
 * The clock is ``app.config["CLOCK"]`` (a callable; None: the real time), so tests move time.
 """
@@ -29,6 +30,7 @@ from docmgr.drafting.models import Agreement, AgreementStatus, Signatory, Signat
 from docmgr.extensions import db
 from docmgr.signatures import lifecycle
 from docmgr.signatures.lifecycle import SIGNING_STATUSES, TransitionContext
+from docmgr.signatures.services import pending_review
 from docmgr.signing.models import SigningLink
 from docmgr.signing.services import issue_link
 from docmgr.tasks import enqueue, get_queue, register_handler
@@ -84,8 +86,8 @@ def remind(session: Session, agreement: Agreement, now: datetime) -> list[Signat
     reminded = []
     for signatory in agreement.signatories:
         if (signatory.status != SignatoryStatus.PENDING.value or not signatory.email or signatory.invited_at is None
-                or not lifecycle.has_turn(agreement, signatory)):
-            continue
+                or not lifecycle.has_turn(agreement, signatory) or pending_review(session, signatory) is not None):
+            continue  # a signatory whose scan awaits legal's review is not chased
         last = max(d for d in (signatory.invited_at, signatory.reminded_at) if d is not None)
         if now - last < timedelta(days=days):
             continue

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from docmgr.accounts.models import User
-from docmgr.accounts.permissions import can_read_agreement
+from docmgr.accounts.permissions import can_read_agreement, is_staff
 from docmgr.audit.models import AuditEvent
 from docmgr.audit.services import record
 from docmgr.drafting.models import Agreement, Signatory, SignatoryStatus
@@ -30,7 +30,7 @@ from docmgr.extensions import db
 from docmgr.mail.preferences import wants
 from docmgr.mail.services import compose, compose_for_user
 from docmgr.signatures.lifecycle import TransitionContext
-from docmgr.signing.services import signatory_language
+from docmgr.signing.services import issue_link, signatory_language
 from docmgr.storage import current_store
 from docmgr.tasks import enqueue
 from docmgr.vocab import AgreementStatus, Role
@@ -124,6 +124,37 @@ def notify_signature(agreement: Agreement, *, ctx: TransitionContext, signatory:
     for user in recipients(ctx.session, agreement, "signature_recorded"):
         compose_for_user(ctx.session, "signature_recorded", user, title=agreement.title, agreement_id=agreement.id,
                          name=signatory.name, method=signatory.method or "", waiting=waiting)
+
+
+# --- the review of a wet-ink scan --------------------------------------------------------------------------
+
+
+def notify_scan_submitted(agreement: Agreement, *, session: Session, signatory: Signatory, submission: Any) -> None:
+    """``scan_submitted`` subscriber: the agreement's legal officer hears that a scan waits for review
+    (their "signature recorded" choice decides, as for the signatures themselves)."""
+    owner = agreement.created_by
+    if owner is None or not owner.is_active or not is_staff(owner) or not wants(session, owner, "signature_recorded"):
+        return
+    compose_for_user(session, "scan_to_review", owner, title=agreement.title, agreement_id=agreement.id,
+                     name=signatory.name)
+
+
+def notify_scan_rejected(agreement: Agreement, *, ctx: TransitionContext, signatory: Signatory, submission: Any) -> None:
+    """``scan_rejected`` subscriber: the signatory reads why, in their language, and where to upload again —
+    a link holder through a fresh personal link (earlier ones revoked, as a reminder does), a firm user
+    on the agreement's page."""
+    session, reviewer = ctx.session, ctx.actor
+    submitter = session.get(User, submission.created_by_id) if submission.created_by_id else None
+    context = {"title": agreement.title, "reason": submission.review_reason}
+    if submitter is not None:
+        if submitter.is_active:
+            url = f"{current_app.config['PUBLIC_URL'].rstrip('/')}/agreements/{agreement.id}"
+            compose_for_user(session, "scan_rejected", submitter, url=url, expires_at=None, **context)
+        return
+    if signatory.email and reviewer is not None:
+        link, _url = issue_link(session, signatory, reviewer, kind="scan_rejected", **context)
+        record(session, reviewer, "signing.invited", link, agreement_id=agreement.id, signatory_id=signatory.id,
+               email=signatory.email, expires_at=link.expires_at.isoformat(), after="scan_rejected")
 
 
 # --- the executed mail ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from docmgr.drafting.models import Agreement, Signatory
 from docmgr.errors import DocmgrError
 from docmgr.extensions import db
 from docmgr.signatures import electronic
+from docmgr.signatures.services import pending_review
 from docmgr.web import form_error
 
 bp = Blueprint("signing", __name__)
@@ -36,7 +37,8 @@ def page(token: str):
     signatory = db.session.get(Signatory, link.signatory_id)
     response = render_template("signing/page.html", token=token, link=link, agreement=agreement,
                                signatory=signatory, verified=_verified(link.id),
-                               code_sent=link.code_expires_at is not None)
+                               code_sent=link.code_expires_at is not None,
+                               awaiting_review=pending_review(db.session, signatory) is not None)
     return response, 200, {"Cache-Control": "no-store"}
 
 
@@ -113,7 +115,8 @@ def upload(token: str):
     if not outcome.is_valid:
         flash(_("The signature was not accepted: %(reasons)s", reasons="; ".join(outcome.reasons)), "error")
         return redirect(url_for("signing.page", token=token), 303)
-    return render_template("signing/done.html", agreement=outcome.agreement, declined=False)
+    return render_template("signing/done.html", agreement=outcome.agreement, declined=False,
+                           pending_review=outcome.pending_review)
 
 
 @bp.post("/sign/<token>/decline")
