@@ -135,26 +135,36 @@ def frozen_pdf_stored(ctx: TransitionContext) -> Refusal | None:
     return None
 
 
-def overdue_signatories(agreement: Agreement, now: datetime | None = None) -> list:
-    """The pending signatories whose own due date, or the agreement's sign-by date, has passed — except
-    one whose scan, submitted before that date, still waits for legal's review (the agreement does not
-    expire under them; once the scan is rejected, the next run expires it)."""
-    now = now or utcnow()
+def _deadline(agreement: Agreement, signatory) -> datetime | None:
+    """A signatory's sign-by date: the earlier of their own and the agreement's."""
+    return min((d for d in (signatory.due_at, agreement.sign_by) if d is not None), default=None)
+
+
+def review_holds_expiry(agreement: Agreement) -> bool:
+    """A wet-ink scan submitted before its signatory's deadline still waits for legal's review: the
+    agreement does not expire until that review is done (a rejection lets the next run expire it)."""
     session = object_session(agreement)
-    waiting: dict[int, datetime] = {}
-    if session is not None:
-        rows = session.execute(select(SignatureSubmission.signatory_id, SignatureSubmission.created_at).where(
-            SignatureSubmission.agreement_id == agreement.id,
-            SignatureSubmission.review_status == ReviewStatus.PENDING.value))
-        waiting = {signatory_id: created_at for signatory_id, created_at in rows}
-    overdue = []
-    for s in agreement.signatories:
-        deadline = min((d for d in (s.due_at, agreement.sign_by) if d is not None), default=None)
-        if s.status != SignatoryStatus.PENDING.value or deadline is None or deadline >= now:
-            continue
-        if s.id in waiting and waiting[s.id] <= deadline:
-            continue
-        overdue.append(s)
+    if session is None:
+        return False
+    by_id = {s.id: s for s in agreement.signatories}
+    rows = session.execute(select(SignatureSubmission.signatory_id, SignatureSubmission.created_at).where(
+        SignatureSubmission.agreement_id == agreement.id,
+        SignatureSubmission.review_status == ReviewStatus.PENDING.value))
+    for signatory_id, created_at in rows:
+        deadline = _deadline(agreement, by_id[signatory_id]) if signatory_id in by_id else None
+        if deadline is None or created_at <= deadline:
+            return True
+    return False
+
+
+def overdue_signatories(agreement: Agreement, now: datetime | None = None) -> list:
+    """The pending signatories whose own due date, or the agreement's sign-by date, has passed; none while
+    a scan submitted in time waits for legal's review (:func:`review_holds_expiry`)."""
+    now = now or utcnow()
+    overdue = [s for s in agreement.signatories if s.status == SignatoryStatus.PENDING.value
+               and (deadline := _deadline(agreement, s)) is not None and deadline < now]
+    if overdue and review_holds_expiry(agreement):
+        return []
     return overdue
 
 
@@ -175,6 +185,8 @@ def no_due_date_passed(ctx: TransitionContext) -> Refusal | None:
 
 def some_signatory_overdue(ctx: TransitionContext) -> Refusal | None:
     if not overdue_signatories(ctx.agreement, ctx.now):
+        if review_holds_expiry(ctx.agreement):
+            return Refusal(gettext("A scan submitted before the deadline waits for review: accept or reject it first."))
         return Refusal(gettext("No pending signature is overdue: an agreement expires only once a due date has passed."))
     return None
 

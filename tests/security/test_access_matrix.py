@@ -113,6 +113,8 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                            body=_signature),
     ("api.signatures_api.decline_signature", "POST"): Route(owned=True, write=True, agreement="agreement_draft",
                                                             body=_json({"reason": "No."})),
+    # Reviewing a wet-ink scan (issue 13): legal staff and administrators only.
+    ("api.signatures_api.review_submission", "POST"): Route(owned=True, write=True, body=_json({"decision": "accept"})),
     ("api.signatures_api.certificate", "GET"): Route(owned=True),
     ("api.signatures_api.submission_content", "GET"): Route(owned=True),
     ("api.signatures_api.evidence", "GET"): Route(owned=True),
@@ -244,6 +246,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     # Legal compares a wet-ink scan with the signature page: whoever may read the agreement's submissions.
     ("signatures.review_scan", "GET"): Route(owned=True),
     ("signatures.review_page", "GET"): Route(owned=True),
+    ("signatures.review_submission", "POST"): Route(owned=True, write=True, body=_form(decision="accept")),
     ("drafting.signing_settings", "POST"): Route(owned=True, write=True, agreement="agreement_draft",
                                                   body=_form(signing_order="parallel")),
     # A completion mail's download link (files too large to attach): the signed token is the credential.
