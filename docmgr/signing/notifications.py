@@ -152,7 +152,7 @@ def notify_scan_rejected(agreement: Agreement, *, ctx: TransitionContext, signat
             compose_for_user(session, "scan_rejected", submitter, url=url, expires_at=None, **context)
         return
     if signatory.email and reviewer is not None:
-        link, _url = issue_link(session, signatory, reviewer, kind="scan_rejected", **context)
+        link, _url = issue_link(session, signatory, reviewer, kind="scan_rejected", reason=submission.review_reason)
         record(session, reviewer, "signing.invited", link, agreement_id=agreement.id, signatory_id=signatory.id,
                email=signatory.email, expires_at=link.expires_at.isoformat(), after="scan_rejected")
 
