@@ -12,6 +12,7 @@ from sqlalchemy import select
 from docmgr.audit.models import AuditEvent
 from docmgr.drafting.models import Signatory
 from docmgr.extensions import db
+from docmgr.signatures.models import SignatureSubmission
 from tests.conftest import csrf_from
 from tests.signatures.conftest import frozen_pdf, png_scan, render_agreement_pdf, sign_pdf
 from tests.signing.test_links import LINK, enter_code, invite, request_code, text_of
@@ -64,7 +65,13 @@ def test_sign_by_upload_and_by_scan_through_links(app, client, smtp, cast, token
 
     browser, path = opened(app, client, smtp, legal, agreement, anna)
     answer = post_file(browser, path, png_scan(), "scan.png", "wet_ink")
-    assert answer.status_code == 200
+    assert answer.status_code == 200 and 'data-done="review"' in answer.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Signatory, anna.id).status == "pending"  # a scan counts once legal accepted it
+    [waiting] = db.session.scalars(select(SignatureSubmission).where(SignatureSubmission.review_status == "pending"))
+    accepted = client.post(f"/api/v1/agreements/{agreement.id}/signatories/{anna.id}/submissions/{waiting.id}/review",
+                           headers=legal, json={"decision": "accept"})
+    assert accepted.status_code == 200, accepted.get_json()
     db.session.expire_all()
     assert db.session.get(Signatory, anna.id).status == "signed"
     assert db.session.get(type(agreement), agreement.id).status == "executed"
