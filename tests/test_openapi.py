@@ -323,7 +323,17 @@ def test_every_route_answers_as_the_spec_says(app, client, spec, people):
 
     refused = sign(first, 422, frozen, "digital", "unsigned.pdf").get_json()
     assert refused["error"]["code"] == "signature_invalid" and refused["error"]["submission"]["is_valid"] is False
-    sign(first, 201, png_bytes(), "wet_ink", "scan.png")
+    # A firm user's own scan waits for legal's review (202), then counts once accepted.
+    waiting = call("POST", f"/agreements/{agreement_id}/signatories/{first}/signature", 202, headers=firm,
+                   content_type="multipart/form-data",
+                   data={"method": "wet_ink", "file": (io.BytesIO(png_bytes()), "scan.png")}).get_json()
+    assert waiting["submission"]["review_status"] == "pending"
+    review_url = f"/agreements/{agreement_id}/signatories/{first}/submissions/{waiting['submission']['id']}/review"
+    call("POST", review_url, 422, headers=legal, json={"decision": "reject"})
+    call("POST", review_url, 403, headers=firm, json={"decision": "accept"})
+    assert call("POST", review_url, 200, headers=legal, json={"decision": "accept"}).get_json()["submission"][
+        "review_status"] == "accepted"
+    call("POST", review_url, 409, headers=legal, json={"decision": "accept"})
     duplicate = sign(second, 409, png_bytes(), "wet_ink", "scan2.png").get_json()
     assert duplicate["error"]["code"] == "duplicate_signature_file"
     signed = sign(second, 201, png_bytes(), "wet_ink", "scan2.png", shared_counterpart="true").get_json()
