@@ -179,6 +179,8 @@ class ReviewStatus(str, enum.Enum):  # noqa: UP042 - values compared as plain st
 
 
 REVIEW_STATUSES = tuple(s.value for s in ReviewStatus)
+# A valid submission in one of these counts (or counted) as a signature; pending and rejected scans never did.
+COUNTING_REVIEW_STATUSES = (ReviewStatus.NOT_REQUIRED.value, ReviewStatus.ACCEPTED.value)
 REVIEW_DECISIONS = ("accept", "reject")
 REVIEW_STATUS_LABELS = {
     "not_required": _l("no review needed"),

@@ -36,6 +36,7 @@ from docmgr.signatures.cms import verify_cms
 from docmgr.signatures.models import SignatureSubmission
 from docmgr.signatures.verification import verify_digital
 from docmgr.storage import current_store
+from docmgr.vocab import COUNTING_REVIEW_STATUSES
 
 MANIFEST = "manifest-sha256.txt"
 MAX_PACKAGE_MEMBERS = 10_000
@@ -105,7 +106,9 @@ def build_package(session: Session, agreement: Agreement) -> bytes:
     index = []
     accepted = session.scalars(
         select(SignatureSubmission).where(SignatureSubmission.agreement_id == agreement.id,
-                                          SignatureSubmission.is_valid.is_(True)).order_by(SignatureSubmission.id)
+                                          SignatureSubmission.is_valid.is_(True),
+                                          SignatureSubmission.review_status.in_(COUNTING_REVIEW_STATUSES))
+        .order_by(SignatureSubmission.id)
     )
     for number, submission in enumerate(accepted, start=1):
         verification = json.loads(submission.verification_json or "{}")
@@ -113,6 +116,8 @@ def build_package(session: Session, agreement: Agreement) -> bytes:
             "signatory_id": submission.signatory_id, "method": submission.method,
             "format": verification.get("format", "pades" if submission.method == "digital" else "wet_ink"),
             "file": f"signatures/{number}-{_safe(submission.filename or 'signed')}", "file_sha256": submission.sha256,
+            "review_status": submission.review_status, "reviewed_by_id": submission.reviewed_by_id,
+            "reviewed_at": submission.reviewed_at.isoformat() if submission.reviewed_at else None,
         }
         members[entry["file"]] = store.read(submission.sha256)
         if submission.signature_sha256:

@@ -45,7 +45,7 @@ from docmgr.signatures.evidence import build_package
 from docmgr.signatures.lifecycle import SIGNING_STATUSES, TransitionContext
 from docmgr.signatures.models import SignatureSubmission
 from docmgr.storage import current_store, store_bytes
-from docmgr.vocab import REVIEW_DECISIONS, ReviewStatus
+from docmgr.vocab import COUNTING_REVIEW_STATUSES, REVIEW_DECISIONS, ReviewStatus
 
 METHODS = ("wet_ink", "digital")
 # "electronic": signed in the browser and sealed by docmgr (docmgr.signatures.seal); never uploaded as such.
@@ -866,7 +866,7 @@ def verify_upload(
         candidates.setdefault(agreement_id, set()).add("executed_copy")
     for agreement_id in session.scalars(
         select(SignatureSubmission.agreement_id).where(
-            SignatureSubmission.is_valid.is_(True),
+            SignatureSubmission.is_valid.is_(True), SignatureSubmission.review_status.in_(COUNTING_REVIEW_STATUSES),
             SignatureSubmission.sha256.in_(hashes) | SignatureSubmission.signature_sha256.in_(hashes),
         )
     ):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from datetime import timedelta
 
 import pytest
@@ -134,6 +135,8 @@ def test_a_rejected_scan_is_mailed_with_the_reason_and_a_new_link(app, client, s
     page = staff.get(f"/agreements/{agreement.id}").get_data(as_text=True)
     assert 'id="scan-review"' in page and f'data-review="{submission.id}" data-review-status="pending"' in page
     assert "data-awaiting-review" in page and 'name="decision" value="reject"' in page
+    inbox = staff.get("/inbox").get_data(as_text=True)
+    assert 'id="scans-to-review" data-count="1"' in inbox and f"/agreements/{agreement.id}#scan-review" in inbox
     form_url = f"/agreements/{agreement.id}/signatures/{anna.id}/submissions/{submission.id}/review"
     before = state(agreement.id)
     refused = staff.post(form_url, data={"csrf_token": csrf_from(page), "decision": "reject", "reason": " "})
@@ -168,6 +171,14 @@ def test_a_rejected_scan_is_mailed_with_the_reason_and_a_new_link(app, client, s
     db.session.expire_all()
     assert db.session.get(Signatory, anna.id).status == "signed"
     assert db.session.get(Agreement, agreement.id).status == "partially_signed"
+    # Once executed, the evidence package holds the accepted scans only (the rejected one stays on record).
+    assert upload(client, legal, agreement.id, marco.id, scan(5), method="wet_ink", name="m.png").status_code == 201
+    package = client.get(f"/api/v1/agreements/{agreement.id}/evidence", headers=legal)
+    assert package.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(package.data)) as archive:
+        index = json.loads(archive.read("signatures/index.json"))["signatures"]
+    assert [(e["signatory_id"], e["review_status"]) for e in index] == [(anna.id, "accepted"), (marco.id, "accepted")]
+    assert index[0]["file_sha256"] == second.sha256 and index[0]["reviewed_by_id"] == cast.legal.id
 
 
 def test_firm_users_scan_goes_to_review_and_the_refusals_change_nothing(app, client, cast, token_for, identity,
