@@ -14,7 +14,7 @@ from docmgr.accounts.models import User
 from docmgr.database import utcnow
 from docmgr.drafting.demo import DEMO_TITLE
 from docmgr.drafting.models import Agreement, AgreementStatus
-from docmgr.signatures.services import record_signature, transition
+from docmgr.signatures.services import record_signature, review_submission, transition
 
 
 def _handwritten_scan() -> bytes:
@@ -46,7 +46,9 @@ def load_signatures_demo(session: Session) -> None:
     transition(session, author, agreement.id, "out_for_signature", due_at=utcnow() + timedelta(days=30))
     italian = next((s for s in agreement.signatories if s.organization_id == italian_firm.organization_id), None)
     if italian is not None:
-        record_signature(
+        outcome = record_signature(
             session, italian_firm, agreement.id, italian.id, stream=io.BytesIO(_handwritten_scan()),
             filename="firma-marco-bianchi.png", method="wet_ink",
         )
+        if outcome.pending_review:  # a firm's scan counts once legal accepted it (issue 13)
+            review_submission(session, author, agreement.id, italian.id, outcome.submission.id, "accept")

@@ -75,10 +75,25 @@ def test_wet_ink_scan_is_recorded_and_becomes_searchable(open_browser, shot):
     with page.expect_navigation():  # posted, then redirected back to the agreement
         form.get_by_role("button", name="Record signature").click()
     assert page.url.startswith(agreement_url)
+    # A firm user's scan counts only once legal accepted it (issue 13): it waits for review.
+    expect(page.locator("[data-awaiting-review]")).to_have_count(1)
+    expect(page.locator("[data-status]").first).not_to_have_attribute("data-status", "executed")
+    shot(page, "2-awaiting-review")
+
+    # Legal compares it with the signature page and accepts it: now it is executed.
+    legal = open_browser("legal")
+    legal.page.goto(agreement_url)
+    review = legal.page.locator("#scan-review [data-review-status=pending]")
+    expect(review.locator("img.review-image")).to_have_count(2)
+    shot(legal.page, "3-review")
+    with legal.page.expect_navigation():
+        review.get_by_role("button", name="Accept the scan").click()
+    expect(legal.page.locator("[data-status]").first).to_have_attribute("data-status", "executed")
+    page.reload()
     expect(page.locator("[data-status]").first).to_have_attribute("data-status", "executed")
     executed_link = page.locator("#signatures").get_by_role("link", name=re.compile(r"Document #\d+"))
     expect(executed_link).to_have_count(1)
-    shot(page, "2-executed")
+    shot(page, "4-executed")
 
     # The same scan as a document of its own: no text layer, so it is queued for OCR.
     firm.goto("/documents/new")
@@ -92,17 +107,17 @@ def test_wet_ink_scan_is_recorded_and_becomes_searchable(open_browser, shot):
     assert sent.value.resource_type == "xhr"
     page.wait_for_url(re.compile(r"/documents/\d+$"))
     document_url = page.url
-    shot(page, "3-scan-uploaded")
+    shot(page, "5-scan-uploaded")
 
     deadline = time.monotonic() + OCR_WAIT_SECONDS
     _search_until_found(firm, ITALIAN_WORD, SCAN_TITLE, deadline)
     hit = page.locator("article.hit", has_text=SCAN_TITLE)
     assert ITALIAN_WORD in hit.locator("mark").all_inner_texts()[0].lower()
-    shot(page, "4-found-italian")
+    shot(page, "6-found-italian")
     _search_until_found(firm, RUSSIAN_WORD, SCAN_TITLE, deadline)
-    shot(page, "5-found-russian")
+    shot(page, "7-found-russian")
 
     page.goto(document_url)
     expect(page.locator("main")).to_contain_text("Text recognised automatically (OCR)")
-    shot(page, "6-ocr-done")
+    shot(page, "8-ocr-done")
     firm.guard.assert_clean()
