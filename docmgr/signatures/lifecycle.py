@@ -160,9 +160,7 @@ def review_holds_expiry(agreement: Agreement) -> bool:
 def overdue_signatories(agreement: Agreement, now: datetime | None = None) -> list:
     """The pending signatories whose own due date, or the agreement's sign-by date, has passed; none while
     a scan submitted in time waits for legal's review (:func:`review_holds_expiry`)."""
-    now = now or utcnow()
-    overdue = [s for s in agreement.signatories if s.status == SignatoryStatus.PENDING.value
-               and (deadline := _deadline(agreement, s)) is not None and deadline < now]
+    overdue = _past_deadline(agreement, now)
     if overdue and review_holds_expiry(agreement):
         return []
     return overdue
@@ -183,9 +181,15 @@ def no_due_date_passed(ctx: TransitionContext) -> Refusal | None:
     return None
 
 
+def _past_deadline(agreement: Agreement, now: datetime | None = None) -> list:
+    now = now or utcnow()
+    return [s for s in agreement.signatories if s.status == SignatoryStatus.PENDING.value
+            and (deadline := _deadline(agreement, s)) is not None and deadline < now]
+
+
 def some_signatory_overdue(ctx: TransitionContext) -> Refusal | None:
     if not overdue_signatories(ctx.agreement, ctx.now):
-        if review_holds_expiry(ctx.agreement):
+        if _past_deadline(ctx.agreement, ctx.now):  # overdue, but held by a scan waiting for review
             return Refusal(gettext("A scan submitted before the deadline waits for review: accept or reject it first."))
         return Refusal(gettext("No pending signature is overdue: an agreement expires only once a due date has passed."))
     return None
