@@ -1,7 +1,7 @@
 """review (issue 13): a wet-ink scan counts only after legal staff accepted it
 
 Revision ID: 0005_review
-Revises: 0004_docs
+Revises: 0005_lang16
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import docmgr.database
 
 
 revision = "0005_review"
-down_revision = "0004_docs"  # main's head when written; the lead re-chains at merge time
+down_revision = "0005_lang16"  # main's head after the rebase; the lead re-chains at merge time
 branch_labels = None
 depends_on = None
 
