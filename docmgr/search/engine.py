@@ -35,6 +35,7 @@ from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh.index import LockError
+from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
@@ -300,8 +301,7 @@ class WhooshEngine(Scoring, Facets, Highlighting):
             top_hits = self._fast_top(searcher, query, matched, page * per_page)
             if top_hits is not None:
                 top = top_hits[(page - 1) * per_page: page * per_page]
-                hits = [self._hit(searcher, query, hit, with_highlights) for hit in top]
-                return EngineResult(len(matched), hits, facets)
+                return EngineResult(len(matched), self._hits(searcher, query, top, with_highlights), facets)
         options: dict[str, Any] = {"limit": page * per_page}
         scored = query
         if len(matched) <= self.RESTRICT_SCORING_BELOW:
@@ -323,8 +323,7 @@ class WhooshEngine(Scoring, Facets, Highlighting):
                 raise SearchTimeout from None
             results = collector.results()
         top = results[(page - 1) * per_page: page * per_page]
-        hits = [self._hit(searcher, query, hit, with_highlights) for hit in top]
-        return EngineResult(len(matched), hits, facets)
+        return EngineResult(len(matched), self._hits(searcher, query, top, with_highlights), facets)
 
     # Characters of stored texts kept decoded per thread (about 2–4 bytes each), for documents
     # shown again while the index is unchanged.
@@ -354,7 +353,46 @@ class WhooshEngine(Scoring, Facets, Highlighting):
             self._local.document_chars -= cache.pop(oldest)[2]
         return stored, payload
 
-    def _hit(self, searcher: Searcher, query: wq.Query, hit, with_highlights: bool) -> EngineHit:
+    # Hits whose texts are longer than this (characters) get their highlights placed from the positions
+    # the index keeps for the query's words; shorter ones are scanned (reading postings costs more).
+    LOCATE_ABOVE_CHARS = 6_000
+    LOCATE_TERMS = 16  # at most this many words to read positions for (wildcards may expand further)
+
+    def _hits(self, searcher: Searcher, query: wq.Query, top, with_highlights: bool) -> list[EngineHit]:
+        positions = self._positions(searcher, query, [hit.docnum for hit in top]) if with_highlights else {}
+        return [self._hit(searcher, query, hit, with_highlights, positions.get(hit.docnum)) for hit in top]
+
+    def _positions(self, searcher: Searcher, query: wq.Query, docnums: list[int]) -> dict[int, dict[str, list[int]]]:
+        """docnum → term → the ``body`` positions of the query's words, for the long documents
+        among ``docnums``: one walk through each word's postings for all of them, so placing
+        highlights costs what the snippet holds, not what the document holds."""
+        long_ones = []
+        for docnum in docnums:
+            payload = self._document(searcher, docnum)[1]
+            if len(payload.get("text_it", "")) + len(payload.get("text_ru", "")) > self.LOCATE_ABOVE_CHARS:
+                long_ones.append(docnum)
+        terms = self._query_terms(query, BODY) if long_ones else set()
+        if not terms or len(terms) > self.LOCATE_TERMS:
+            return {}
+        long_ones.sort()
+        reader = searcher.reader()
+        found: dict[int, dict[str, list[int]]] = {docnum: {} for docnum in long_ones}
+        for term in sorted(terms):
+            try:
+                matcher = reader.postings(BODY, term)
+            except TermNotFound:
+                continue
+            for docnum in long_ones:
+                if not matcher.is_active():
+                    break
+                if matcher.id() < docnum:
+                    matcher.skip_to(docnum)
+                if matcher.is_active() and matcher.id() == docnum:
+                    found[docnum][term] = matcher.value_as("positions")
+        return found
+
+    def _hit(self, searcher: Searcher, query: wq.Query, hit, with_highlights: bool,
+             positions: dict[str, list[int]] | None = None) -> EngineHit:
         stored, payload = self._document(searcher, hit.docnum)
         result = EngineHit(
             uid=stored["uid"], doctype=stored.get("doctype", ""), object_id=payload.get("object_id") or 0,
@@ -368,7 +406,7 @@ class WhooshEngine(Scoring, Facets, Highlighting):
             score=round(float(hit.score or 0.0), 4),
         )
         if with_highlights:
-            self._highlight(query, stored, payload, result)
+            self._highlight(query, stored, payload, result, positions)
         return result
 
     # --- more like this ----------------------------------------------------------------------------

@@ -78,18 +78,35 @@ class Highlighting:
         walk(query)
         return terms
 
-    def _highlight(self, query: wq.Query, stored: dict[str, Any], payload: dict[str, Any], result: EngineHit) -> None:
+    @staticmethod
+    def _located(text: str, terms: set[str], positions: dict[str, list[int]],
+                 where: list[Any]) -> list[tuple[int, int, str]] | None:
+        """The words of one language's text at the ``body`` positions the index keeps for ``terms``
+        (``positions``: term → positions in this document), placed by the text's checkpoints
+        (``where``, see :func:`docmgr.search.schema.text_positions`); None if they do not fit."""
+        start, count, offsets = where
+        wanted = [p - start for term in terms for p in positions.get(term, ()) if start <= p < start + count]
+        return _HIGHLIGHT_TOKENIZER.locate(text, wanted, offsets, terms, HIGHLIGHT_CHARLIMIT)
+
+    def _highlight(self, query: wq.Query, stored: dict[str, Any], payload: dict[str, Any], result: EngineHit,
+                   positions: dict[str, list[int]] | None = None) -> None:
         """Up to three snippets from the best-matching text field, mapped back to the file they
-        come from; the highlighted title when only the title matched."""
+        come from; the highlighted title when only the title matched. ``positions`` (term → its
+        ``body`` positions in this document, when the engine read them from its index) spare
+        scanning the text for the words."""
         fragmenter = PinpointFragmenter(maxchars=220, surround=70, autotrim=True, charlimit=HIGHLIGHT_CHARLIMIT)
         best: tuple[int, str, list[Fragment]] | None = None
         terms = self._query_terms(query, BODY)
         for language in TEXT_LANGUAGES if terms else ():
             text = payload.get("text_" + language, "")
-            # The words are found again in the stored text (the index keeps no character offsets:
-            # they would double what a rebuild writes), as the body field analysed them.
-            matches = [_Match(start, end, form) for start, end, form
-                       in _HIGHLIGHT_TOKENIZER.find(text[:HIGHLIGHT_CHARLIMIT], terms, payload.get("mixed_" + language))]
+            # The index keeps no character offsets (they would double what a rebuild writes): the
+            # words are placed from their positions and the text's checkpoints, or else found
+            # again in the stored text, as the body field analysed them.
+            where = payload.get("positions_" + language)
+            found = self._located(text, terms, positions, where) if positions is not None and where else None
+            if found is None:
+                found = _HIGHLIGHT_TOKENIZER.find(text[:HIGHLIGHT_CHARLIMIT], terms, payload.get("mixed_" + language))
+            matches = [_Match(start, end, form) for start, end, form in found]
             if not matches:
                 continue
             fragments = list(fragmenter.fragment_matches(text, matches))

@@ -19,6 +19,7 @@ from whoosh.query.spans import SpanFirst
 from docmgr.search.text import (
     BODY,
     HEAD_POSITION,
+    SEGMENT_GAP,
     LanguageTokenizer,
     body_value,
     language_analyzer,
@@ -35,7 +36,7 @@ HIGHLIGHT_CHARLIMIT = 200_000
 
 # Changes whenever the schema or the analysis changes: it is part of every entry's stamp, so
 # `docmgr check` reports an index built by an older version as stale (fix: `docmgr reindex`).
-SCHEMA_VERSION = "4"  # 4: Italian gli/gn in skeletons, places behind Russian adjectives
+SCHEMA_VERSION = "5"  # 4: Italian gli/gn in skeletons, places behind Russian adjectives; 5: text positions
 VERSION_FILE = "schema-version"  # in each generation: the SCHEMA_VERSION that built it
 
 
@@ -161,6 +162,27 @@ def _join_texts(files: list[dict[str, Any]], language: str) -> tuple[str, list[l
     return "\n\n".join(parts), offsets
 
 
+_CHECKPOINTS = LanguageTokenizer(BODY)
+
+
+def text_positions(text_it: str, text_ru: str) -> dict[str, list[Any]]:
+    """``positions_<lang>``: [the ``body`` position of the text's first word, the number of its
+    positions, the character offsets of every ``CHECKPOINT_EVERY``-th one] — how highlights turn the
+    positions the index keeps for the query's words into characters without re-reading the text
+    (:meth:`docmgr.search.text.LanguageTokenizer.locate`). The texts are the first parts of the
+    ``body`` value (see :func:`docmgr.search.text.body_value`): the Russian one starts
+    ``SEGMENT_GAP`` positions after the Italian one ends."""
+    out: dict[str, list[Any]] = {}
+    start = 0
+    for language, text in (("it", text_it), ("ru", text_ru)):
+        if not text:
+            continue
+        count, offsets = _CHECKPOINTS.checkpoints(text)
+        out["positions_" + language] = [start, count, offsets]
+        start += count + SEGMENT_GAP
+    return out
+
+
 def entry_fields(entry: IndexEntry) -> dict[str, Any]:
     """The Whoosh document of an entry."""
     text_it, offsets_it = _join_texts(entry.files, "it")
@@ -175,6 +197,7 @@ def entry_fields(entry: IndexEntry) -> dict[str, Any]:
         # that costs a scan of the whole text whatever the query, so it is done once, here.
         "mixed_it": LanguageTokenizer.mixed_runs(text_it[:HIGHLIGHT_CHARLIMIT]),
         "mixed_ru": LanguageTokenizer.mixed_runs(text_ru[:HIGHLIGHT_CHARLIMIT]),
+        **text_positions(text_it, text_ru),
         "organization": entry.organization_names[0] if entry.organization_names else "",
         "session": entry.session_name, "object_id": entry.object_id, "document_id": entry.document_id,
         "agreement_id": entry.agreement_id,

@@ -212,6 +212,59 @@ class LanguageTokenizer(Tokenizer):
                 self._check(value, word.start(), word.end(), forms, prefixes, found)
         return [found[start] for start in sorted(found)]
 
+    # Every how many positions (words that are not stop words) ``checkpoints`` notes a character offset.
+    CHECKPOINT_EVERY = 16
+
+    def checkpoints(self, value: str) -> tuple[int, list[int]]:
+        """(number of positions, character offsets of positions 0, K, 2K…) of ``value`` analysed as
+        one plain part (K = ``CHECKPOINT_EVERY``): what :meth:`locate` needs to turn the positions an
+        index keeps for a word into characters by tokenising at most K words per match. Computed
+        once, at index time; one pass of the tokenizer without stemming."""
+        every, cache, form, count, offsets = self.CHECKPOINT_EVERY, self._cache, self._form, 0, []
+        for match in self.expression.finditer(value):
+            raw = match.group(0)
+            if (cache.get(raw) or form(raw))[1]:
+                continue
+            if count % every == 0:
+                offsets.append(match.start())
+            count += 1
+        return count, offsets
+
+    def locate(self, value: str, positions: Iterable[int], offsets: list[int], forms: set[str],
+               limit: int | None = None) -> list[tuple[int, int, str]] | None:
+        """(start, end, form) of the words at ``positions`` (counted from the start of ``value``, as
+        :meth:`checkpoints` counts them, whose ``offsets`` it made): the words an index found for
+        ``forms``, placed in the text by tokenising from the checkpoint before each. The cost follows
+        the number of words found, not the length of the text. Words ending past ``limit``
+        characters are left out. None when a word found there does not have one of ``forms`` (the
+        checkpoints do not belong to this text): the caller then scans the text."""
+        every, cache, form, expression = self.CHECKPOINT_EVERY, self._cache, self._form, self.expression
+        found: list[tuple[int, int, str]] = []
+        words, position = None, -1  # the walk: the next word's position, and the words from there on
+        for target in sorted(positions):
+            block = target // every
+            if target < 0 or block >= len(offsets):
+                return None
+            if limit is not None and offsets[block] >= limit:
+                break
+            if words is None or position > target or target - position >= every:
+                words, position = expression.finditer(value, offsets[block]), block * every
+            for match in words:
+                raw = match.group(0)
+                text, stopped = cache.get(raw) or form(raw)
+                if stopped:
+                    continue
+                position += 1
+                if position - 1 == target:
+                    if text not in forms:
+                        return None
+                    if limit is None or match.end() <= limit:
+                        found.append((match.start(), match.end(), text))
+                    break
+            else:
+                return None
+        return found
+
     @staticmethod
     def mixed_runs(value: str) -> tuple[int, ...]:
         """Where the runs of word characters holding both Latin and Cyrillic letters start (rare;

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from docmgr.search import highlights, text
+from docmgr.search import highlights, schema, text
 from docmgr.search.engine import IndexEntry, WhooshEngine
 from docmgr.search.query import QueryBuilder
 from docmgr.search.text import BODY, LanguageTokenizer, language_analyzer
@@ -127,6 +127,15 @@ def test_highlights_of_long_documents_are_those_of_a_full_analysis(engine, long_
     queries = [f"{rng.choice(italian)} {rng.choice(russian)}" for _ in range(8)]
     queries += ["diritto человек", "stato правительство", "straße pаботой", "presidente OR году"]
     seen_both = 0
+    located = []
+    real_locate = LanguageTokenizer.locate
+
+    def counted_locate(self, *args):
+        found = real_locate(self, *args)
+        located.append(found is not None)
+        return found
+
+    monkeypatch.setattr(LanguageTokenizer, "locate", counted_locate)
     for q in queries:
         fast = engine.search(builder.parse(q), page=1, per_page=10)
         assert fast.hits, q
@@ -135,6 +144,10 @@ def test_highlights_of_long_documents_are_those_of_a_full_analysis(engine, long_
                 @staticmethod
                 def find(value, forms, _mixed=None):
                     return full_analysis(value, forms)
+
+                @staticmethod
+                def locate(*_args):  # no positions: every text analysed in full
+                    return None
 
             patch.setattr(highlights, "_HIGHLIGHT_TOKENIZER", FullAnalysis)
             engine._local.__dict__.pop("document_cache", None)
@@ -148,6 +161,42 @@ def test_highlights_of_long_documents_are_those_of_a_full_analysis(engine, long_
             if any(re.search("[A-Za-z]", m) for m in marked) and any(re.search("[А-Яа-я]", m) for m in marked):
                 seen_both += 1
     assert seen_both >= 6  # the bilingual file: both languages marked in its snippets
+    assert located and all(located)  # the long texts' words were placed from the index's positions
+
+
+def test_positions_place_every_word_where_the_body_field_analysed_it(long_text):
+    """The checkpoints stored at index time turn every ``body`` position of a text (Italian and
+    Russian parts, stop words left out, titles and labels after them) into the characters the
+    analysis of the ``body`` field gave it."""
+    it_text, ru_text = long_text[:30_000], long_text[30_000:] + text.SEGMENT + " Ёлка"
+    entry = IndexEntry(uid="document:1", object_key="document:1", doctype="document", object_id=1,
+                       created_at=datetime(2020, 1, 1, tzinfo=UTC), title_it="Il diritto", title_ru="Право",
+                       files=[{"id": 1, "language": "it", "text": it_text}, {"id": 2, "language": "ru", "text": ru_text}],
+                       meta=["diritto.pdf"], stamp="1")
+    fields = schema.entry_fields(entry)
+    payload = schema.payload_of(fields)
+    tokens = [(t.pos, t.startchar, t.endchar, t.text)
+              for t in language_analyzer(BODY)(fields["body"], positions=True, chars=True, mode="index")]
+    assert tokens[-1][0] >= text.HEAD_POSITION  # titles and labels come after the texts
+    tokenizer = LanguageTokenizer(BODY)
+    for language, base in (("it", 0), ("ru", len(it_text) + 1)):
+        value = payload["text_" + language]
+        start, count, offsets = payload["positions_" + language]
+        expected = [(s - base, e - base, form) for pos, s, e, form in tokens if start <= pos < start + count]
+        assert len(expected) == count > 1000
+        assert all(tokenizer._form(value[s:e]) == (f, False) for s, e, f in expected)  # the payload's text
+        forms = {form for _s, _e, form in expected}
+        positions = [pos - start for pos, *_rest in tokens if start <= pos < start + count]
+        assert tokenizer.locate(value, positions, offsets, forms) == expected
+        rng = random.Random(language)
+        sample = sorted(rng.sample(range(count), 40))
+        assert tokenizer.locate(value, sample, offsets, forms) == [expected[i] for i in sample]
+        assert tokenizer.locate(value, sample, offsets, forms, 10_000) == \
+            [expected[i] for i in sample if expected[i][1] <= 10_000]
+        assert tokenizer.locate(value, [count + 50], offsets, forms) is None  # not this text's positions
+        sample_forms = {expected[i][2] for i in sample}
+        assert tokenizer.locate(value, sample, offsets, sample_forms) == [expected[i] for i in sample]
+        assert tokenizer.locate(value, sample, offsets[1:], sample_forms) != [expected[i] for i in sample]
 
 
 def test_highlights_come_from_a_document_cached_for_the_searcher(engine):
