@@ -1,7 +1,10 @@
 """Highlights: up to three snippets of a hit's stored text with ``<mark>`` around the words the
-query looks for, found again in the text as the ``body`` field analysed them (the index keeps no
-character offsets: they would double what a rebuild writes). The cost follows the candidate words,
-not the length of the text (see :meth:`docmgr.search.text.LanguageTokenizer.find`).
+query looks for, where the ``body`` field's analysis put them (the index keeps no character offsets:
+they would double what a rebuild writes). For a long text, the words' positions come from the index
+and the text's checkpoints (stored with it) turn them into characters
+(:meth:`docmgr.search.text.LanguageTokenizer.locate`): the cost follows the words found, not the
+length of the text. Otherwise the words are found again by a scan of candidates
+(:meth:`docmgr.search.text.LanguageTokenizer.find`).
 """
 
 from __future__ import annotations

@@ -54,8 +54,8 @@ def build_schema() -> Schema:
         # What plain words are scored on, and the only field holding the files' texts: texts of both
         # languages, then titles (weighing 3x) and meta, so each word costs one posting list instead
         # of five, and each text word is indexed once (a posting is most of what a rebuild costs).
-        # `text:` is this field below HEAD_POSITION (see InText); highlights re-analyse the stored
-        # text of the ten hits shown.
+        # `text:` is this field below HEAD_POSITION (see InText); highlights place the words of the
+        # ten hits shown from its positions (see text_positions).
         body=TEXT(analyzer=language_analyzer(BODY)),
         names=TEXT(analyzer=names, phrase=False, field_boost=1.5),  # cross-script skeletons of names
         org=TEXT(analyzer=names, phrase=False),  # organisation names only: the `org:` filter
@@ -68,7 +68,7 @@ def build_schema() -> Schema:
         year=ID(stored=True),  # of the object's own date (IndexEntry.dated_on), else of its upload
         created=DATETIME(stored=True, sortable=True),
         stamp=STORED(),
-        payload=STORED(),  # JSON: texts for snippets, file offsets, mixed-script runs, display names
+        payload=STORED(),  # JSON: texts for snippets, file offsets, mixed-script runs, text positions, display names
     )
 
 

@@ -213,7 +213,7 @@ class LanguageTokenizer(Tokenizer):
         return [found[start] for start in sorted(found)]
 
     # Every how many positions (words that are not stop words) ``checkpoints`` notes a character offset.
-    CHECKPOINT_EVERY = 16
+    CHECKPOINT_EVERY = 4
 
     def checkpoints(self, value: str) -> tuple[int, list[int]]:
         """(number of positions, character offsets of positions 0, K, 2K…) of ``value`` analysed as
