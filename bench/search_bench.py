@@ -30,7 +30,7 @@ Steps, all in one run so that the ratios compare like with like on a shared mach
 3. the same queries through HTTP (``GET /api/v1/search``) against gunicorn (2 workers) with 4
    concurrent clients, then ``GET /api/v1/me`` with 4 clients: p50/p95 and requests per second;
 4. the median search when all ten hits are 20-page documents against all ten 1-page documents
-   (``<tag> <common word>`` queries), in-process and through HTTP;
+   (``<tag> <common word>`` queries, the two kinds alternately), in-process and through HTTP;
 5. a ten-document instance: search against ``/me`` through HTTP, one client;
 6. SQLite FTS5 (``unicode61 remove_diacritics 2``, MATCH + bm25 + ``snippet()``) on the same
    texts. It does no stemming, transliteration or facets: a speed yardstick, not an equivalent.
@@ -256,6 +256,16 @@ def time_whoosh(engine: WhooshEngine, builder: QueryBuilder, queries: list[str],
         latencies.append((time.perf_counter() - started) * 1000)
         totals.append(result.total)
     return summary_of(latencies, mean_hits=round(statistics.mean(totals), 1)), latencies
+
+
+def interleaved(tagged: dict[str, list[str]], time_one, rounds: int = 3) -> dict[str, dict]:
+    """The 20-page and the 1-page queries timed alternately, ``rounds`` times each (``time_one(query)``
+    returns latencies): the load of a shared machine drifts, and both kinds then meet the same."""
+    latencies: dict[str, list[float]] = {"long": [], "short": []}
+    for long_query, short_query in zip(tagged["long"] * rounds, tagged["short"] * rounds, strict=True):
+        latencies["long"] += time_one(long_query)
+        latencies["short"] += time_one(short_query)
+    return {kind: summary_of(values) for kind, values in latencies.items()}
 
 
 # --- the instance and the server -------------------------------------------------------------------------------
@@ -604,9 +614,8 @@ def main() -> None:
     text_filter = {name: time_whoosh(engine, builder, [f"text:{q}" for q in queries[: max(10, args.queries // 5)]],
                                      None)[0]
                    for name, queries in groups.items() if name.endswith("1_word")}
-    long_short_in = {kind: time_whoosh(engine, builder, queries * 3, None)[0] for kind, queries in tagged.items()}
-    long_short_cold = {kind: time_whoosh(engine, builder, queries * 3, None, cold_documents=True)[0]
-                       for kind, queries in tagged.items()}
+    long_short_in = interleaved(tagged, lambda q: time_whoosh(engine, builder, [q], None)[1])
+    long_short_cold = interleaved(tagged, lambda q: time_whoosh(engine, builder, [q], None, cold_documents=True)[1])
     log("in-process queries done")
 
     with Server(env, args.workers, workdir / "gunicorn.log") as server:
@@ -628,12 +637,7 @@ def main() -> None:
         unqueued_all, unqueued_wall = http_load(server.port, legal, [search_path(q) for g in groups.values() for q in g],
                                                 args.workers)
         unqueued_me, unqueued_me_wall = http_load(server.port, legal, ["/api/v1/me"] * (4 * args.queries), args.workers)
-        long_short_http = {}
-        for kind, queries in tagged.items():
-            latencies = []
-            for text in queries * 3:
-                latencies += http_load(server.port, legal, [search_path(text)], 1)[0]
-            long_short_http[kind] = summary_of(latencies)
+        long_short_http = interleaved(tagged, lambda q: http_load(server.port, legal, [search_path(q)], 1)[0])
         status, data = request(server.port, "GET", search_path(tagged["long"][0]), headers=legal)
         long_hits = json.loads(data)["hits"]
     log("HTTP queries done")
