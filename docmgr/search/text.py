@@ -219,11 +219,12 @@ class LanguageTokenizer(Tokenizer):
         """(number of positions, character offsets of positions 0, K, 2K…) of ``value`` analysed as
         one plain part (K = ``CHECKPOINT_EVERY``): what :meth:`locate` needs to turn the positions an
         index keeps for a word into characters by tokenising at most K words per match. Computed
-        once, at index time; one pass of the tokenizer without stemming."""
-        every, cache, form, count, offsets = self.CHECKPOINT_EVERY, self._cache, self._form, 0, []
+        once, at index time: one pass of the tokenizer, without stemming."""
+        every, cache, stoplist, count, offsets = self.CHECKPOINT_EVERY, self._cache, self.stoplist, 0, []
         for match in self.expression.finditer(value):
             raw = match.group(0)
-            if (cache.get(raw) or form(raw))[1]:
+            known = cache.get(raw)  # a stop word is one whose folded form is listed (as _form decides)
+            if (known[1] if known is not None else fold(raw.lower()) in stoplist):
                 continue
             if count % every == 0:
                 offsets.append(match.start())
