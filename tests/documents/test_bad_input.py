@@ -35,16 +35,6 @@ MALFORMED = ["docx/tika_testWORD_truncated_MALFORMED.docx"]
 
 
 @pytest.fixture
-def firm(make_user):
-    return make_user("firm")
-
-
-@pytest.fixture
-def headers(firm, token_for):
-    return token_for(firm)
-
-
-@pytest.fixture
 def unchanged(app):
     """Call it once before the request (after logging in) and once after: asserts nothing changed."""
     state = {}

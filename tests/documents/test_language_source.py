@@ -31,16 +31,6 @@ from tests.documents.test_ocr import (
 pytestmark = pytest.mark.app_config(QUEUE_IMMEDIATE=False)
 
 
-@pytest.fixture
-def firm(make_user):
-    return make_user("firm")
-
-
-@pytest.fixture
-def headers(firm, token_for):
-    return token_for(firm)
-
-
 def language_events(file_id: int) -> list[dict]:
     events = db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "document.language_changed", AuditEvent.object_id == file_id)).all()

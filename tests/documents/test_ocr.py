@@ -57,16 +57,6 @@ def scanned_pdf(pages: list[list[str]]) -> bytes:
     return image_bytes(images[0], "PDF", resolution=300, save_all=True, append_images=images[1:])
 
 
-@pytest.fixture
-def firm(make_user):
-    return make_user("firm")
-
-
-@pytest.fixture
-def headers(firm, token_for):
-    return token_for(firm)
-
-
 def upload(client, headers, name: str, data: bytes, **fields) -> dict:
     response = api_upload(client, headers, [(name, data)], **fields)
     assert response.status_code == 201, response.get_data(as_text=True)

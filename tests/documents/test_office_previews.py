@@ -25,16 +25,6 @@ DOCX = (CORPUS / "docx" / "python-docx_blk-paras-and-tables.docx").read_bytes()
 ODT = (CORPUS / "odt" / "odfpy_serious_poem.odt").read_bytes()
 
 
-@pytest.fixture
-def firm(make_user):
-    return make_user("firm")
-
-
-@pytest.fixture
-def headers(firm, token_for):
-    return token_for(firm)
-
-
 def upload(client, headers, name: str, data: bytes) -> tuple[int, dict]:
     response = api_upload(client, headers, [(name, data)], kind="proposal")
     assert response.status_code == 201, response.get_data(as_text=True)

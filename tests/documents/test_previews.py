@@ -15,16 +15,6 @@ FOUR_PAGES = (CORPUS / "pdf" / "sample-files_pdflatex-4-pages.pdf").read_bytes()
 DOCX = (CORPUS / "docx" / "python-docx_blk-paras-and-tables.docx").read_bytes()
 
 
-@pytest.fixture
-def firm(make_user):
-    return make_user("firm")
-
-
-@pytest.fixture
-def headers(firm, token_for):
-    return token_for(firm)
-
-
 def upload(client, headers, name: str, data: bytes, **fields) -> tuple[int, dict]:
     response = api_upload(client, headers, [(name, data)], **fields)
     assert response.status_code == 201, response.get_data(as_text=True)
