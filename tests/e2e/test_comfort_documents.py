@@ -88,6 +88,10 @@ def test_edit_then_trash_and_restore(open_browser, shot):
     _upload(firm, title, {"correggere.txt": TEXTS["pompe.txt"]})
     page.wait_for_url(re.compile(r"/documents/\d+$"))
     document_url = page.url
+    # The page says "processing" until the worker is done, then reloads once: the upload's message stays.
+    expect(page.locator("[data-processing-url]")).to_have_count(0, timeout=60_000)  # reloaded
+    page.wait_for_load_state()
+    expect(page.locator("main .flash.success")).to_have_text("The document was uploaded.")
 
     page.get_by_role("link", name="Edit details").click()
     page.wait_for_url(re.compile(r"/documents/\d+/edit$"))
@@ -119,7 +123,9 @@ def test_edit_then_trash_and_restore(open_browser, shot):
     shot(page, "3-trash")
     row.get_by_role("button", name=re.compile("^Restore")).click()
     page.wait_for_url(document_url)
-    expect(page.get_by_role("heading", level=1)).to_contain_text(fixed)  # (a page still processing reloads: no flash)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(fixed)
+    expect(page.locator("[data-processing-url]")).to_have_count(0, timeout=60_000)  # reloaded
+    expect(page.locator("main .flash.success")).to_have_text("The document was restored.")  # kept over the reload
     shot(page, "4-restored")
 
 
