@@ -102,9 +102,14 @@ def populated(app, make_org, make_user, make_document):
     for index, (signatory, firm) in enumerate(zip(ordered, (firm_it, legal), strict=True)):
         with app.test_request_context():  # the completion certificate is rendered from a page template
             # The same scan for both: legal records it as one counterpart signed by both (else 409).
-            signatures.record_signature(db.session, firm, agreement.id, signatory.id, stream=io.BytesIO(png_scan()),
-                                        filename="firma.png", method="wet_ink", shared_counterpart=index == 1)
+            outcome = signatures.record_signature(
+                db.session, firm, agreement.id, signatory.id, stream=io.BytesIO(png_scan()), filename="firma.png",
+                method="wet_ink", shared_counterpart=index == 1)
             db.session.commit()
+            if outcome.pending_review:  # the firm's own scan counts once legal accepted it
+                signatures.review_submission(db.session, legal, agreement.id, signatory.id, outcome.submission.id,
+                                             "accept")
+                db.session.commit()
     db.session.refresh(agreement)
     assert agreement.status == "executed"
     assert agreement.certificate_sha256 and agreement.frozen_pdf_sha256
