@@ -110,6 +110,18 @@ def token_for(client):
 
 
 @pytest.fixture
+def firm(make_user):
+    """A firm user of an organisation of its own (tests that need more define their own)."""
+    return make_user("firm")
+
+
+@pytest.fixture
+def headers(firm, token_for):
+    """The firm user's API token header."""
+    return token_for(firm)
+
+
+@pytest.fixture
 def login(client):
     """Log in through the browser form (CSRF on) and return the client."""
 

@@ -168,17 +168,16 @@ def overdue_signatories(agreement: Agreement, now: datetime | None = None) -> li
 
 def no_due_date_passed(ctx: TransitionContext) -> Refusal | None:
     """Sending for signature with a sign-by (or a signatory's due) date already past would only expire it."""
-    now = ctx.now or utcnow()
     agreement = ctx.agreement
-    if agreement.sign_by is not None and agreement.sign_by < now:
+    late = _past_deadline(agreement, ctx.now)
+    if not late:
+        return None
+    if agreement.sign_by is not None and agreement.sign_by < (ctx.now or utcnow()):
         return Refusal(gettext("The sign-by date (%(date)s) has already passed: set a later date before sending it "
                                "for signature.", date=agreement.sign_by.strftime("%Y-%m-%d")), code="sign_by_passed")
-    late = [s for s in agreement.signatories if s.due_at is not None and s.due_at < now]
-    if late:
-        return Refusal(gettext("The date by which %(name)s must sign (%(date)s) has already passed: set a later date "
-                               "before sending it for signature.", name=late[0].name,
-                               date=late[0].due_at.strftime("%Y-%m-%d")), code="sign_by_passed")
-    return None
+    return Refusal(gettext("The date by which %(name)s must sign (%(date)s) has already passed: set a later date "
+                           "before sending it for signature.", name=late[0].name,
+                           date=late[0].due_at.strftime("%Y-%m-%d")), code="sign_by_passed")
 
 
 def _past_deadline(agreement: Agreement, now: datetime | None = None) -> list:

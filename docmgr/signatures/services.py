@@ -468,8 +468,6 @@ def outcome_message(outcome: SignatureOutcome) -> str:
     if outcome.pending_review:
         return gettext("Your scan was received. The legal office will compare it with the signature page of the "
                        "agreement: it counts once they accept it, and you will be told if it is not accepted.")
-    if outcome.submission.review_status == ReviewStatus.REJECTED.value:
-        return gettext("The scan was rejected; the signatory is told why and may upload again.")
     return gettext("The signature of %(name)s was recorded.", name=outcome.signatory.name)
 
 

@@ -68,8 +68,8 @@ def _template_helpers() -> dict:
     return {
         "signature_panel": panel_context, "now_utc": utcnow, "LIFECYCLE_STATUS_LABELS": AGREEMENT_STATUS_LABELS,
         "TRANSITION_LABELS": TRANSITION_LABELS, "SIGNATORY_LABELS": SIGNATORY_LABELS, "METHOD_LABELS": METHOD_LABELS,
-        "UPLOAD_METHODS": services.METHODS,
-        "REVIEW_STATUS_LABELS": REVIEW_STATUS_LABELS, "REVIEW_REASON_MAX": services.REVIEW_REASON_MAX, "SIGN_CONSENT_TEXT": electronic.CONSENT_TEXT,
+        "UPLOAD_METHODS": services.METHODS, "SIGN_CONSENT_TEXT": electronic.CONSENT_TEXT,
+        "REVIEW_STATUS_LABELS": REVIEW_STATUS_LABELS, "REVIEW_REASON_MAX": services.REVIEW_REASON_MAX,
     }
 
 
@@ -159,7 +159,7 @@ def review_submission(agreement_id: int, signatory_id: int, submission_id: int):
         db.session.commit()
     except DocmgrError as exc:
         return _after_failure(agreement_id, exc)
-    if outcome.submission.review_status == "accepted":
+    if outcome.submission.review_status == ReviewStatus.ACCEPTED.value:
         flash(_("The scan of %(name)s was accepted: it counts as their signature.", name=outcome.signatory.name),
               "success")
     else:

@@ -5,10 +5,11 @@
 * A periodic task of the queue (Huey's periodic mechanism, every ``DEADLINE_CRON_MINUTES``) records a
   ``signing.deadlines`` outbox row; the worker runs it: signatories whose turn it is and who have not
   acted get a reminder (with a fresh link) every ``reminder_days`` (the agreement's, else
-  ``DOCMGR_REMINDER_DAYS``) — not while a scan of theirs awaits legal's review —, and agreements past
-  their sign-by date (or a signatory's due date) move to ``expired`` by themselves (not while a scan
-  submitted before that date awaits review: lifecycle.overdue_signatories) — the lifecycle's listeners then tell everyone concerned. The handler is
-  idempotent (reminded_at, the status), so several workers scheduling it changes nothing more.
+  ``DOCMGR_REMINDER_DAYS``), not while a scan of theirs awaits legal's review; agreements past their
+  sign-by date (or a signatory's due date) move to ``expired`` by themselves, not while a scan submitted
+  before that date awaits review (``lifecycle.overdue_signatories``); the lifecycle's listeners then tell
+  everyone concerned. The handler is idempotent (reminded_at, the status), so several workers scheduling
+  it changes nothing more.
 * The clock is ``app.config["CLOCK"]`` (a callable; None: the real time), so tests move time.
 """
 

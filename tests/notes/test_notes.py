@@ -16,11 +16,6 @@ SECRET_NOTE = "Nota riservata Gelsomino: la firma non ha ancora pagato."
 
 
 @pytest.fixture
-def firm(make_user):
-    return make_user("firm")
-
-
-@pytest.fixture
 def document(firm, make_document):
     return make_document(firm, title_it="Proposta con note")
 

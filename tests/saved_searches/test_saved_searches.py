@@ -19,16 +19,6 @@ from tests.conftest import csrf_from, table_counts
 from tests.mail.conftest import smtp  # noqa: F401  (fixture: a real SMTP server on loopback)
 
 
-@pytest.fixture
-def firm(make_user):
-    return make_user("firm")
-
-
-@pytest.fixture
-def headers(firm, token_for):
-    return token_for(firm)
-
-
 def test_save_list_rename_delete_through_the_api(client, firm, headers, make_user, token_for):
     body = {"name": "Energia a Togliatti", "q": "energia", "filters": {"sector": "energy", "language": "it"},
             "digest": True}
