@@ -20,7 +20,9 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -51,6 +53,8 @@ class BlobStore(Protocol):
     def read(self, sha256: str) -> bytes: ...
     def exists(self, sha256: str) -> bool: ...
     def delete(self, sha256: str) -> None: ...  # only for a blob no row points at
+    def delete_unused(self, hashes: Iterable[str], in_use: Callable[[], set[str]],
+                      grace: float) -> tuple[list[str], list[str]]: ...  # a purge, safe beside concurrent uploads
     def verify(self, sha256: str) -> str | None: ...  # None, "missing" or "corrupted"
     def iter_hashes(self) -> Iterator[str]: ...  # every stored blob (check, backup)
     def path(self, sha256: str) -> Path: ...  # a local file with the bytes (tools that need a path: OCR, backup)
@@ -133,6 +137,59 @@ class FileStore:
     def delete(self, sha256: str) -> None:
         """Only for blobs no row points at (a rolled-back upload); see documents.services."""
         self.path(sha256).unlink(missing_ok=True)
+
+    _HOLD = "purge-"  # a blob moved aside by delete_unused: tmp/purge-<sha256>-<unique>
+
+    def delete_unused(self, hashes: Iterable[str], in_use: Callable[[], set[str]],
+                      grace: float) -> tuple[list[str], list[str]]:
+        """Remove the blobs of ``hashes`` that nothing uses, also when another node stores the same bytes at
+        the same moment (a shared volume). A stat-then-unlink could miss that upload: its touch may come
+        between the two, and NFS clients cache a file's attributes for up to a minute. So each blob is first
+        moved aside (``rename`` is atomic on the server: an upload from then on stores it anew), then
+        ``in_use()`` (the hashes rows refer to, read afresh) is asked, then the held file's modification
+        time is read through a fresh ``open`` (close-to-open consistency). A blob used by then, or stored
+        again within ``grace`` seconds (an upload whose row has not committed yet), is linked back.
+        Blobs held by a purge that was killed midway are found in ``tmp/`` and decided the same way.
+        Returns (removed, kept because stored again recently)."""
+        self.ensure()
+        held: list[tuple[str, Path]] = []
+        for leftover in self.tmp.glob(self._HOLD + "*"):
+            sha = leftover.name[len(self._HOLD):].split("-", 1)[0]
+            if _SHA256.match(sha):
+                held.append((sha, leftover))
+        for sha in dict.fromkeys(hashes):
+            hold = self.tmp / f"{self._HOLD}{sha}-{uuid.uuid4().hex}"
+            try:
+                os.rename(self.path(sha), hold)
+            except FileNotFoundError:
+                continue
+            held.append((sha, hold))
+        if not held:
+            return [], []
+        fsync_dir(self.tmp)
+        used = in_use()
+        removed, recent = [], []
+        for sha, hold in held:
+            fd = os.open(hold, os.O_RDONLY)
+            try:
+                young = time.time() - os.fstat(fd).st_mtime < grace
+            finally:
+                os.close(fd)
+            if young or sha in used:
+                target = self.path(sha)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(hold, target)
+                except FileExistsError:
+                    pass  # stored anew meanwhile: the same bytes
+                fsync_dir(target.parent)
+                if young:
+                    recent.append(sha)
+            else:
+                removed.append(sha)
+            os.unlink(hold)
+        fsync_dir(self.tmp)
+        return removed, recent
 
     def verify(self, sha256: str) -> str | None:
         """None when the blob is intact, else 'missing' or 'corrupted'."""

@@ -9,7 +9,6 @@ purged before that period ends.
 from __future__ import annotations
 
 import shutil
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +26,7 @@ from docmgr.documents.previews import preview_root
 from docmgr.documents.services import get_document
 from docmgr.drafting.models import Agreement, agreement_proposals
 from docmgr.errors import Conflict, Forbidden, Invalid, NotFound
+from docmgr.extensions import db
 from docmgr.maintenance import referenced_blobs
 from docmgr.search.indexers import enqueue_index
 from docmgr.storage import current_store
@@ -248,20 +248,21 @@ def purge_expired(session: Session, now: datetime | None = None) -> list[int]:
 
 def delete_unreferenced_blobs(sha256: list[str]) -> int:
     """The queued half of a purge: remove each stored file (and its cached previews) that no row refers to
-    any more. A blob another document, draft or signature still uses is kept."""
-    still_used = {sha for sha, _ in referenced_blobs()}
-    store, removed, recent = current_store(), 0, False
-    grace = float(current_app.config["TRASH_BLOB_GRACE_SECONDS"])
-    for sha in sha256:
-        path = store.path(sha)
-        if sha in still_used or not path.exists():
-            continue
-        if time.time() - path.stat().st_mtime < grace:
-            recent = True  # stored again moments ago: an upload may be about to commit a row pointing at it
-            continue
-        store.delete(sha)
+    any more. A blob another document, draft or signature still uses is kept; so is one stored again within
+    ``TRASH_BLOB_GRACE_SECONDS`` (an upload of the same bytes, on any node, whose row is not committed yet:
+    the task is then deferred to look again). :meth:`FileStore.delete_unused` makes this safe on a shared
+    volume."""
+
+    def in_use() -> set[str]:
+        db.session.commit()  # end the read snapshot: rows other nodes committed since count too
+        return {sha for sha, _ in referenced_blobs()}
+
+    used = in_use()
+    removed, recent = current_store().delete_unused(
+        [sha for sha in sha256 if sha not in used], in_use, float(current_app.config["TRASH_BLOB_GRACE_SECONDS"]))
+    for sha in removed:
         shutil.rmtree(preview_root() / sha, ignore_errors=True)
-        removed += 1
     if recent:
+        grace = float(current_app.config["TRASH_BLOB_GRACE_SECONDS"])
         raise Deferred("a purged file was stored again just now", seconds=max(grace, 60))
-    return removed
+    return len(removed)
