@@ -87,11 +87,13 @@ def remind(session: Session, agreement: Agreement, now: datetime) -> list[Signat
     reminded = []
     for signatory in agreement.signatories:
         if (signatory.status != SignatoryStatus.PENDING.value or not signatory.email or signatory.invited_at is None
-                or not lifecycle.has_turn(agreement, signatory) or pending_review(session, signatory) is not None):
-            continue  # a signatory whose scan awaits legal's review is not chased
+                or not lifecycle.has_turn(agreement, signatory)):
+            continue
         last = max(d for d in (signatory.invited_at, signatory.reminded_at) if d is not None)
         if now - last < timedelta(days=days):
             continue
+        if pending_review(session, signatory) is not None:
+            continue  # a signatory whose scan awaits legal's review is not chased (asked only of those due)
         link, _url = issue_link(session, signatory, sender, kind="reminder", now=now,
                                 invited_at=signatory.invited_at)
         record(session, None, "signing.reminded", link, agreement_id=agreement.id, signatory_id=signatory.id,
