@@ -1,12 +1,12 @@
-"""Facet counts over the matching documents: by set intersections when they are few, by one pass
-over the matches (docnum → value, cached per searcher) when they are many."""
+"""Facet counts over the matching documents: by set intersections when they are few, by counting
+the matches' values with numpy (docnum → value codes, cached per searcher) when they are many."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from whoosh import query as wq
 from whoosh.searching import Searcher
 
@@ -41,15 +41,11 @@ class Facets:
 
     def _facets(self, searcher: Searcher, matched: set[int]) -> dict[str, dict[str, int]]:
         facets: dict[str, dict[str, int]] = {}
+        many = len(matched) > self.FACETS_BY_DOCUMENT_ABOVE
+        docnums = np.fromiter(matched, dtype=np.int64, count=len(matched)) if many else None
         for name, fieldname in FACET_FIELDS.items():
-            if len(matched) > self.FACETS_BY_DOCUMENT_ABOVE:
-                counts = Counter()
-                for values, count in Counter(map(self._doc_values(searcher, fieldname).__getitem__, matched)).items():
-                    if isinstance(values, str):
-                        counts[values] += count
-                    elif values:
-                        for value in values:
-                            counts[value] += count
+            if docnums is not None:
+                counts = self._doc_values(searcher, fieldname).count(docnums)
             else:
                 counts = {}
                 for value, docs in self._term_docs(searcher, fieldname).items():
@@ -59,18 +55,12 @@ class Facets:
             facets[name] = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
         return facets
 
-    def _doc_values(self, searcher: Searcher, fieldname: str) -> list[str | tuple[str, ...] | None]:
-        """docnum → the value of one facet field (a tuple when it has several, None when none),
-        cached while the searcher is unchanged. Counting strings, whose hash is cached, is what
-        makes one pass over the matches cheap."""
+    def _doc_values(self, searcher: Searcher, fieldname: str) -> FacetColumn:
+        """docnum → the values of one facet field, cached while the searcher is unchanged."""
         cache = self._local.facet_cache
         key = ("by document", fieldname)
         if key not in cache:
-            by_doc: list[tuple[str, ...]] = [()] * searcher.doc_count_all()
-            for value, docs in self._term_docs(searcher, fieldname).items():
-                for docnum in docs:
-                    by_doc[docnum] += (value,)
-            cache[key] = [values[0] if len(values) == 1 else values or None for values in by_doc]
+            cache[key] = FacetColumn(self._term_docs(searcher, fieldname), searcher.doc_count_all())
         return cache[key]
 
     def per_searcher(self, key: str, compute: Callable[[], Any]) -> Any:
@@ -81,3 +71,35 @@ class Facets:
         if ("per searcher", key) not in cache:
             cache[("per searcher", key)] = compute()
         return cache[("per searcher", key)]
+
+
+class FacetColumn:
+    """One facet field's values by docnum, counted for a set of docnums in one numpy pass. A field with one
+    value per document (kind, organisation, session, year) is a column of value codes (0: none) counted by
+    ``bincount``; a field with several (sectors, languages) is a matrix value × docnum of 0/1 summed over
+    the docnums' columns."""
+
+    def __init__(self, term_docs: dict[str, frozenset[int]], doc_count: int):
+        self.values = sorted(term_docs)
+        per_doc = np.zeros(doc_count, dtype=np.int32)
+        for docs in term_docs.values():
+            per_doc[np.fromiter(docs, dtype=np.int64, count=len(docs))] += 1
+        self.single = bool(per_doc.max(initial=0) <= 1)
+        if self.single:
+            self.codes = np.zeros(doc_count, dtype=np.int32)
+            for code, value in enumerate(self.values, start=1):
+                docs = term_docs[value]
+                self.codes[np.fromiter(docs, dtype=np.int64, count=len(docs))] = code
+        else:
+            self.matrix = np.zeros((len(self.values), doc_count), dtype=np.uint8)
+            for row, value in enumerate(self.values):
+                docs = term_docs[value]
+                self.matrix[row, np.fromiter(docs, dtype=np.int64, count=len(docs))] = 1
+
+    def count(self, docnums: np.ndarray) -> dict[str, int]:
+        """value → how many of ``docnums`` have it (values no docnum has are left out)."""
+        if self.single:
+            counts = np.bincount(self.codes[docnums], minlength=len(self.values) + 1)[1:]
+        else:
+            counts = self.matrix[:, docnums].sum(axis=1, dtype=np.int64)
+        return {self.values[i]: int(counts[i]) for i in np.flatnonzero(counts)}

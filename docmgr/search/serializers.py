@@ -35,16 +35,27 @@ class HitSchema(Output):
     computed = {"draft_id": lambda hit: hit.object_id if hit.doctype == "draft" else None}
 
 
+class ByFacet(fields.Dict):
+    """facet -> value -> a count or a name, as the engine made them (string keys, integer counts, string
+    names): copied in one comprehension. Marshmallow's serialising of every key and value one by one cost a
+    search answer more than its ten hits, with two hundred organisations in the facets."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return {str(facet): dict(values) for facet, values in value.items()}
+
+
 class SearchResultSchema(Output):
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
     hits = fields.List(fields.Nested(HitSchema))
-    facets = fields.Dict(
+    facets = ByFacet(
         keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()),
         metadata={"description": "facet (kind, sector, language, organization…) -> value -> count"},
     )
-    facet_labels = fields.Dict(
+    facet_labels = ByFacet(
         attribute="labels", keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.String()),
         metadata={"description": "facet -> value -> a name to show (organisations, sessions)"},
     )
