@@ -28,7 +28,10 @@ Steps, all in one run so that the ratios compare like with like on a shared mach
 2. in-process: 1- and 2-word queries in each language through ``QueryBuilder`` and
    ``WhooshEngine.search`` (top 10 with highlights and facets), as everything and as a firm;
 3. the same queries through HTTP (``GET /api/v1/search``) against gunicorn (2 workers) with 4
-   concurrent clients, then ``GET /api/v1/me`` with 4 clients: p50/p95 and requests per second;
+   concurrent clients, then ``GET /api/v1/me`` with 4 clients: p50/p95 and requests per second; beside it
+   the in-process run at the same concurrency (2 processes, each serving its 2 clients' searches one at a
+   time in arrival order, as a sync worker does), so that what HTTP adds is the request's own cost and
+   not the wait behind another client's search, which both runs pay;
 4. the median search when all ten hits are 20-page documents against all ten 1-page documents
    (``<tag> <common word>`` queries, the two kinds alternately), in-process and through HTTP;
 5. a ten-document instance: search against ``/me`` through HTTP, one client;
@@ -258,9 +261,92 @@ def time_whoosh(engine: WhooshEngine, builder: QueryBuilder, queries: list[str],
     return summary_of(latencies, mean_hits=round(statistics.mean(totals), 1)), latencies
 
 
-def interleaved(tagged: dict[str, list[str]], time_one, rounds: int = 3) -> dict[str, dict]:
+def _sync_worker(index_dir: str, queries: list[str], clients: int, start_at: float, results) -> None:
+    """One process standing for one gunicorn sync worker: its own engine, warmed as the server's are, serving
+    searches one at a time in arrival order (a FIFO queue, as the listening socket's backlog) to ``clients``
+    client threads; a client's latency runs from its request's arrival to its answer."""
+    import queue
+
+    engine = WhooshEngine(Path(index_dir))
+    builder = QueryBuilder(engine.schema)
+    arrivals: queue.Queue = queue.Queue()
+    taking, warmed = threading.Lock(), threading.Event()
+    pending, latencies = list(queries), []
+
+    def serve() -> None:
+        # The engine's searcher and caches belong to the thread that searches (as a sync worker's main
+        # thread): warmed here, in the serving thread, with the HTTP run's warm-up words.
+        for warm in ("accordo", "соглашение", "diritto", "права") * 4:
+            engine.search(builder.parse(warm), page=1, per_page=10, rewrite=bound_expansions)
+        warmed.set()
+        while (request := arrivals.get()) is not None:
+            text, done = request
+            engine.search(builder.parse(text), page=1, per_page=10, rewrite=bound_expansions)
+            done.set()
+
+    def client() -> None:
+        while True:
+            with taking:
+                if not pending:
+                    return
+                text = pending.pop()
+            done = threading.Event()
+            started = time.perf_counter()
+            arrivals.put((text, done))
+            done.wait()
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    server = threading.Thread(target=serve)
+    server.start()
+    warmed.wait()
+    time.sleep(max(0.0, start_at - time.time()))
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    arrivals.put(None)
+    server.join()
+    results.put((latencies, wall))
+
+
+def time_concurrent(index_dir: Path, queries: list[str], workers: int, clients: int) -> tuple[dict, list]:
+    """The in-process run at the HTTP run's concurrency: ``workers`` processes, ``clients`` client threads
+    spread over them, each process serving one search at a time in arrival order, as a sync worker does. What HTTP adds over
+    this is then the cost of the request itself, not the wait behind another client's search (on 2 cores,
+    4 clients on 2 workers wait about one search each, in both runs)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    start_at = time.time() + 30  # every process has opened and warmed its engine by then
+    processes = [context.Process(target=_sync_worker,
+                                 args=(str(index_dir), queries[i::workers], max(1, clients // workers), start_at,
+                                       results))
+                 for i in range(workers)]
+    for process in processes:
+        process.start()
+    latencies, wall = [], 0.0
+    for _ in processes:
+        found, seconds = results.get()
+        latencies += found
+        wall = max(wall, seconds)
+    for process in processes:
+        process.join()
+    return summary_of(latencies, requests_per_second=round(len(latencies) / wall, 1)), latencies
+
+
+def interleaved(tagged: dict[str, list[str]], time_one, rounds: int = 3, warm: int = 0) -> dict[str, dict]:
     """The 20-page and the 1-page queries timed alternately, ``rounds`` times each (``time_one(query)``
-    returns latencies): the load of a shared machine drifts, and both kinds then meet the same."""
+    returns latencies): the load of a shared machine drifts, and both kinds then meet the same. ``warm``
+    untimed rounds first: the steady state of a server whose workers have shown these documents before
+    (each gunicorn worker decodes a document's text once; the first showing is timed apart, in-process
+    with the documents not cached)."""
+    for long_query, short_query in zip(tagged["long"] * warm, tagged["short"] * warm, strict=True):
+        time_one(long_query)
+        time_one(short_query)
     latencies: dict[str, list[float]] = {"long": [], "short": []}
     for long_query, short_query in zip(tagged["long"] * rounds, tagged["short"] * rounds, strict=True):
         latencies["long"] += time_one(long_query)
@@ -614,8 +700,10 @@ def main() -> None:
     text_filter = {name: time_whoosh(engine, builder, [f"text:{q}" for q in queries[: max(10, args.queries // 5)]],
                                      None)[0]
                    for name, queries in groups.items() if name.endswith("1_word")}
-    long_short_in = interleaved(tagged, lambda q: time_whoosh(engine, builder, [q], None)[1])
+    long_short_in = interleaved(tagged, lambda q: time_whoosh(engine, builder, [q], None)[1], warm=1)
     long_short_cold = interleaved(tagged, lambda q: time_whoosh(engine, builder, [q], None, cold_documents=True)[1])
+    concurrent, _ = time_concurrent(engine.root, [q for g in groups.values() for q in g], args.workers,
+                                    args.clients)
     log("in-process queries done")
 
     with Server(env, args.workers, workdir / "gunicorn.log") as server:
@@ -637,7 +725,8 @@ def main() -> None:
         unqueued_all, unqueued_wall = http_load(server.port, legal, [search_path(q) for g in groups.values() for q in g],
                                                 args.workers)
         unqueued_me, unqueued_me_wall = http_load(server.port, legal, ["/api/v1/me"] * (4 * args.queries), args.workers)
-        long_short_http = interleaved(tagged, lambda q: http_load(server.port, legal, [search_path(q)], 1)[0])
+        long_short_http = interleaved(tagged, lambda q: http_load(server.port, legal, [search_path(q)], 1)[0],
+                                      warm=args.workers)
         status, data = request(server.port, "GET", search_path(tagged["long"][0]), headers=legal)
         long_hits = json.loads(data)["hits"]
     log("HTTP queries done")
@@ -661,6 +750,7 @@ def main() -> None:
             "procs": args.procs, "limitmb": args.limitmb, "index_mb": round(index_bytes / 1e6, 1),
             "in_process (legal/admin)": in_process,
             "in_process_all_groups": in_summary,
+            f"in_process_all_groups_{args.workers}_processes_{args.clients}_clients (as the HTTP run)": concurrent,
             "in_process_as_firm (permission filter)": in_process_firm,
             "in_process_text_filter (text:word; not a target)": text_filter,
         },
@@ -695,6 +785,8 @@ def main() -> None:
             "http_p95_ms": http_summary["p95_ms"],
             "in_process_p95_plus_2x_me_p95_ms (http p95 <= this)":
                 round(in_summary["p95_ms"] + 2 * me["p95_ms"], 2),
+            f"in_process_p95_{args.workers}_processes_{args.clients}_clients_plus_2x_me_p95_ms (http p95 <= this)":
+                round(concurrent["p95_ms"] + 2 * me["p95_ms"], 2),
             f"http_p95_ms_{args.workers}_clients (no queueing)": round(percentile(unqueued_all, 95), 2),
             f"in_process_p95_plus_2x_me_p95_ms_{args.workers}_clients (http p95 <= this)":
                 round(in_summary["p95_ms"] + 2 * percentile(unqueued_me, 95), 2),
