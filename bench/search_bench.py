@@ -39,6 +39,10 @@ Steps, all in one run so that the ratios compare like with like on a shared mach
    texts. It does no stemming, transliteration or facets: a speed yardstick, not an equivalent.
 
 Prints one JSON summary on stdout (progress goes to stderr); ``goals`` holds the ratios of issue 17.
+
+On a shared Linux machine, ``nice`` on other work protects the timings only with the scheduler's autogroups
+off (``echo 0 > /proc/sys/kernel/sched_autogroup_enabled``): with them on, every terminal session gets an
+equal share of the CPU whatever its processes' nice values.
 """
 
 from __future__ import annotations
