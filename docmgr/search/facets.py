@@ -3,12 +3,25 @@ the matches' values with numpy (docnum → value codes, cached per searcher) whe
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from whoosh import query as wq
 from whoosh.searching import Searcher
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@functools.cache
+def _numpy():
+    """numpy, imported on the first count over many matches, not with the module: the upload sandbox's fork
+    server imports the search package, and numpy's BLAS buffers in every extraction child would eat into its
+    256 MB address-space limit (a memory bomb is then reported as a damaged file instead of too complex)."""
+    return importlib.import_module("numpy")
+
 
 FACET_FIELDS = {"kind": "kind", "sector": "sector", "language": "lang", "organization": "organization_id",
                 "session": "session_id", "year": "year"}
@@ -42,7 +55,7 @@ class Facets:
     def _facets(self, searcher: Searcher, matched: set[int]) -> dict[str, dict[str, int]]:
         facets: dict[str, dict[str, int]] = {}
         many = len(matched) > self.FACETS_BY_DOCUMENT_ABOVE
-        docnums = np.fromiter(matched, dtype=np.int64, count=len(matched)) if many else None
+        docnums = _numpy().fromiter(matched, dtype="int64", count=len(matched)) if many else None
         for name, fieldname in FACET_FIELDS.items():
             if docnums is not None:
                 counts = self._doc_values(searcher, fieldname).count(docnums)
@@ -80,6 +93,7 @@ class FacetColumn:
     the docnums' columns."""
 
     def __init__(self, term_docs: dict[str, frozenset[int]], doc_count: int):
+        np = _numpy()
         self.values = sorted(term_docs)
         per_doc = np.zeros(doc_count, dtype=np.int32)
         for docs in term_docs.values():
@@ -98,6 +112,7 @@ class FacetColumn:
 
     def count(self, docnums: np.ndarray) -> dict[str, int]:
         """value → how many of ``docnums`` have it (values no docnum has are left out)."""
+        np = _numpy()
         if self.single:
             counts = np.bincount(self.codes[docnums], minlength=len(self.values) + 1)[1:]
         else:
