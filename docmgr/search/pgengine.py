@@ -17,10 +17,12 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import text
@@ -28,9 +30,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from whoosh import query as wq
 
+from docmgr.limits import forkserver_context
 from docmgr.search.facets import FACET_FIELDS
 from docmgr.search.highlights import Highlighting
-from docmgr.search.pgindex import COLUMNS, entry_row, payload_json
+from docmgr.search.pgindex import COLUMNS, entry_row, entry_rows, payload_json
 from docmgr.search.pgquery import compile_query, lexeme
 from docmgr.search.pgschema import ENTRIES, META, TERMS, create_schema, schema_exists
 from docmgr.search.schema import SCHEMA_VERSION, EngineHit, EngineResult, IndexEntry, build_schema
@@ -141,7 +144,9 @@ class PostgresEngine(Highlighting):
 
     def rebuild(self, entries: Iterable[IndexEntry], *, procs: int = 1, limitmb: int = 256) -> int:
         """Replace every row by ``entries`` in one transaction (``COPY``), then the lexicon. Searches read
-        the old rows until the commit. ``procs`` and ``limitmb`` are Whoosh's and ignored here."""
+        the old rows until the commit. ``procs`` > 1: the analysis (:func:`entry_row`, most of the cost) runs
+        in that many worker processes, on chunks of entries, while this process reads the entries and writes
+        the rows in their order. ``limitmb`` is Whoosh's and ignored here."""
         self.ensure()
         latest: dict[str, tuple[int, dict[str, Any]]] = {}
         count = 0
@@ -157,20 +162,18 @@ class PostgresEngine(Highlighting):
                         copy.write_row([row[c] for c in COLUMNS])
                 pending.clear()
 
-            for entry in entries:
+            for entry, row in self._analysed(_latest_drafts(entries), procs):
                 if entry.supersedes_by_object_id:  # drafts: only the latest of each agreement
                     if entry.uid in latest:
                         if latest[entry.uid][0] > entry.object_id:
                             continue
-                        row = latest[entry.uid][1]
-                        row.update(entry_row(self.schema, entry))
-                        latest[entry.uid] = (entry.object_id, row)
+                        latest[entry.uid][1].update(row)
+                        latest[entry.uid] = (entry.object_id, latest[entry.uid][1])
                         continue
-                    row = entry_row(self.schema, entry)
                     latest[entry.uid] = (entry.object_id, row)
                     count += 1
                     continue
-                pending.append(entry_row(self.schema, entry))
+                pending.append(row)
                 count += 1
                 if len(pending) >= 500:
                     flush()
@@ -187,6 +190,31 @@ class PostgresEngine(Highlighting):
         with self.db.connect().execution_options(isolation_level="AUTOCOMMIT") as autocommit:
             autocommit.execute(text(f"ANALYZE {ENTRIES}"))
         return count
+
+    REBUILD_CHUNK = 16  # entries per task of a parallel rebuild (a few hundred milliseconds of analysis)
+
+    def _analysed(self, entries: Iterable[IndexEntry], procs: int) -> Iterator[tuple[IndexEntry, dict[str, Any]]]:
+        """(entry, row) in the entries' order; the rows made here (``procs`` <= 1) or by ``procs`` worker
+        processes of the fork server, with at most two chunks per process in flight (memory stays bounded
+        and the entries are read in this thread: the caller's database session is not shared)."""
+        if procs <= 1:
+            for entry in entries:
+                yield entry, entry_row(self.schema, entry)
+            return
+        pool = ProcessPoolExecutor(max_workers=procs, mp_context=forkserver_context())
+        try:
+            window: deque[tuple[list[IndexEntry], Future[list[dict[str, Any]]]]] = deque()
+            iterator = iter(entries)
+            while chunk := list(islice(iterator, self.REBUILD_CHUNK)):
+                window.append((chunk, pool.submit(entry_rows, chunk)))
+                if len(window) > 2 * procs:
+                    done, future = window.popleft()
+                    yield from zip(done, future.result(), strict=True)
+            while window:
+                done, future = window.popleft()
+                yield from zip(done, future.result(), strict=True)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     # --- reading -------------------------------------------------------------------------------------
 
@@ -433,6 +461,17 @@ class PgBatch:
     def delete_uid(self, uid: str) -> None:
         self._forget_words("uid", uid)
         self.connection.execute(text(f"DELETE FROM {ENTRIES} WHERE uid = :key"), {"key": uid})
+
+
+def _latest_drafts(entries: Iterable[IndexEntry]) -> Iterator[IndexEntry]:
+    """``entries`` without the superseding ones older than one already seen (never analysed)."""
+    seen: dict[str, int] = {}
+    for entry in entries:
+        if entry.supersedes_by_object_id:
+            if seen.get(entry.uid, -1) > entry.object_id:
+                continue
+            seen[entry.uid] = entry.object_id
+        yield entry
 
 
 def _bump_generation(connection: Connection) -> None:
