@@ -19,9 +19,9 @@ everything and as a firm, whose permission filter is ``readers @> {org}``):
 * ``per_language`` — ``docmgr_it``/``docmgr_ru`` configurations (italian/russian Snowball + unaccent) on
   separate Italian and Russian vectors (title A + text), each under GIN, ranked in its language only
   (a different analysis: no cross-script names, no per-script stemming: a speed yardstick);
-* ``rum_rerank`` — the RUM index's ``<=>`` order picks the best ``RERANK`` candidates from the index (no
-  vector read), then ``ts_rank`` (the backend's weights) orders those: exact while a query has at most
-  ``RERANK`` matches, and reads that many vectors at most;
+* ``rum_rerank`` — ``search_sql(rerank=RERANK)``: the RUM index's ``<=>`` order picks the best ``RERANK``
+  candidates from the index (no vector read), then ``ts_rank`` (the backend's weights) orders those: exact
+  while a query has at most ``RERANK`` matches, and reads that many vectors at most;
 * ``whoosh`` — ``WhooshEngine.search``, today's default.
 
 Options for the big sizes (issue 15: 50,000 and 500,000 documents):
@@ -75,14 +75,14 @@ from bench.search_bench import (  # noqa: E402
     pick_queries,
 )
 from docmgr.search.engine import WhooshEngine  # noqa: E402
-from docmgr.search.pgengine import RANK_NORMALIZATION, RANK_WEIGHTS, PostgresEngine, search_sql  # noqa: E402
+from docmgr.search.pgengine import RANK_NORMALIZATION, RANK_WEIGHTS, RERANK, PostgresEngine, search_sql  # noqa: E402
 from docmgr.search.pgquery import compile_query  # noqa: E402
 from docmgr.search.pgschema import DDL, ENTRIES, META, TERMS  # noqa: E402
 from docmgr.search.query import QueryBuilder, bound_expansions  # noqa: E402
 from tests.servers import start_postgres  # noqa: E402
 
 CANDIDATES = 500
-RERANK = 200  # rum_rerank's candidates
+
 PG_SETTINGS = {"shared_buffers": "1GB", "maintenance_work_mem": "1GB", "max_wal_size": "8GB",
                "checkpoint_timeout": "30min"}
 DESIGNS = ["gin_rank", "rum", "rum_rerank", "two_stage", "per_language"]
@@ -119,18 +119,21 @@ class Designs:
     def __init__(self, engine: PostgresEngine, whoosh: WhooshEngine | None, builder: QueryBuilder):
         self.engine, self.whoosh, self.builder = engine, whoosh, builder
 
-    def _run(self, query, filter_query, where: str | None, top: str, order: str, extra: dict) -> int:
+    def _run(self, query, filter_query, where: str | None, top: str | None, order: str | None, extra: dict,
+             rerank: int = 0) -> int:
         """One statement, as the engine's: facets and total over the matches, the top 10 by ``top``."""
         compiled = compile_query(query, filter_query)
         where = where or compiled.where
         keys, known = self.engine.known_documents()
+        top = top.replace("{where}", where) if top else None
         with self.engine.reader() as connection:
-            row = connection.execute(text(search_sql(where, True, True, top.replace("{where}", where), order)),
+            row = connection.execute(text(search_sql(where, True, True, top, order, rerank)),
                                      {**compiled.params, "rank": compiled.rank, "limit": 10, "offset": 0,
                                       "known": keys, **extra}).one()
         return self.engine.result_of(row, query, True, True, known).total
 
     def gin_rank(self, q: str, filter_query) -> int:
+        self.engine.rerank = 0  # ts_rank over every match, even where the RUM index exists
         return self.engine.search(self.builder.parse(q), filter_query=filter_query, page=1, per_page=10,
                                   rewrite=bound_expansions).total
 
@@ -141,12 +144,9 @@ class Designs:
             "ORDER BY score LIMIT :limit OFFSET :offset"), "score, created, uid", {})
 
     def rum_rerank(self, q: str, filter_query) -> int:
+        """The engine's statement with ``rerank`` (what the backend runs when its RUM index exists)."""
         query = bound_expansions(self.builder.parse(q), self.engine).normalize()
-        return self._run(query, filter_query, None, (
-            f"SELECT uid, created, ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), {RANK_NORMALIZATION}) "
-            f"AS score FROM (SELECT uid, created, tsv FROM {ENTRIES} WHERE {{where}} "
-            f"ORDER BY tsv <=> CAST(:rank AS tsquery) LIMIT {RERANK}) c "
-            "ORDER BY score DESC, created, uid LIMIT :limit OFFSET :offset"), "score DESC, created, uid", {})
+        return self._run(query, filter_query, None, None, None, {}, rerank=RERANK)
 
     def two_stage(self, q: str, filter_query) -> int:
         query = bound_expansions(self.builder.parse(q), self.engine).normalize()
@@ -291,6 +291,7 @@ def replicate(server, base_url: str, base_docs: int, target: int, args) -> tuple
             for statement in DDL:
                 if statement.startswith("CREATE INDEX"):
                     connection.execute(text(statement))
+            connection.execute(text(f"DELETE FROM {META} WHERE key = 'bench_variants'"))  # their indexes went
             connection.execute(text(f"VACUUM ANALYZE {ENTRIES}"))
         made = {"seconds": round(time.perf_counter() - started, 1), "copies": copies, "base_rows": base_docs,
                 "rows": copies * base_docs, "replicated": True}
@@ -304,8 +305,13 @@ def add_variants(url: str, designs: list[str]) -> dict:
     """The variants' extra indexes/columns the chosen designs need (kept in --pg-data); their build seconds."""
     sa_engine = create_engine(url, pool_size=2)
     figures = _marker(sa_engine, "bench_variants") or {}
+    with sa_engine.connect() as connection:
+        has_rum = connection.execute(text(f"SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE tablename = '{ENTRIES}' "
+                                          "AND indexdef LIKE '%USING rum%')")).scalar_one()
     for name, statements in VARIANT_DDL.items():
         if name + "_extra_seconds" in figures or not any(d == name or d.startswith(name + "_") for d in designs):
+            continue
+        if name == "rum" and has_rum:  # the backend's own (create_schema, where rum is installed)
             continue
         log(f"{url.rpartition('/')[2]}: {name}")
         started = time.perf_counter()

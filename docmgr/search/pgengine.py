@@ -35,7 +35,7 @@ from docmgr.search.facets import FACET_FIELDS
 from docmgr.search.highlights import Highlighting
 from docmgr.search.pgindex import COLUMNS, entry_row, entry_rows, payload_json
 from docmgr.search.pgquery import compile_query, lexeme
-from docmgr.search.pgschema import ENTRIES, META, TERMS, create_schema, schema_exists
+from docmgr.search.pgschema import ENTRIES, META, TERMS, create_schema, has_rum_index, schema_exists
 from docmgr.search.schema import SCHEMA_VERSION, EngineHit, EngineResult, IndexEntry, build_schema
 from docmgr.search.scoring import SearchTimeout
 
@@ -43,6 +43,7 @@ LOCK_KEY = 0x646F636D  # "docm": the advisory lock of the index's one writer
 # ts_rank weights for {D, C, B, A}: texts and labels 1, names 1.5, titles 3 (Whoosh's field boosts).
 RANK_WEIGHTS = "{0.333333, 0.5, 0.333333, 1.0}"
 RANK_NORMALIZATION = 1  # divided by 1 + log(length): long texts do not win by length alone
+RERANK = 200  # candidates the RUM index's order hands to ts_rank (see search_sql)
 _BODY_WEIGHTS = "ARRAY['A','B','D']::text[]"
 _LEXICON_OF = (f"SELECT DISTINCT u.lexeme FROM {ENTRIES} e, unnest(e.tsv) u WHERE e.{{key}} = :key "
                f"AND u.weights && {_BODY_WEIGHTS}")
@@ -59,6 +60,9 @@ class PostgresEngine(Highlighting):
         self.schema = build_schema()  # analyzers and the query parser's fields: the same as Whoosh's
         self._local = threading.local()
         self._ready = False
+        # Candidates the RUM index's order hands to ts_rank: RERANK when the index exists (set by ensure()), 0:
+        # ts_rank over every match.
+        self.rerank = 0
         self._cache: dict[str, tuple[int, Any]] = {}
         self._cache_lock = threading.Lock()
         self._documents: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()  # "uid\x1fstamp" → payload
@@ -98,6 +102,7 @@ class PostgresEngine(Highlighting):
             if not schema_exists(connection):
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY + 1})
                 create_schema(connection)
+            self.rerank = RERANK if has_rum_index(connection) else 0
         self._ready = True
 
     def is_outdated(self) -> bool:
@@ -281,7 +286,7 @@ class PostgresEngine(Highlighting):
         try:
             with self.reader(timeout) as connection:
                 row = connection.execute(text(search_sql(compiled.where, bool(compiled.rank) and sort == "relevance",
-                                                         with_facets)),
+                                                         with_facets, rerank=self.rerank)),
                                          {**compiled.params, "rank": compiled.rank, "limit": per_page,
                                           "offset": (page - 1) * per_page, "known": keys}).one()
         except OperationalError as error:
@@ -398,23 +403,37 @@ _FACETS_SQL = (
 )
 
 
-def search_sql(where: str, ranked: bool, with_facets: bool, top: str | None = None, order: str | None = None) -> str:
+def search_sql(where: str, ranked: bool, with_facets: bool, top: str | None = None, order: str | None = None,
+               rerank: int = 0) -> str:
     """One statement for a whole search (each round trip costs most on a loaded machine): the total, facet
     counts (GROUP BY over the matches), the page of hits (ranked on narrow columns, then only the page's rows
-    read whole) and the index generation. ``top`` (a query of ``uid, created, score`` with ``:limit`` and
-    ``:offset``) and ``order`` (of ``top``'s columns) replace the default ranking: bench/pg_search_bench.py
-    measures other designs through them."""
+    read whole) and the index generation.
+
+    Ranking: ``rerank`` > 0 (the RUM index exists): the index's own order (``tsv <=> rank``, computed from its
+    posting lists, no vector read) picks the best ``rerank`` candidates (at least a page's end), and ``ts_rank``
+    with the backend's weights orders those; the matches without a ranked word (matched by a column condition
+    alone: score 0) follow by date when the candidates do not fill the page. Exact while a query has at most
+    ``rerank`` ranked matches. Else ``ts_rank`` over every match (each match's vector read: the cost that grows
+    with the corpus). ``top`` (a query of ``uid, created, score`` with ``:limit`` and ``:offset``) and ``order``
+    (of ``top``'s columns) replace the default ranking: bench/pg_search_bench.py measures other designs through
+    them."""
     score = f"ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), {RANK_NORMALIZATION})" if ranked else "0.0"
-    if top is None:
+    columns, candidates = "", ""
+    if top is None and ranked and rerank:
+        order = "score DESC, created, uid"
+        candidates = (f", c AS (SELECT uid, created, tsv FROM {ENTRIES} WHERE {where} AND tsv @@ CAST(:rank AS tsquery) "
+                      f"ORDER BY tsv <=> CAST(:rank AS tsquery) LIMIT GREATEST({int(rerank)}, :limit + :offset))")
+        top = (f"SELECT uid, created, score FROM (SELECT uid, created, {score} AS score FROM c UNION ALL "
+               "SELECT uid, created, CAST(0 AS real) FROM m WHERE (SELECT count(*) FROM c) < :limit + :offset "
+               f"AND uid NOT IN (SELECT uid FROM c)) t ORDER BY {order} LIMIT :limit OFFSET :offset")
+    elif top is None:
         order = "score DESC, created, uid" if ranked else "created DESC, uid"
         top = f"SELECT uid, created, score FROM m ORDER BY {order} LIMIT :limit OFFSET :offset"
         columns = f", {score} AS score"
-    else:
-        columns = ""
     outer = ", ".join(f"top.{part.strip()}" for part in (order or "score DESC").split(","))
     return (
         f"WITH m AS MATERIALIZED (SELECT uid, created, kind, sectors, langs, organization_id, session_id, year"
-        f"{columns} FROM {ENTRIES} WHERE {where}), top AS ({top}) "
+        f"{columns} FROM {ENTRIES} WHERE {where}){candidates}, top AS ({top}) "
         f"SELECT (SELECT count(*) FROM m), {_FACETS_SQL if with_facets else 'NULL::json'}, "
         f"(SELECT json_agg(json_build_object({_HIT_JSON}, 'stamp', e.stamp, 'payload', CASE WHEN e.uid || chr(31) "
         f"|| e.stamp = ANY(CAST(:known AS text[])) THEN NULL ELSE e.payload END, 'score', top.score) ORDER BY {outer}) "

@@ -15,7 +15,9 @@ from docmgr.documents.services import Upload, create_document
 from docmgr.extensions import db
 from docmgr.search import rebuild
 from docmgr.search.indexers import get_engine
+from docmgr.search.pgengine import RERANK
 from docmgr.search.pgschema import META
+from docmgr.search.query import QueryBuilder
 from docmgr.search.schema import IndexEntry
 from tests.conftest import PASSWORD
 from tests.search.conftest import parallel, txt
@@ -170,3 +172,31 @@ def test_reindex_with_two_processes_through_the_command(app, make_user, make_doc
     assert result.exit_code == 0 and "3 entr(ies)" in result.output, result.output
     assert search(legal, "caldaia")[1]["total"] == 3
     assert app.test_cli_runner().invoke(args=["docmgr", "check"]).exit_code == 0
+
+
+@pytest.mark.postgres_only
+def test_the_rum_index_ranks_as_ts_rank_over_every_match(app):
+    """Where rum is installed (the test databases have it) the backend ranks candidates from the RUM index;
+    while a query has fewer ranked matches than the candidates, hits, totals and facets are exactly those of
+    ts_rank over every match, on every page, also when matches without a ranked word fill a page's end."""
+    engine = get_engine(app)
+    with engine.drain_lock(blocking=True):
+        engine.rebuild(iter(_entries()))
+    assert engine.rerank == RERANK
+    builder = QueryBuilder(engine.schema)
+    queries = ["affermato", "nazioni OR compagnia", "сказал", "title:accordo", "sector:energy", "kind:proposal OR affermato",
+               "organization_id:2 OR сказал"]
+    for q in queries:
+        for page in (1, 2, 5):
+            results = {}
+            for rerank in (RERANK, 0):
+                engine.rerank = rerank
+                result = engine.search(builder.parse(q), page=page, per_page=10, with_highlights=False)
+                results[rerank] = (result.total, result.facets, [(h.uid, h.score) for h in result.hits])
+            assert results[RERANK] == results[0], (q, page)
+            assert results[0][0] > 0 and (page > 1 or results[0][2]), (q, page)
+    engine.rerank = 3  # fewer candidates than a page: the page's end still comes, totals and facets are exact
+    result = engine.search(builder.parse("kind:proposal OR affermato"), page=1, per_page=10, with_highlights=False)
+    engine.rerank = 0
+    full = engine.search(builder.parse("kind:proposal OR affermato"), page=1, per_page=10, with_highlights=False)
+    assert (result.total, result.facets, len(result.hits)) == (full.total, full.facets, len(full.hits))
