@@ -50,6 +50,7 @@ class PostgresServer:
     bindir: Path | None = None
     external_url: str | None = None
     keep: bool = False  # a cluster in a folder of the caller's: stopped cleanly, never deleted
+    shared: bool = False  # found running (another process started it): left running
     _databases: list[str] = field(default_factory=list)
 
     @property
@@ -94,7 +95,7 @@ class PostgresServer:
                 conn.execute("CREATE EXTENSION IF NOT EXISTS rum")
 
     def stop(self) -> None:
-        if self.external_url or self.bindir is None:
+        if self.external_url or self.bindir is None or self.shared:
             return
         subprocess.run(
             _as_unprivileged([str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m",
@@ -110,6 +111,16 @@ def _run(cmd: list[str]) -> None:
     done = subprocess.run(_as_unprivileged(cmd), capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stdout}{done.stderr}")
+
+
+def _running_port(data: Path) -> int | None:
+    """The port of the server running on ``data`` (its postmaster.pid names a live process), else None."""
+    try:
+        lines = (data / "postmaster.pid").read_text().splitlines()
+        os.kill(int(lines[0]), 0)
+        return int(lines[3])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def start_postgres(root: Path | None = None, settings: dict[str, str] | None = None) -> PostgresServer:
@@ -135,6 +146,11 @@ def start_postgres(root: Path | None = None, settings: dict[str, str] | None = N
         uid, gid = pwd.getpwnam("postgres").pw_uid, pwd.getpwnam("postgres").pw_gid
         for path in (root, sockets):
             os.chown(path, uid, gid)
+    running = _running_port(data) if keep else None
+    if running is not None:
+        server = PostgresServer(root=root, port=running, process_dir=root, bindir=bindir, keep=True, shared=True)
+        server.prepare_template()
+        return server
     if not (data / "PG_VERSION").exists():
         _run([str(bindir / "initdb"), "-D", str(data), "-U", PG_SUPERUSER, "-A", "trust", "-E", "UTF8",
               "--locale=C.UTF-8", "--no-sync"])
