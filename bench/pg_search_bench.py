@@ -126,7 +126,8 @@ class Designs:
         where = where or compiled.where
         keys, known = self.engine.known_documents()
         top = top.replace("{where}", where) if top else None
-        with self.engine.reader() as connection:
+        settings = self.engine.planner_settings(where, True, filter_query is not None) if rerank else []
+        with self.engine.reader() as connection, self.engine.planned(connection, settings):
             row = connection.execute(text(search_sql(where, True, True, top, order, rerank)),
                                      {**compiled.params, "rank": compiled.rank, "limit": 10, "offset": 0,
                                       "known": keys, **extra}).one()
@@ -145,6 +146,7 @@ class Designs:
 
     def rum_rerank(self, q: str, filter_query) -> int:
         """The engine's statement with ``rerank`` (what the backend runs when its RUM index exists)."""
+        self.engine.rerank = RERANK
         query = bound_expansions(self.builder.parse(q), self.engine).normalize()
         return self._run(query, filter_query, None, None, None, {}, rerank=RERANK)
 

@@ -283,10 +283,11 @@ class PostgresEngine(Highlighting):
         query = query.normalize()
         compiled = compile_query(query, filter_query.normalize() if filter_query is not None else None)
         keys, known = self.known_documents()
+        ranked = bool(compiled.rank) and sort == "relevance"
         try:
-            with self.reader(timeout) as connection:
-                row = connection.execute(text(search_sql(compiled.where, bool(compiled.rank) and sort == "relevance",
-                                                         with_facets, rerank=self.rerank)),
+            settings = self.planner_settings(compiled.where, ranked, filter_query is not None)
+            with self.reader(timeout) as connection, self.planned(connection, settings):
+                row = connection.execute(text(search_sql(compiled.where, ranked, with_facets, rerank=self.rerank)),
                                          {**compiled.params, "rank": compiled.rank, "limit": per_page,
                                           "offset": (page - 1) * per_page, "known": keys}).one()
         except OperationalError as error:
@@ -326,9 +327,35 @@ class PostgresEngine(Highlighting):
         milliseconds = max(1, int(timeout * 1000)) if timeout else 0
         with self.db.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             if connection.info.get("docmgr.statement_timeout") != milliseconds:
+                # jit off: a search's statement costs enough to be JIT-compiled, which takes longer than it runs
                 connection.execute(text(f"SET statement_timeout = {milliseconds}"))
+                connection.execute(text("SET jit = off"))
                 connection.info["docmgr.statement_timeout"] = milliseconds
             yield connection
+
+    def planner_settings(self, where: str, ranked: bool, filtered: bool) -> list[str]:
+        """What a search statement needs of the planner, which does not count the cost of reading a match's
+        vector (kilobytes, compressed, out of line): matches are found by the index, never by reading every
+        vector (a sequential scan, chosen for words in most documents); without a permission filter, where the
+        RUM index exists, the ranked candidates are taken in the index's order rather than by sorting every
+        match by ``<=>``. With a filter (a firm's few documents) its own choice stays."""
+        settings = []
+        if "tsv @@" in where:
+            settings.append("enable_seqscan")
+        if ranked and not filtered and self.rerank:
+            settings.append("enable_sort")
+        return settings
+
+    @contextmanager
+    def planned(self, connection: Connection, settings: list[str]) -> Iterator[None]:
+        """``settings`` (planner methods) off around one statement on ``connection``, then reset."""
+        for name in settings:
+            connection.execute(text(f"SET {name} = off"))
+        try:
+            yield
+        finally:
+            for name in settings:
+                connection.execute(text(f"RESET {name}"))
 
     def _hit(self, row: Any, query: wq.Query, with_highlights: bool,
              payload: dict[str, Any] | None = None) -> EngineHit:
@@ -425,9 +452,10 @@ def search_sql(where: str, ranked: bool, with_facets: bool, top: str | None = No
     columns, candidates = "", ""
     if top is None and ranked and rerank:
         order = "score DESC, created, uid"
-        candidates = (f", c AS (SELECT uid, created, tsv FROM {ENTRIES} WHERE {where} AND tsv @@ CAST(:rank AS tsquery) "
-                      f"ORDER BY tsv <=> CAST(:rank AS tsquery) LIMIT GREATEST({int(rerank)}, :limit + :offset))")
-        top = (f"SELECT uid, created, score FROM (SELECT uid, created, {score} AS score FROM c UNION ALL "
+        candidates = (f", c AS (SELECT uid, created, {score} AS score FROM {ENTRIES} WHERE {where} "
+                      "AND tsv @@ CAST(:rank AS tsquery) ORDER BY tsv <=> CAST(:rank AS tsquery) "
+                      f"LIMIT GREATEST({int(rerank)}, :limit + :offset))")
+        top = ("SELECT uid, created, score FROM (SELECT uid, created, score FROM c UNION ALL "
                "SELECT uid, created, CAST(0 AS real) FROM m WHERE (SELECT count(*) FROM c) < :limit + :offset "
                f"AND uid NOT IN (SELECT uid FROM c)) t ORDER BY {order} LIMIT :limit OFFSET :offset")
     elif top is None:
