@@ -12,16 +12,17 @@ size, a private PostgreSQL 15 cluster (tests/servers.py) gets the PostgreSQL bac
 Then every query runs, in turn, on each of these designs (top 10 with highlights and facet counts, as
 everything and as a firm, whose permission filter is ``readers @> {org}``):
 
-* ``gin_rank`` — the backend as built: GIN on the weighted tsvector, ``ts_rank`` over every match;
+* ``gin_rank`` — the backend without the RUM index: GIN on the weighted tsvector, ``ts_rank`` over every match;
 * ``rum`` — a RUM index on the same tsvector, ``ORDER BY tsv <=> query LIMIT 10``;
 * ``two_stage`` — ``ts_rank`` on at most 500 candidates: the matches in titles and labels (the query with
   weights A/B only), then the newest matches, so the ranking reads a bounded number of vectors;
 * ``per_language`` — ``docmgr_it``/``docmgr_ru`` configurations (italian/russian Snowball + unaccent) on
   separate Italian and Russian vectors (title A + text), each under GIN, ranked in its language only
   (a different analysis: no cross-script names, no per-script stemming: a speed yardstick);
-* ``rum_rerank`` — ``search_sql(rerank=RERANK)``: the RUM index's ``<=>`` order picks the best ``RERANK``
-  candidates from the index (no vector read), then ``ts_rank`` (the backend's weights) orders those: exact
-  while a query has at most ``RERANK`` matches, and reads that many vectors at most;
+* ``rum_rerank`` — the backend where the RUM index exists (``PostgresEngine.search`` with ``rerank=RERANK``):
+  without a filter, the RUM index's ``<=>`` order picks the best ``RERANK`` candidates from the index (no
+  vector read), then ``ts_rank`` (the backend's weights) orders those: exact while a query has at most
+  ``RERANK`` matches, and reads that many vectors at most; with a filter (the firm) as ``gin_rank``;
 * ``whoosh`` — ``WhooshEngine.search``, today's default.
 
 Options for the big sizes (issue 15: 50,000 and 500,000 documents):
@@ -119,16 +120,13 @@ class Designs:
     def __init__(self, engine: PostgresEngine, whoosh: WhooshEngine | None, builder: QueryBuilder):
         self.engine, self.whoosh, self.builder = engine, whoosh, builder
 
-    def _run(self, query, filter_query, where: str | None, top: str | None, order: str | None, extra: dict,
-             rerank: int = 0) -> int:
+    def _run(self, query, filter_query, where: str | None, top: str, order: str, extra: dict) -> int:
         """One statement, as the engine's: facets and total over the matches, the top 10 by ``top``."""
         compiled = compile_query(query, filter_query)
         where = where or compiled.where
         keys, known = self.engine.known_documents()
-        top = top.replace("{where}", where) if top else None
-        settings = self.engine.planner_settings(where, True, filter_query is not None) if rerank else []
-        with self.engine.reader() as connection, self.engine.planned(connection, settings):
-            row = connection.execute(text(search_sql(where, True, True, top, order, rerank)),
+        with self.engine.reader() as connection:
+            row = connection.execute(text(search_sql(where, True, True, top.replace("{where}", where), order)),
                                      {**compiled.params, "rank": compiled.rank, "limit": 10, "offset": 0,
                                       "known": keys, **extra}).one()
         return self.engine.result_of(row, query, True, True, known).total
@@ -147,8 +145,8 @@ class Designs:
     def rum_rerank(self, q: str, filter_query) -> int:
         """The engine's statement with ``rerank`` (what the backend runs when its RUM index exists)."""
         self.engine.rerank = RERANK
-        query = bound_expansions(self.builder.parse(q), self.engine).normalize()
-        return self._run(query, filter_query, None, None, None, {}, rerank=RERANK)
+        return self.engine.search(self.builder.parse(q), filter_query=filter_query, page=1, per_page=10,
+                                  rewrite=bound_expansions).total
 
     def two_stage(self, q: str, filter_query) -> int:
         query = bound_expansions(self.builder.parse(q), self.engine).normalize()

@@ -285,9 +285,12 @@ class PostgresEngine(Highlighting):
         keys, known = self.known_documents()
         ranked = bool(compiled.rank) and sort == "relevance"
         try:
+            # A filter (a firm's permissions, a facet chosen) leaves few matches: ts_rank reads their vectors
+            # (cheaper than walking the RUM index's order past the matches the filter refuses).
+            rerank = self.rerank if filter_query is None else 0
             settings = self.planner_settings(compiled.where, ranked, filter_query is not None)
             with self.reader(timeout) as connection, self.planned(connection, settings):
-                row = connection.execute(text(search_sql(compiled.where, ranked, with_facets, rerank=self.rerank)),
+                row = connection.execute(text(search_sql(compiled.where, ranked, with_facets, rerank=rerank)),
                                          {**compiled.params, "rank": compiled.rank, "limit": per_page,
                                           "offset": (page - 1) * per_page, "known": keys}).one()
         except OperationalError as error:
