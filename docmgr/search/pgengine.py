@@ -351,14 +351,16 @@ class PostgresEngine(Highlighting):
 
     @contextmanager
     def planned(self, connection: Connection, settings: list[str]) -> Iterator[None]:
-        """``settings`` (planner methods) off around one statement on ``connection``, then reset."""
-        for name in settings:
-            connection.execute(text(f"SET {name} = off"))
+        """``settings`` (planner methods, on by default) off around one statement on ``connection``, then on
+        again (one round trip each way)."""
+        if not settings:
+            yield
+            return
+        connection.execute(text("SELECT " + ", ".join(f"set_config('{name}', 'off', false)" for name in settings)))
         try:
             yield
         finally:
-            for name in settings:
-                connection.execute(text(f"RESET {name}"))
+            connection.execute(text("SELECT " + ", ".join(f"set_config('{name}', 'on', false)" for name in settings)))
 
     def _hit(self, row: Any, query: wq.Query, with_highlights: bool,
              payload: dict[str, Any] | None = None) -> EngineHit:
