@@ -351,8 +351,10 @@ def open_whoosh(args, docs: int, sentences, workdir: Path) -> tuple[WhooshEngine
     return whoosh, {"whoosh_rebuild": {"seconds": round(seconds, 1), "docs_per_second": round(count / seconds, 1)}}
 
 
-def measure(url: str, docs: int, whoosh: WhooshEngine | None, designs: list[str], groups: dict[str, list[str]]) -> dict:
-    """Every query by every design, round robin (every design meets the same machine load)."""
+def measure(url: str, docs: int, whoosh: WhooshEngine | None, designs: list[str], groups: dict[str, list[str]],
+            warm_rounds: int = 0) -> dict:
+    """Every query by every design, round robin (every design meets the same machine load), after
+    ``warm_rounds`` untimed rounds of the same."""
     sa_engine = create_engine(url, pool_size=2)
     engine = PostgresEngine(lambda: sa_engine)
     result: dict = {"size": sizes(engine)}
@@ -364,6 +366,11 @@ def measure(url: str, docs: int, whoosh: WhooshEngine | None, designs: list[str]
     queries = [q for group in groups.values() for q in group]
     for name in names:  # warm: the first query of each design reads its index from disk
         getattr(runner, name)(queries[0], None)
+    for _ in range(warm_rounds):  # steady state: every design has read what the queries need once
+        for q in queries:
+            for filter_query in (None, firm):
+                for name in names:
+                    getattr(runner, name)(q, filter_query)
     latencies: dict[tuple[str, str], list[float]] = {(n, who): [] for n in names for who in ("all", "firm")}
     totals: dict[tuple[str, str], list[int]] = {key: [] for key in latencies}
     log(f"{docs}: {len(queries)} queries × {len(names)} designs × 2")
@@ -396,6 +403,8 @@ def main() -> None:
                         "in this folder")
     parser.add_argument("--procs", type=int, default=2, help="processes of the PostgreSQL build's analysis")
     parser.add_argument("--designs", nargs="+", default=DESIGNS, choices=DESIGNS)
+    parser.add_argument("--warm-rounds", type=int, default=0, help="untimed rounds of every query and design first "
+                        "(steady state: the data each design reads is in memory, as Whoosh's freshly copied index is)")
     parser.add_argument("--build-only", action="store_true", help="build (or find) the databases, then stop")
     parser.add_argument("--seed", type=int, default=20130611)
     parser.add_argument("--queries", type=int, default=25, help="queries per group (4 groups: IT/RU, 1/2 words)")
@@ -430,7 +439,7 @@ def main() -> None:
                 whoosh, opened = open_whoosh(args, docs - 2 * TAGGED, sentences, workdir)
                 figures.update(opened)
             run = {"docs": docs, "replicated": "replicated" in figures, "build": figures,
-                   **measure(url, docs, whoosh, args.designs, groups)}
+                   **measure(url, docs, whoosh, args.designs, groups, args.warm_rounds), "warm_rounds": args.warm_rounds}
             runs.append(run)
             log(json.dumps(run))
             if not args.pg_data:
