@@ -159,7 +159,7 @@ def _run_worker(once: bool) -> None:
 
 
 @docmgr_cli.command("reindex")
-@click.option("--procs", default=1, show_default=True, help="Indexing processes (Whoosh multi-segment writer).")
+@click.option("--procs", default=1, show_default=True, help="Indexing processes (Whoosh: a multi-segment writer; PostgreSQL: the text analysis).")
 @with_appcontext
 def reindex_command(procs: int) -> None:
     """Rebuild the search index from the database (into a fresh directory, swapped in atomically)."""

@@ -30,7 +30,7 @@ from multiprocessing import reduction
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-__all__ = ["ChildLimits", "WarmChildren", "peak_memory_bytes", "run_in_limited_child"]
+__all__ = ["ChildLimits", "WarmChildren", "forkserver_context", "peak_memory_bytes", "run_in_limited_child"]
 
 # Imported once by the fork server, so each child starts with them loaded. The fork server is shared by
 # every use in the process (multiprocessing has one), so this list covers all of them. '__main__' first:
@@ -82,6 +82,13 @@ def _forkserver_context() -> Any:
             context.set_forkserver_preload(PRELOAD)
             _context = context
         return _context
+
+
+def forkserver_context() -> Any:
+    """The process's one ``forkserver`` multiprocessing context, with :data:`PRELOAD` (for pools of workers
+    that are not limited children, e.g. the PostgreSQL search backend's parallel rebuild). Starting a fork
+    server any other way would leave it without the preloads the limited children count on."""
+    return _forkserver_context()
 
 
 def _lower_limit(which: int, value: int) -> None:

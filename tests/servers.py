@@ -49,6 +49,8 @@ class PostgresServer:
     process_dir: Path
     bindir: Path | None = None
     external_url: str | None = None
+    keep: bool = False  # a cluster in a folder of the caller's: stopped cleanly, never deleted
+    shared: bool = False  # found running (another process started it): left running
     _databases: list[str] = field(default_factory=list)
 
     @property
@@ -93,14 +95,16 @@ class PostgresServer:
                 conn.execute("CREATE EXTENSION IF NOT EXISTS rum")
 
     def stop(self) -> None:
-        if self.external_url or self.bindir is None:
+        if self.external_url or self.bindir is None or self.shared:
             return
         subprocess.run(
-            _as_unprivileged([str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop"]),
+            _as_unprivileged([str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m",
+                              "fast" if self.keep else "immediate", "stop"]),
             capture_output=True,
             check=False,
         )
-        shutil.rmtree(self.root, ignore_errors=True)
+        if not self.keep:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _run(cmd: list[str]) -> None:
@@ -109,11 +113,22 @@ def _run(cmd: list[str]) -> None:
         raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stdout}{done.stderr}")
 
 
-def start_postgres() -> PostgresServer:
+def _running_port(data: Path) -> int | None:
+    """The port of the server running on ``data`` (its postmaster.pid names a live process), else None."""
+    try:
+        lines = (data / "postmaster.pid").read_text().splitlines()
+        os.kill(int(lines[0]), 0)
+        return int(lines[3])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def start_postgres(root: Path | None = None, settings: dict[str, str] | None = None) -> PostgresServer:
     """initdb + pg_ctl start of a private cluster in a new temporary folder (trust auth, loopback only, fsync off).
 
     The folder is made with tempfile (not pytest's tmp_path, which root keeps private) so that the `postgres` user
-    can own it when the tests run as root."""
+    can own it when the tests run as root. ``root``: a folder of the caller's instead, kept when stopped (a cluster
+    found there is started again, with its databases); ``settings``: more server settings (``name`` → value)."""
     external = os.environ.get("DOCMGR_TEST_POSTGRES_URL")
     if external:
         server = PostgresServer(root=Path(tempfile.gettempdir()), port=0, process_dir=Path("."), external_url=external)
@@ -122,22 +137,31 @@ def start_postgres() -> PostgresServer:
     bindir = _pg_bindir()
     if bindir is None:
         raise RuntimeError("PostgreSQL is not installed: `bash scripts/setup.sh` installs Debian's postgresql-15")
-    root = Path(tempfile.mkdtemp(prefix="docmgr-pg-"))
+    keep = root is not None
+    root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="docmgr-pg-"))
     data, sockets = root / "data", root / "sock"
+    root.mkdir(parents=True, exist_ok=True)
     sockets.mkdir(exist_ok=True)
     if os.geteuid() == 0:
         uid, gid = pwd.getpwnam("postgres").pw_uid, pwd.getpwnam("postgres").pw_gid
         for path in (root, sockets):
             os.chown(path, uid, gid)
-    _run([str(bindir / "initdb"), "-D", str(data), "-U", PG_SUPERUSER, "-A", "trust", "-E", "UTF8",
-          "--locale=C.UTF-8", "--no-sync"])
+    running = _running_port(data) if keep else None
+    if running is not None:
+        server = PostgresServer(root=root, port=running, process_dir=root, bindir=bindir, keep=True, shared=True)
+        server.prepare_template()
+        return server
+    if not (data / "PG_VERSION").exists():
+        _run([str(bindir / "initdb"), "-D", str(data), "-U", PG_SUPERUSER, "-A", "trust", "-E", "UTF8",
+              "--locale=C.UTF-8", "--no-sync"])
     port = free_port()
     options = (
         f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={sockets} "
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB"
     )
+    options += "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
     _run([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "server.log"), "-w", "start"])
-    server = PostgresServer(root=root, port=port, process_dir=root, bindir=bindir)
+    server = PostgresServer(root=root, port=port, process_dir=root, bindir=bindir, keep=keep)
     server.prepare_template()
     return server
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import text
@@ -28,11 +30,12 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from whoosh import query as wq
 
+from docmgr.limits import forkserver_context
 from docmgr.search.facets import FACET_FIELDS
 from docmgr.search.highlights import Highlighting
-from docmgr.search.pgindex import COLUMNS, entry_row, payload_json
+from docmgr.search.pgindex import COLUMNS, entry_row, entry_rows, payload_json
 from docmgr.search.pgquery import compile_query, lexeme
-from docmgr.search.pgschema import ENTRIES, META, TERMS, create_schema, schema_exists
+from docmgr.search.pgschema import ENTRIES, META, TERMS, create_schema, has_rum_index, schema_exists
 from docmgr.search.schema import SCHEMA_VERSION, EngineHit, EngineResult, IndexEntry, build_schema
 from docmgr.search.scoring import SearchTimeout
 
@@ -40,6 +43,7 @@ LOCK_KEY = 0x646F636D  # "docm": the advisory lock of the index's one writer
 # ts_rank weights for {D, C, B, A}: texts and labels 1, names 1.5, titles 3 (Whoosh's field boosts).
 RANK_WEIGHTS = "{0.333333, 0.5, 0.333333, 1.0}"
 RANK_NORMALIZATION = 1  # divided by 1 + log(length): long texts do not win by length alone
+RERANK = 200  # candidates the RUM index's order hands to ts_rank (see search_sql)
 _BODY_WEIGHTS = "ARRAY['A','B','D']::text[]"
 _LEXICON_OF = (f"SELECT DISTINCT u.lexeme FROM {ENTRIES} e, unnest(e.tsv) u WHERE e.{{key}} = :key "
                f"AND u.weights && {_BODY_WEIGHTS}")
@@ -56,6 +60,9 @@ class PostgresEngine(Highlighting):
         self.schema = build_schema()  # analyzers and the query parser's fields: the same as Whoosh's
         self._local = threading.local()
         self._ready = False
+        # Candidates the RUM index's order hands to ts_rank: RERANK when the index exists (set by ensure()), 0:
+        # ts_rank over every match.
+        self.rerank = 0
         self._cache: dict[str, tuple[int, Any]] = {}
         self._cache_lock = threading.Lock()
         self._documents: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()  # "uid\x1fstamp" → payload
@@ -95,6 +102,7 @@ class PostgresEngine(Highlighting):
             if not schema_exists(connection):
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY + 1})
                 create_schema(connection)
+            self.rerank = RERANK if has_rum_index(connection) else 0
         self._ready = True
 
     def is_outdated(self) -> bool:
@@ -141,7 +149,9 @@ class PostgresEngine(Highlighting):
 
     def rebuild(self, entries: Iterable[IndexEntry], *, procs: int = 1, limitmb: int = 256) -> int:
         """Replace every row by ``entries`` in one transaction (``COPY``), then the lexicon. Searches read
-        the old rows until the commit. ``procs`` and ``limitmb`` are Whoosh's and ignored here."""
+        the old rows until the commit. ``procs`` > 1: the analysis (:func:`entry_row`, most of the cost) runs
+        in that many worker processes, on chunks of entries, while this process reads the entries and writes
+        the rows in their order. ``limitmb`` is Whoosh's and ignored here."""
         self.ensure()
         latest: dict[str, tuple[int, dict[str, Any]]] = {}
         count = 0
@@ -157,20 +167,18 @@ class PostgresEngine(Highlighting):
                         copy.write_row([row[c] for c in COLUMNS])
                 pending.clear()
 
-            for entry in entries:
+            for entry, row in self._analysed(_latest_drafts(entries), procs):
                 if entry.supersedes_by_object_id:  # drafts: only the latest of each agreement
                     if entry.uid in latest:
                         if latest[entry.uid][0] > entry.object_id:
                             continue
-                        row = latest[entry.uid][1]
-                        row.update(entry_row(self.schema, entry))
-                        latest[entry.uid] = (entry.object_id, row)
+                        latest[entry.uid][1].update(row)
+                        latest[entry.uid] = (entry.object_id, latest[entry.uid][1])
                         continue
-                    row = entry_row(self.schema, entry)
                     latest[entry.uid] = (entry.object_id, row)
                     count += 1
                     continue
-                pending.append(entry_row(self.schema, entry))
+                pending.append(row)
                 count += 1
                 if len(pending) >= 500:
                     flush()
@@ -187,6 +195,31 @@ class PostgresEngine(Highlighting):
         with self.db.connect().execution_options(isolation_level="AUTOCOMMIT") as autocommit:
             autocommit.execute(text(f"ANALYZE {ENTRIES}"))
         return count
+
+    REBUILD_CHUNK = 16  # entries per task of a parallel rebuild (a few hundred milliseconds of analysis)
+
+    def _analysed(self, entries: Iterable[IndexEntry], procs: int) -> Iterator[tuple[IndexEntry, dict[str, Any]]]:
+        """(entry, row) in the entries' order; the rows made here (``procs`` <= 1) or by ``procs`` worker
+        processes of the fork server, with at most two chunks per process in flight (memory stays bounded
+        and the entries are read in this thread: the caller's database session is not shared)."""
+        if procs <= 1:
+            for entry in entries:
+                yield entry, entry_row(self.schema, entry)
+            return
+        pool = ProcessPoolExecutor(max_workers=procs, mp_context=forkserver_context())
+        try:
+            window: deque[tuple[list[IndexEntry], Future[list[dict[str, Any]]]]] = deque()
+            iterator = iter(entries)
+            while chunk := list(islice(iterator, self.REBUILD_CHUNK)):
+                window.append((chunk, pool.submit(entry_rows, chunk)))
+                if len(window) > 2 * procs:
+                    done, future = window.popleft()
+                    yield from zip(done, future.result(), strict=True)
+            while window:
+                done, future = window.popleft()
+                yield from zip(done, future.result(), strict=True)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     # --- reading -------------------------------------------------------------------------------------
 
@@ -250,10 +283,14 @@ class PostgresEngine(Highlighting):
         query = query.normalize()
         compiled = compile_query(query, filter_query.normalize() if filter_query is not None else None)
         keys, known = self.known_documents()
+        ranked = bool(compiled.rank) and sort == "relevance"
         try:
-            with self.reader(timeout) as connection:
-                row = connection.execute(text(search_sql(compiled.where, bool(compiled.rank) and sort == "relevance",
-                                                         with_facets)),
+            # A filter (a firm's permissions, a facet chosen) leaves few matches: ts_rank reads their vectors
+            # (cheaper than walking the RUM index's order past the matches the filter refuses).
+            rerank = self.rerank if filter_query is None else 0
+            settings = self.planner_settings(compiled.where, ranked, filter_query is not None)
+            with self.reader(timeout) as connection, self.planned(connection, settings):
+                row = connection.execute(text(search_sql(compiled.where, ranked, with_facets, rerank=rerank)),
                                          {**compiled.params, "rank": compiled.rank, "limit": per_page,
                                           "offset": (page - 1) * per_page, "known": keys}).one()
         except OperationalError as error:
@@ -293,9 +330,37 @@ class PostgresEngine(Highlighting):
         milliseconds = max(1, int(timeout * 1000)) if timeout else 0
         with self.db.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             if connection.info.get("docmgr.statement_timeout") != milliseconds:
+                # jit off: a search's statement costs enough to be JIT-compiled, which takes longer than it runs
                 connection.execute(text(f"SET statement_timeout = {milliseconds}"))
+                connection.execute(text("SET jit = off"))
                 connection.info["docmgr.statement_timeout"] = milliseconds
             yield connection
+
+    def planner_settings(self, where: str, ranked: bool, filtered: bool) -> list[str]:
+        """What a search statement needs of the planner, which does not count the cost of reading a match's
+        vector (kilobytes, compressed, out of line): matches are found by the index, never by reading every
+        vector (a sequential scan, chosen for words in most documents); without a permission filter, where the
+        RUM index exists, the ranked candidates are taken in the index's order rather than by sorting every
+        match by ``<=>``. With a filter (a firm's few documents) its own choice stays."""
+        settings = []
+        if "tsv @@" in where:
+            settings.append("enable_seqscan")
+        if ranked and not filtered and self.rerank:
+            settings.append("enable_sort")
+        return settings
+
+    @contextmanager
+    def planned(self, connection: Connection, settings: list[str]) -> Iterator[None]:
+        """``settings`` (planner methods, on by default) off around one statement on ``connection``, then on
+        again (one round trip each way)."""
+        if not settings:
+            yield
+            return
+        connection.execute(text("SELECT " + ", ".join(f"set_config('{name}', 'off', false)" for name in settings)))
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT " + ", ".join(f"set_config('{name}', 'on', false)" for name in settings)))
 
     def _hit(self, row: Any, query: wq.Query, with_highlights: bool,
              payload: dict[str, Any] | None = None) -> EngineHit:
@@ -358,35 +423,54 @@ class PostgresEngine(Highlighting):
 
 
 _HIT_JSON = ", ".join(f"'{name}', e.{name}" for name in _HIT_NAMES)
+# Facet counts: one pass over the matches (GROUPING SETS: a hash table per facet; the arrays grouped whole,
+# then unnested once per distinct array, not once per match). ``gs`` tells the sets apart (GROUPING's bits).
+_FACET_GROUPS = (", g AS (SELECT GROUPING(kind, sectors, langs, organization_id, session_id, year) AS gs, kind, "
+                 "sectors, langs, organization_id, session_id, year, count(*) AS c FROM m GROUP BY GROUPING SETS "
+                 "((kind), (sectors), (langs), (organization_id), (session_id), (year)))")
 _FACETS_SQL = (
     "(SELECT json_agg(json_build_array(n, v, c)) FROM ("
-    "SELECT 'kind' AS n, kind AS v, count(*) AS c FROM m WHERE kind <> '' GROUP BY kind "
-    "UNION ALL SELECT 'sector', s, count(*) FROM m, unnest(m.sectors) s GROUP BY s "
-    "UNION ALL SELECT 'language', l, count(*) FROM m, unnest(m.langs) l GROUP BY l "
-    "UNION ALL SELECT 'organization', organization_id::text, count(*) FROM m WHERE organization_id IS NOT NULL "
-    "GROUP BY organization_id "
-    "UNION ALL SELECT 'session', session_id::text, count(*) FROM m WHERE session_id IS NOT NULL GROUP BY session_id "
-    "UNION ALL SELECT 'year', year, count(*) FROM m WHERE year <> '' GROUP BY year) f)"
+    "SELECT 'kind' AS n, kind AS v, c FROM g WHERE gs = 31 AND kind <> '' "
+    "UNION ALL SELECT 'sector', s, sum(c) FROM g, unnest(g.sectors) s WHERE gs = 47 GROUP BY s "
+    "UNION ALL SELECT 'language', l, sum(c) FROM g, unnest(g.langs) l WHERE gs = 55 GROUP BY l "
+    "UNION ALL SELECT 'organization', organization_id::text, c FROM g WHERE gs = 59 AND organization_id IS NOT NULL "
+    "UNION ALL SELECT 'session', session_id::text, c FROM g WHERE gs = 61 AND session_id IS NOT NULL "
+    "UNION ALL SELECT 'year', year, c FROM g WHERE gs = 62 AND year <> '') f)"
 )
 
 
-def search_sql(where: str, ranked: bool, with_facets: bool, top: str | None = None, order: str | None = None) -> str:
+def search_sql(where: str, ranked: bool, with_facets: bool, top: str | None = None, order: str | None = None,
+               rerank: int = 0) -> str:
     """One statement for a whole search (each round trip costs most on a loaded machine): the total, facet
     counts (GROUP BY over the matches), the page of hits (ranked on narrow columns, then only the page's rows
-    read whole) and the index generation. ``top`` (a query of ``uid, created, score`` with ``:limit`` and
-    ``:offset``) and ``order`` (of ``top``'s columns) replace the default ranking: bench/pg_search_bench.py
-    measures other designs through them."""
+    read whole) and the index generation.
+
+    Ranking: ``rerank`` > 0 (the RUM index exists): the index's own order (``tsv <=> rank``, computed from its
+    posting lists, no vector read) picks the best ``rerank`` candidates (at least a page's end), and ``ts_rank``
+    with the backend's weights orders those; the matches without a ranked word (matched by a column condition
+    alone: score 0) follow by date when the candidates do not fill the page. Exact while a query has at most
+    ``rerank`` ranked matches. Else ``ts_rank`` over every match (each match's vector read: the cost that grows
+    with the corpus). ``top`` (a query of ``uid, created, score`` with ``:limit`` and ``:offset``) and ``order``
+    (of ``top``'s columns) replace the default ranking: bench/pg_search_bench.py measures other designs through
+    them."""
     score = f"ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), {RANK_NORMALIZATION})" if ranked else "0.0"
-    if top is None:
+    columns, candidates = "", ""
+    if top is None and ranked and rerank:
+        order = "score DESC, created, uid"
+        candidates = (f", c AS (SELECT uid, created, {score} AS score FROM {ENTRIES} WHERE {where} "
+                      "AND tsv @@ CAST(:rank AS tsquery) ORDER BY tsv <=> CAST(:rank AS tsquery) "
+                      f"LIMIT GREATEST({int(rerank)}, :limit + :offset))")
+        top = ("SELECT uid, created, score FROM (SELECT uid, created, score FROM c UNION ALL "
+               "SELECT uid, created, CAST(0 AS real) FROM m WHERE (SELECT count(*) FROM c) < :limit + :offset "
+               f"AND uid NOT IN (SELECT uid FROM c)) t ORDER BY {order} LIMIT :limit OFFSET :offset")
+    elif top is None:
         order = "score DESC, created, uid" if ranked else "created DESC, uid"
         top = f"SELECT uid, created, score FROM m ORDER BY {order} LIMIT :limit OFFSET :offset"
         columns = f", {score} AS score"
-    else:
-        columns = ""
     outer = ", ".join(f"top.{part.strip()}" for part in (order or "score DESC").split(","))
     return (
         f"WITH m AS MATERIALIZED (SELECT uid, created, kind, sectors, langs, organization_id, session_id, year"
-        f"{columns} FROM {ENTRIES} WHERE {where}), top AS ({top}) "
+        f"{columns} FROM {ENTRIES} WHERE {where}){_FACET_GROUPS if with_facets else ''}{candidates}, top AS ({top}) "
         f"SELECT (SELECT count(*) FROM m), {_FACETS_SQL if with_facets else 'NULL::json'}, "
         f"(SELECT json_agg(json_build_object({_HIT_JSON}, 'stamp', e.stamp, 'payload', CASE WHEN e.uid || chr(31) "
         f"|| e.stamp = ANY(CAST(:known AS text[])) THEN NULL ELSE e.payload END, 'score', top.score) ORDER BY {outer}) "
@@ -433,6 +517,17 @@ class PgBatch:
     def delete_uid(self, uid: str) -> None:
         self._forget_words("uid", uid)
         self.connection.execute(text(f"DELETE FROM {ENTRIES} WHERE uid = :key"), {"key": uid})
+
+
+def _latest_drafts(entries: Iterable[IndexEntry]) -> Iterator[IndexEntry]:
+    """``entries`` without the superseding ones older than one already seen (never analysed)."""
+    seen: dict[str, int] = {}
+    for entry in entries:
+        if entry.supersedes_by_object_id:
+            if seen.get(entry.uid, -1) > entry.object_id:
+                continue
+            seen[entry.uid] = entry.object_id
+        yield entry
 
 
 def _bump_generation(connection: Connection) -> None:

@@ -17,7 +17,7 @@ from whoosh.fields import Schema
 
 from docmgr.search.pgquery import lexeme
 from docmgr.search.pgschema import NAME_PREFIX, ORG_PREFIX
-from docmgr.search.schema import IndexEntry, entry_fields
+from docmgr.search.schema import IndexEntry, build_schema, entry_fields
 from docmgr.search.text import HEAD_POSITION, TITLE_BOOST
 
 HEAD_SPAN = 2000  # positions for titles and labels
@@ -70,6 +70,18 @@ def entry_row(schema: Schema, entry: IndexEntry) -> dict[str, Any]:
         "session_id": entry.session_id, "year": fields["year"], "created": fields["created"], "stamp": entry.stamp,
         "payload": fields["payload"], "tsv": tsvector_text(schema, fields),
     }
+
+
+_child_schema: Schema | None = None
+
+
+def entry_rows(entries: list[IndexEntry]) -> list[dict[str, Any]]:
+    """The rows of a chunk of entries, in a worker process of a parallel rebuild (its own analyzers, built
+    once per process)."""
+    global _child_schema
+    if _child_schema is None:
+        _child_schema = build_schema()
+    return [entry_row(_child_schema, entry) for entry in entries]
 
 
 def payload_json(raw: str | None) -> dict[str, Any]:

@@ -4,6 +4,7 @@ writer lock is PostgreSQL's, `reindex`/`init` replace its rows, and it refuses t
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -14,9 +15,12 @@ from docmgr.documents.services import Upload, create_document
 from docmgr.extensions import db
 from docmgr.search import rebuild
 from docmgr.search.indexers import get_engine
+from docmgr.search.pgengine import RERANK
 from docmgr.search.pgschema import META
+from docmgr.search.query import QueryBuilder
+from docmgr.search.schema import IndexEntry
 from tests.conftest import PASSWORD
-from tests.search.conftest import txt
+from tests.search.conftest import parallel, txt
 
 
 def _node(tmp_path, name: str, url: str):
@@ -115,3 +119,84 @@ def test_hits_shown_again_come_from_the_kept_payloads_with_the_same_highlights(a
     _, again = search(legal, "turbina")  # the database leaves the kept payload out of its answer
     assert again["hits"] == first["hits"]
     assert "<mark>turbine</mark>" in again["hits"][0]["highlights"][0]
+
+
+def _entries() -> list[IndexEntry]:
+    """Forty-odd documents of real sentences, and drafts of one agreement out of order (the latest wins)."""
+    sentences = list(parallel().values())
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    entries = [IndexEntry(
+        uid=f"document:{n}", object_key=f"document:{n}", doctype="document", object_id=n, document_id=n,
+        created_at=start + timedelta(days=n), title_it=sentences[n][0][:60], title_ru=sentences[n][1][:60],
+        files=[{"id": 2 * n, "language": "it", "text": " ".join(s[0] for s in sentences[n:n + 6]), "filename": f"{n}.pdf"},
+               {"id": 2 * n + 1, "language": "ru", "text": " ".join(s[1] for s in sentences[n:n + 6]), "filename": f"{n}r.pdf"}],
+        kind="proposal", sectors=["energy"], languages=["it", "ru"], organization_id=1 + n % 3,
+        organization_names=["Officine Torinesi"], person_names=["Иван Кузнецов"], reader_org_ids=[1 + n % 3],
+        stamp=str(n)) for n in range(1, 44)]
+    for draft in (2, 3, 1):
+        entries.insert(10 * draft, IndexEntry(
+            uid="agreement:7", object_key=f"draft:{draft}", doctype="agreement", object_id=draft, agreement_id=7,
+            created_at=start, title_it=f"Accordo bozza {draft}", files=[{"id": 900 + draft, "language": "it",
+                                                                        "text": sentences[draft][0], "filename": "a.pdf"}],
+            supersedes_by_object_id=True, stamp=f"d{draft}"))
+    return entries
+
+
+@pytest.mark.postgres_only
+def test_a_rebuild_in_two_processes_writes_exactly_the_rows_of_one(app):
+    engine = get_engine(app)
+    tables = {}
+    for procs in (1, 2):
+        with engine.drain_lock(blocking=True):
+            assert engine.rebuild(iter(_entries()), procs=procs) == 44
+        with db.engine.connect() as connection:
+            tables[procs] = (
+                connection.execute(text("SELECT uid, object_key, doctype, object_id, title_it, title_ru, kind, sectors, "
+                                        "langs, organization_id, readers, session_id, year, created, stamp, payload, "
+                                        "tsv::text FROM search_entries ORDER BY uid")).all(),
+                connection.execute(text("SELECT lexeme, ndoc FROM search_terms ORDER BY lexeme")).all())
+    rows, terms = tables[2]
+    assert len(rows) == 44 and len(terms) > 500
+    assert tables[1] == tables[2]
+    agreement = next(row for row in rows if row.uid == "agreement:7")
+    assert (agreement.object_key, agreement.title_it) == ("draft:3", "Accordo bozza 3")
+    assert all("'^" in row.tsv for row in rows if row.doctype == "document")  # the name skeletons too
+
+
+@pytest.mark.postgres_only
+def test_reindex_with_two_processes_through_the_command(app, make_user, make_document, search):
+    user, legal = make_user("firm"), make_user("legal")
+    for n in range(3):
+        make_document(user, title_it=f"Turbine {n}", files=[txt(f"Caldaia a condensazione numero {n}.", language="it")])
+    result = app.test_cli_runner().invoke(args=["docmgr", "reindex", "--procs", "2"])
+    assert result.exit_code == 0 and "3 entr(ies)" in result.output, result.output
+    assert search(legal, "caldaia")[1]["total"] == 3
+    assert app.test_cli_runner().invoke(args=["docmgr", "check"]).exit_code == 0
+
+
+@pytest.mark.postgres_only
+def test_the_rum_index_ranks_as_ts_rank_over_every_match(app):
+    """Where rum is installed (the test databases have it) the backend ranks candidates from the RUM index;
+    while a query has fewer ranked matches than the candidates, hits, totals and facets are exactly those of
+    ts_rank over every match, on every page, also when matches without a ranked word fill a page's end."""
+    engine = get_engine(app)
+    with engine.drain_lock(blocking=True):
+        engine.rebuild(iter(_entries()))
+    assert engine.rerank == RERANK
+    builder = QueryBuilder(engine.schema)
+    queries = ["affermato", "nazioni OR compagnia", "сказал", "title:accordo", "sector:energy", "kind:proposal OR affermato",
+               "organization_id:2 OR сказал"]
+    for q in queries:
+        for page in (1, 2, 5):
+            results = {}
+            for rerank in (RERANK, 0):
+                engine.rerank = rerank
+                result = engine.search(builder.parse(q), page=page, per_page=10, with_highlights=False)
+                results[rerank] = (result.total, result.facets, [(h.uid, h.score) for h in result.hits])
+            assert results[RERANK] == results[0], (q, page)
+            assert results[0][0] > 0 and (page > 1 or results[0][2]), (q, page)
+    engine.rerank = 3  # fewer candidates than a page: the page's end still comes, totals and facets are exact
+    result = engine.search(builder.parse("kind:proposal OR affermato"), page=1, per_page=10, with_highlights=False)
+    engine.rerank = 0
+    full = engine.search(builder.parse("kind:proposal OR affermato"), page=1, per_page=10, with_highlights=False)
+    assert (result.total, result.facets, len(result.hits)) == (full.total, full.facets, len(full.hits))
