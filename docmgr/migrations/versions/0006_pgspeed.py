@@ -12,7 +12,7 @@ from alembic import op
 from docmgr.search.pgschema import RUM_INDEX, create_schema
 
 revision = "0006_pgspeed"
-down_revision = "0005_review"  # the lead re-chains at merge time
+down_revision = "0005_review"
 branch_labels = None
 depends_on = None
 
