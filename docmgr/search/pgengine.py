@@ -153,7 +153,7 @@ class PostgresEngine(Highlighting):
         in that many worker processes, on chunks of entries, while this process reads the entries and writes
         the rows in their order. ``limitmb`` is Whoosh's and ignored here."""
         self.ensure()
-        latest: dict[str, tuple[int, dict[str, Any]]] = {}
+        latest: dict[str, dict[str, Any]] = {}  # uid -> the row of its latest draft
         count = 0
         with self.db.begin() as connection:
             connection.execute(text(f"DELETE FROM {ENTRIES}"))
@@ -168,21 +168,15 @@ class PostgresEngine(Highlighting):
                 pending.clear()
 
             for entry, row in self._analysed(_latest_drafts(entries), procs):
-                if entry.supersedes_by_object_id:  # drafts: only the latest of each agreement
-                    if entry.uid in latest:
-                        if latest[entry.uid][0] > entry.object_id:
-                            continue
-                        latest[entry.uid][1].update(row)
-                        latest[entry.uid] = (entry.object_id, latest[entry.uid][1])
-                        continue
-                    latest[entry.uid] = (entry.object_id, row)
-                    count += 1
+                if entry.supersedes_by_object_id:  # drafts: the latest of each agreement (older ones never come)
+                    count += entry.uid not in latest
+                    latest[entry.uid] = row
                     continue
                 pending.append(row)
                 count += 1
                 if len(pending) >= 500:
                     flush()
-            pending.extend(row for _, row in latest.values())
+            pending.extend(latest.values())
             if pending:
                 flush()
             connection.execute(text(
