@@ -257,12 +257,11 @@ def delete_unreferenced_blobs(sha256: list[str]) -> int:
         db.session.commit()  # end the read snapshot: rows other nodes committed since count too
         return {sha for sha, _ in referenced_blobs()}
 
+    grace = float(current_app.config["TRASH_BLOB_GRACE_SECONDS"])
     used = in_use()
-    removed, recent = current_store().delete_unused(
-        [sha for sha in sha256 if sha not in used], in_use, float(current_app.config["TRASH_BLOB_GRACE_SECONDS"]))
+    removed, recent = current_store().delete_unused([sha for sha in sha256 if sha not in used], in_use, grace)
     for sha in removed:
         shutil.rmtree(preview_root() / sha, ignore_errors=True)
     if recent:
-        grace = float(current_app.config["TRASH_BLOB_GRACE_SECONDS"])
         raise Deferred("a purged file was stored again just now", seconds=max(grace, 60))
     return len(removed)
