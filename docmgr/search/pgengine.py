@@ -33,7 +33,7 @@ from whoosh import query as wq
 from docmgr.limits import forkserver_context
 from docmgr.search.facets import FACET_FIELDS
 from docmgr.search.highlights import Highlighting
-from docmgr.search.pgindex import COLUMNS, entry_row, entry_rows, payload_json
+from docmgr.search.pgindex import COLUMNS, body_positions, entry_row, entry_rows, payload_json
 from docmgr.search.pgquery import compile_query, lexeme
 from docmgr.search.pgschema import ENTRIES, META, TERMS, create_schema, has_rum_index, schema_exists
 from docmgr.search.schema import SCHEMA_VERSION, EngineHit, EngineResult, IndexEntry, build_schema
@@ -43,7 +43,11 @@ LOCK_KEY = 0x646F636D  # "docm": the advisory lock of the index's one writer
 # ts_rank weights for {D, C, B, A}: texts and labels 1, names 1.5, titles 3 (Whoosh's field boosts).
 RANK_WEIGHTS = "{0.333333, 0.5, 0.333333, 1.0}"
 RANK_NORMALIZATION = 1  # divided by 1 + log(length): long texts do not win by length alone
-RERANK = 200  # candidates the RUM index's order hands to ts_rank (see search_sql)
+# Where the RUM index exists, a search is ranked by RUM's own rank (``rum_ts_score``: ts_rank's formula with
+# PostgreSQL's default weights {0.1, 0.2, 0.4, 1.0}, titles first, then labels, then texts; no length
+# normalization, a word's repeats count less and less): the index hands the best matches in that order, so a
+# page costs its own rows, not the matches'. Without it, ``ts_rank`` above over every match.
+RUM_SCORE = "rum_ts_score(tsv, CAST(:rank AS tsquery))"
 _BODY_WEIGHTS = "ARRAY['A','B','D']::text[]"
 _LEXICON_OF = (f"SELECT DISTINCT u.lexeme FROM {ENTRIES} e, unnest(e.tsv) u WHERE e.{{key}} = :key "
                f"AND u.weights && {_BODY_WEIGHTS}")
@@ -60,9 +64,9 @@ class PostgresEngine(Highlighting):
         self.schema = build_schema()  # analyzers and the query parser's fields: the same as Whoosh's
         self._local = threading.local()
         self._ready = False
-        # Candidates the RUM index's order hands to ts_rank: RERANK when the index exists (set by ensure()), 0:
-        # ts_rank over every match.
-        self.rerank = 0
+        # Whether searches are ranked by the RUM index's order (set by ensure() where the index exists; see
+        # RUM_SCORE), else by ts_rank over every match.
+        self.rum = False
         self._cache: dict[str, tuple[int, Any]] = {}
         self._cache_lock = threading.Lock()
         self._documents: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()  # "uid\x1fstamp" → payload
@@ -102,7 +106,7 @@ class PostgresEngine(Highlighting):
             if not schema_exists(connection):
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY + 1})
                 create_schema(connection)
-            self.rerank = RERANK if has_rum_index(connection) else 0
+            self.rum = has_rum_index(connection)
         self._ready = True
 
     def is_outdated(self) -> bool:
@@ -279,14 +283,16 @@ class PostgresEngine(Highlighting):
         keys, known = self.known_documents()
         ranked = bool(compiled.rank) and sort == "relevance"
         try:
-            # A filter (a firm's permissions, a facet chosen) leaves few matches: ts_rank reads their vectors
-            # (cheaper than walking the RUM index's order past the matches the filter refuses).
-            rerank = self.rerank if filter_query is None else 0
+            # A filter (a firm's permissions, a facet chosen) leaves few matches: their vectors are read and
+            # scored (cheaper than walking the RUM index's order past the matches the filter refuses).
+            order = ("index" if filter_query is None else "score") if self.rum else "ts_rank"
             settings = self.planner_settings(compiled.where, ranked, filter_query is not None)
             with self.reader(timeout) as connection, self.planned(connection, settings):
-                row = connection.execute(text(search_sql(compiled.where, ranked, with_facets, rerank=rerank)),
+                terms = sorted(self.located_terms(query)) if with_highlights else []
+                row = connection.execute(text(search_sql(compiled.where, ranked, with_facets, ranking=order,
+                                                         with_positions=bool(terms))),
                                          {**compiled.params, "rank": compiled.rank, "limit": per_page,
-                                          "offset": (page - 1) * per_page, "known": keys}).one()
+                                          "offset": (page - 1) * per_page, "known": keys, "terms": terms}).one()
         except OperationalError as error:
             if type(error.orig).__name__ == "QueryCanceled":
                 raise SearchTimeout from None
@@ -314,7 +320,10 @@ class PostgresEngine(Highlighting):
             else:
                 payload = payload_json(hit["payload"])
             self._remember(key, payload)
-            hits.append(self._hit(hit, query, with_highlights, payload))
+            positions = None
+            if with_highlights and "positions" in hit and self.is_long(payload):
+                positions = body_positions(hit["positions"] or {})
+            hits.append(self._hit(hit, query, with_highlights, payload, positions))
         return EngineResult(total or 0, hits, facets)
 
     @contextmanager
@@ -339,7 +348,7 @@ class PostgresEngine(Highlighting):
         settings = []
         if "tsv @@" in where:
             settings.append("enable_seqscan")
-        if ranked and not filtered and self.rerank:
+        if ranked and not filtered and self.rum:
             settings.append("enable_sort")
         return settings
 
@@ -357,8 +366,9 @@ class PostgresEngine(Highlighting):
             connection.execute(text("SELECT " + ", ".join(f"set_config('{name}', 'on', false)" for name in settings)))
 
     def _hit(self, row: Any, query: wq.Query, with_highlights: bool,
-             payload: dict[str, Any] | None = None) -> EngineHit:
-        """A hit from a row (a mapping, or the JSON object :func:`search_sql` returns)."""
+             payload: dict[str, Any] | None = None, positions: dict[str, list[int]] | None = None) -> EngineHit:
+        """A hit from a row (a mapping, or the JSON object :func:`search_sql` returns); ``positions``: the
+        ``body`` positions of the query's words in a long hit (see :func:`search_sql`)."""
         if payload is None:
             payload = payload_json(row["payload"])
         created = row["created"]
@@ -374,7 +384,8 @@ class PostgresEngine(Highlighting):
             score=round(float(row["score"] or 0.0), 4),
         )
         if with_highlights:
-            self._highlight(query, {"title_it": row["title_it"], "title_ru": row["title_ru"]}, payload, result)
+            self._highlight(query, {"title_it": row["title_it"], "title_ru": row["title_ru"]}, payload, result,
+                            positions)
         return result
 
     # --- more like this ------------------------------------------------------------------------------
@@ -408,11 +419,19 @@ class PostgresEngine(Highlighting):
                 return []
             rank = " | ".join(lexeme(word) for word in sorted(words))
             compiled = compile_query(wq.Every(), filter_query)
-            rows = connection.execute(text(
-                f"SELECT {_HIT_COLUMNS}, payload, ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), "
-                f"{RANK_NORMALIZATION}) AS score FROM {ENTRIES} WHERE tsv @@ CAST(:rank AS tsquery) AND uid <> :uid "
-                f"AND {compiled.where} ORDER BY score DESC, created, uid LIMIT :top"),
-                {**compiled.params, "rank": rank, "uid": uid, "top": top}).mappings().all()
+            # Ranked as searches are: by RUM's rank where the index exists (``ORDER BY tsv <=> rank``: the planner
+            # walks the index's order past what a broad filter refuses, or scores a narrow filter's few matches),
+            # else by ts_rank over every match.
+            if self.rum:
+                score, order = "CAST(1 / (tsv <=> CAST(:rank AS tsquery)) AS real)", "tsv <=> CAST(:rank AS tsquery)"
+            else:
+                score = f"ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), {RANK_NORMALIZATION})"
+                order = "score DESC, created, uid"
+            statement = (f"SELECT {_HIT_COLUMNS}, payload, {score} AS score FROM {ENTRIES} WHERE tsv @@ "
+                         f"CAST(:rank AS tsquery) AND uid <> :uid AND {compiled.where} ORDER BY {order} LIMIT :top")
+            with self.planned(connection, self.planner_settings("tsv @@", False, True)):
+                rows = connection.execute(text(statement), {**compiled.params, "rank": rank, "uid": uid,
+                                                            "top": top}).mappings().all()
         return [(self._hit(row, wq.NullQuery, False), float(row["score"])) for row in rows]
 
 
@@ -433,41 +452,57 @@ _FACETS_SQL = (
 )
 
 
+# Each word of :terms in the hit's vector: its positions and their weights (see pgindex.body_positions).
+_POSITIONS_JSON = (", 'positions', (SELECT json_object_agg(u.lexeme, json_build_array(u.positions, u.weights)) "
+                   "FROM unnest(e.tsv) u WHERE u.lexeme = ANY(CAST(:terms AS text[])))")
+
+
 def search_sql(where: str, ranked: bool, with_facets: bool, top: str | None = None, order: str | None = None,
-               rerank: int = 0) -> str:
+               ranking: str = "ts_rank", with_positions: bool = False) -> str:
     """One statement for a whole search (each round trip costs most on a loaded machine): the total, facet
     counts (GROUP BY over the matches), the page of hits (ranked on narrow columns, then only the page's rows
     read whole) and the index generation.
 
-    Ranking: ``rerank`` > 0 (the RUM index exists): the index's own order (``tsv <=> rank``, computed from its
-    posting lists, no vector read) picks the best ``rerank`` candidates (at least a page's end), and ``ts_rank``
-    with the backend's weights orders those; the matches without a ranked word (matched by a column condition
-    alone: score 0) follow by date when the candidates do not fill the page. Exact while a query has at most
-    ``rerank`` ranked matches. Else ``ts_rank`` over every match (each match's vector read: the cost that grows
-    with the corpus). ``top`` (a query of ``uid, created, score`` with ``:limit`` and ``:offset``) and ``order``
-    (of ``top``'s columns) replace the default ranking: bench/pg_search_bench.py measures other designs through
-    them."""
-    score = f"ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), {RANK_NORMALIZATION})" if ranked else "0.0"
+    Ranking, when ``ranked`` (the query has words to rank by):
+
+    * ``index`` (the RUM index exists, no filter): the index's own order (``ORDER BY tsv <=> rank``: RUM's rank
+      from its posting lists and the positions they keep) hands the best ``:limit + :offset`` matches; they keep
+      that order (ties as the index hands them, the same on every page), scored ``1 / distance``
+      (= ``rum_ts_score``). Matches without a ranked word (found by a column condition alone: score 0) follow
+      by date when those do not fill the page. The page costs its own rows, not the matches'.
+    * ``score`` (the RUM index exists, a filter leaves few matches): ``rum_ts_score`` over every match: the
+      same scores.
+    * ``ts_rank`` (no RUM index): ``ts_rank`` with the backend's weights over every match.
+
+    ``with_positions``: each hit also brings the ``body`` positions of the words ``:terms`` in its texts, from its
+    vector (what Whoosh reads from its postings): a long hit's highlights are placed from them rather than by
+    scanning its text. ``top`` (a query of ``uid, created, score`` with ``:limit`` and ``:offset``) and
+    ``order`` (of ``top``'s columns) replace the default ranking: bench/pg_search_bench.py measures other designs
+    through them."""
     columns, candidates = "", ""
-    if top is None and ranked and rerank:
-        order = "score DESC, created, uid"
-        candidates = (f", c AS (SELECT uid, created, {score} AS score FROM {ENTRIES} WHERE {where} "
-                      "AND tsv @@ CAST(:rank AS tsquery) ORDER BY tsv <=> CAST(:rank AS tsquery) "
-                      f"LIMIT GREATEST({int(rerank)}, :limit + :offset))")
-        top = ("SELECT uid, created, score FROM (SELECT uid, created, score FROM c UNION ALL "
-               "SELECT uid, created, CAST(0 AS real) FROM m WHERE (SELECT count(*) FROM c) < :limit + :offset "
+    if top is None and ranked and ranking == "index":
+        order = "score DESC, pos, created, uid"
+        candidates = (
+            ", c AS (SELECT uid, created, CAST(1 / d AS real) AS score, row_number() OVER () AS pos FROM ("
+            f"SELECT uid, created, tsv <=> CAST(:rank AS tsquery) AS d FROM {ENTRIES} WHERE {where} "
+            "AND tsv @@ CAST(:rank AS tsquery) ORDER BY tsv <=> CAST(:rank AS tsquery) LIMIT :limit + :offset) r)")
+        top = ("SELECT uid, created, score, pos FROM (SELECT uid, created, score, pos FROM c UNION ALL "
+               "SELECT uid, created, CAST(0 AS real), NULL FROM m WHERE (SELECT count(*) FROM c) < :limit + :offset "
                f"AND uid NOT IN (SELECT uid FROM c)) t ORDER BY {order} LIMIT :limit OFFSET :offset")
     elif top is None:
         order = "score DESC, created, uid" if ranked else "created DESC, uid"
         top = f"SELECT uid, created, score FROM m ORDER BY {order} LIMIT :limit OFFSET :offset"
-        columns = f", {score} AS score"
+        score = RUM_SCORE if ranking == "score" else (
+            f"ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), {RANK_NORMALIZATION})")
+        columns = f", {score if ranked else '0.0'} AS score"
     outer = ", ".join(f"top.{part.strip()}" for part in (order or "score DESC").split(","))
     return (
         f"WITH m AS MATERIALIZED (SELECT uid, created, kind, sectors, langs, organization_id, session_id, year"
         f"{columns} FROM {ENTRIES} WHERE {where}){_FACET_GROUPS if with_facets else ''}{candidates}, top AS ({top}) "
         f"SELECT (SELECT count(*) FROM m), {_FACETS_SQL if with_facets else 'NULL::json'}, "
         f"(SELECT json_agg(json_build_object({_HIT_JSON}, 'stamp', e.stamp, 'payload', CASE WHEN e.uid || chr(31) "
-        f"|| e.stamp = ANY(CAST(:known AS text[])) THEN NULL ELSE e.payload END, 'score', top.score) ORDER BY {outer}) "
+        f"|| e.stamp = ANY(CAST(:known AS text[])) THEN NULL ELSE e.payload END, 'score', top.score"
+        f"{_POSITIONS_JSON if with_positions else ''}) ORDER BY {outer}) "
         f"FROM top JOIN {ENTRIES} e ON e.uid = top.uid), (SELECT value FROM {META} WHERE key = 'generation')"
     )
 

@@ -13,6 +13,7 @@ import pytest
 
 from docmgr.search import highlights, schema, text
 from docmgr.search.engine import IndexEntry, WhooshEngine
+from docmgr.search.indexers import get_engine
 from docmgr.search.query import QueryBuilder
 from docmgr.search.text import BODY, LanguageTokenizer, language_analyzer
 from tests.search.conftest import parallel
@@ -84,9 +85,8 @@ def test_the_fold_table_covers_every_character_of_unicode():
             assert char in latin, hex(code)
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory, long_text):
-    engine = WhooshEngine(tmp_path_factory.mktemp("index"))
+def _entries(long_text: str) -> list[IndexEntry]:
+    """A 30-page bilingual file, two 70,000-character files (Italian, Russian) and a one-page one."""
     rows = list(parallel().values())
     it_text = "\n".join(it for it, _ru in rows)[:70_000]
     ru_text = "\n".join(ru for _it, ru in rows)[:70_000]
@@ -96,12 +96,18 @@ def engine(tmp_path_factory, long_text):
                           document_id=i, created_at=datetime(2020, 1, 1, tzinfo=UTC), title_it=f"Documento {i}",
                           title_ru=f"Документ {i}", files=files, kind="agreement", reader_org_ids=[1], stamp=str(i))
 
+    return [
+        entry(1, [{"id": 10, "language": "bi", "text": long_text}]),  # one bilingual file
+        entry(2, [{"id": 20, "language": "it", "text": it_text}, {"id": 21, "language": "ru", "text": ru_text}]),
+        entry(3, [{"id": 30, "language": "bi", "text": long_text[:2_000]}]),  # a one-page one
+    ]
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory, long_text):
+    engine = WhooshEngine(tmp_path_factory.mktemp("index"))
     with engine.drain_lock(blocking=True):
-        engine.rebuild([
-            entry(1, [{"id": 10, "language": "bi", "text": long_text}]),  # one bilingual file
-            entry(2, [{"id": 20, "language": "it", "text": it_text}, {"id": 21, "language": "ru", "text": ru_text}]),
-            entry(3, [{"id": 30, "language": "bi", "text": long_text[:2_000]}]),  # a one-page one
-        ])
+        engine.rebuild(_entries(long_text))
     return engine
 
 
@@ -121,6 +127,21 @@ def marks(highlight: str) -> list[str]:
 def test_highlights_of_long_documents_are_those_of_a_full_analysis(engine, long_text, monkeypatch):
     """Marks in both languages, at the places a full analysis puts them, for words found only past
     the first 40,000 characters of a bilingual file, and for words spread all over it."""
+    _same_as_full_analysis(engine, long_text, monkeypatch, lambda: engine._local.__dict__.pop("document_cache", None))
+
+
+@pytest.mark.postgres_only
+def test_the_postgresql_backend_places_them_from_its_vectors_positions(app, long_text, monkeypatch):
+    """The same on the PostgreSQL backend, whose long hits' words are placed from the positions their vectors
+    keep (past the positions' cap, or for a word with more positions than a vector keeps, the text is
+    scanned)."""
+    engine = get_engine(app)
+    with engine.drain_lock(blocking=True):
+        engine.rebuild(_entries(long_text))
+    _same_as_full_analysis(engine, long_text, monkeypatch, engine._documents.clear)
+
+
+def _same_as_full_analysis(engine, long_text, monkeypatch, forget) -> None:
     builder = QueryBuilder(engine.schema)
     italian, russian = late_words(long_text, 40_000)
     rng = random.Random(5)
@@ -150,7 +171,7 @@ def test_highlights_of_long_documents_are_those_of_a_full_analysis(engine, long_
                     return None
 
             patch.setattr(highlights, "_HIGHLIGHT_TOKENIZER", FullAnalysis)
-            engine._local.__dict__.pop("document_cache", None)
+            forget()
             reference = engine.search(builder.parse(q), page=1, per_page=10)
         assert [h.highlights for h in fast.hits] == [h.highlights for h in reference.hits], q
         assert [(h.file_id, h.snippet_language) for h in fast.hits] == \
