@@ -353,6 +353,11 @@ class WhooshEngine(Scoring, Facets, Highlighting):
             self._local.document_chars -= cache.pop(oldest)[2]
         return stored, payload
 
+    # Hits whose texts are longer than this (characters) get their highlights placed from the positions
+    # the index keeps for the query's words; shorter ones are scanned (reading postings costs more).
+    LOCATE_ABOVE_CHARS = 6_000
+    LOCATE_TERMS = 16  # at most this many words to read positions for (wildcards may expand further)
+
     def _hits(self, searcher: Searcher, query: wq.Query, top, with_highlights: bool) -> list[EngineHit]:
         positions = self._positions(searcher, query, [hit.docnum for hit in top]) if with_highlights else {}
         return [self._hit(searcher, query, hit, with_highlights, positions.get(hit.docnum)) for hit in top]
@@ -364,10 +369,10 @@ class WhooshEngine(Scoring, Facets, Highlighting):
         long_ones = []
         for docnum in docnums:
             payload = self._document(searcher, docnum)[1]
-            if self.is_long(payload):
+            if len(payload.get("text_it", "")) + len(payload.get("text_ru", "")) > self.LOCATE_ABOVE_CHARS:
                 long_ones.append(docnum)
-        terms = self.located_terms(query) if long_ones else set()
-        if not terms:
+        terms = self._query_terms(query, BODY) if long_ones else set()
+        if not terms or len(terms) > self.LOCATE_TERMS:
             return {}
         long_ones.sort()
         reader = searcher.reader()

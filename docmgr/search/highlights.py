@@ -53,21 +53,6 @@ class Highlighting:
 
     schema: Any
 
-    # Hits whose texts are longer than this (characters) get their highlights placed from the positions
-    # the index keeps for the query's words; shorter ones are scanned (reading positions costs more).
-    LOCATE_ABOVE_CHARS = 6_000
-    LOCATE_TERMS = 16  # at most this many words to read positions for (wildcards may expand further)
-
-    @classmethod
-    def is_long(cls, payload: dict[str, Any]) -> bool:
-        return len(payload.get("text_it", "")) + len(payload.get("text_ru", "")) > cls.LOCATE_ABOVE_CHARS
-
-    @classmethod
-    def located_terms(cls, query: wq.Query) -> set[str]:
-        """The ``body`` words whose positions place a long hit's highlights (none past ``LOCATE_TERMS``)."""
-        terms = cls._query_terms(query, BODY)
-        return terms if len(terms) <= cls.LOCATE_TERMS else set()
-
     @staticmethod
     def _query_terms(query: wq.Query, fieldname: str) -> set[str]:
         """The words the query looks for in one field (positive parts only; negated ones are not

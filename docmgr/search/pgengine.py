@@ -33,7 +33,7 @@ from whoosh import query as wq
 from docmgr.limits import forkserver_context
 from docmgr.search.facets import FACET_FIELDS
 from docmgr.search.highlights import Highlighting
-from docmgr.search.pgindex import COLUMNS, body_positions, entry_row, entry_rows, payload_json
+from docmgr.search.pgindex import COLUMNS, entry_row, entry_rows, payload_json
 from docmgr.search.pgquery import compile_query, lexeme
 from docmgr.search.pgschema import ENTRIES, META, TERMS, create_schema, has_rum_index, schema_exists
 from docmgr.search.schema import SCHEMA_VERSION, EngineHit, EngineResult, IndexEntry, build_schema
@@ -288,11 +288,9 @@ class PostgresEngine(Highlighting):
             order = ("index" if filter_query is None else "score") if self.rum else "ts_rank"
             settings = self.planner_settings(compiled.where, ranked, filter_query is not None)
             with self.reader(timeout) as connection, self.planned(connection, settings):
-                terms = sorted(self.located_terms(query)) if with_highlights else []
-                row = connection.execute(text(search_sql(compiled.where, ranked, with_facets, ranking=order,
-                                                         with_positions=bool(terms))),
+                row = connection.execute(text(search_sql(compiled.where, ranked, with_facets, ranking=order)),
                                          {**compiled.params, "rank": compiled.rank, "limit": per_page,
-                                          "offset": (page - 1) * per_page, "known": keys, "terms": terms}).one()
+                                          "offset": (page - 1) * per_page, "known": keys}).one()
         except OperationalError as error:
             if type(error.orig).__name__ == "QueryCanceled":
                 raise SearchTimeout from None
@@ -320,10 +318,7 @@ class PostgresEngine(Highlighting):
             else:
                 payload = payload_json(hit["payload"])
             self._remember(key, payload)
-            positions = None
-            if with_highlights and "positions" in hit and self.is_long(payload):
-                positions = body_positions(hit["positions"] or {})
-            hits.append(self._hit(hit, query, with_highlights, payload, positions))
+            hits.append(self._hit(hit, query, with_highlights, payload))
         return EngineResult(total or 0, hits, facets)
 
     @contextmanager
@@ -366,9 +361,8 @@ class PostgresEngine(Highlighting):
             connection.execute(text("SELECT " + ", ".join(f"set_config('{name}', 'on', false)" for name in settings)))
 
     def _hit(self, row: Any, query: wq.Query, with_highlights: bool,
-             payload: dict[str, Any] | None = None, positions: dict[str, list[int]] | None = None) -> EngineHit:
-        """A hit from a row (a mapping, or the JSON object :func:`search_sql` returns); ``positions``: the
-        ``body`` positions of the query's words in a long hit (see :func:`search_sql`)."""
+             payload: dict[str, Any] | None = None) -> EngineHit:
+        """A hit from a row (a mapping, or the JSON object :func:`search_sql` returns)."""
         if payload is None:
             payload = payload_json(row["payload"])
         created = row["created"]
@@ -384,8 +378,7 @@ class PostgresEngine(Highlighting):
             score=round(float(row["score"] or 0.0), 4),
         )
         if with_highlights:
-            self._highlight(query, {"title_it": row["title_it"], "title_ru": row["title_ru"]}, payload, result,
-                            positions)
+            self._highlight(query, {"title_it": row["title_it"], "title_ru": row["title_ru"]}, payload, result)
         return result
 
     # --- more like this ------------------------------------------------------------------------------
@@ -452,13 +445,8 @@ _FACETS_SQL = (
 )
 
 
-# Each word of :terms in the hit's vector: its positions and their weights (see pgindex.body_positions).
-_POSITIONS_JSON = (", 'positions', (SELECT json_object_agg(u.lexeme, json_build_array(u.positions, u.weights)) "
-                   "FROM unnest(e.tsv) u WHERE u.lexeme = ANY(CAST(:terms AS text[])))")
-
-
 def search_sql(where: str, ranked: bool, with_facets: bool, top: str | None = None, order: str | None = None,
-               ranking: str = "ts_rank", with_positions: bool = False) -> str:
+               ranking: str = "ts_rank") -> str:
     """One statement for a whole search (each round trip costs most on a loaded machine): the total, facet
     counts (GROUP BY over the matches), the page of hits (ranked on narrow columns, then only the page's rows
     read whole) and the index generation.
@@ -474,11 +462,8 @@ def search_sql(where: str, ranked: bool, with_facets: bool, top: str | None = No
       same scores.
     * ``ts_rank`` (no RUM index): ``ts_rank`` with the backend's weights over every match.
 
-    ``with_positions``: each hit also brings the ``body`` positions of the words ``:terms`` in its texts, from its
-    vector (what Whoosh reads from its postings): a long hit's highlights are placed from them rather than by
-    scanning its text. ``top`` (a query of ``uid, created, score`` with ``:limit`` and ``:offset``) and
-    ``order`` (of ``top``'s columns) replace the default ranking: bench/pg_search_bench.py measures other designs
-    through them."""
+    ``top`` (a query of ``uid, created, score`` with ``:limit`` and ``:offset``) and ``order`` (of ``top``'s
+    columns) replace the default ranking: bench/pg_search_bench.py measures other designs through them."""
     columns, candidates = "", ""
     if top is None and ranked and ranking == "index":
         order = "score DESC, pos, created, uid"
@@ -501,8 +486,7 @@ def search_sql(where: str, ranked: bool, with_facets: bool, top: str | None = No
         f"{columns} FROM {ENTRIES} WHERE {where}){_FACET_GROUPS if with_facets else ''}{candidates}, top AS ({top}) "
         f"SELECT (SELECT count(*) FROM m), {_FACETS_SQL if with_facets else 'NULL::json'}, "
         f"(SELECT json_agg(json_build_object({_HIT_JSON}, 'stamp', e.stamp, 'payload', CASE WHEN e.uid || chr(31) "
-        f"|| e.stamp = ANY(CAST(:known AS text[])) THEN NULL ELSE e.payload END, 'score', top.score"
-        f"{_POSITIONS_JSON if with_positions else ''}) ORDER BY {outer}) "
+        f"|| e.stamp = ANY(CAST(:known AS text[])) THEN NULL ELSE e.payload END, 'score', top.score) ORDER BY {outer}) "
         f"FROM top JOIN {ENTRIES} e ON e.uid = top.uid), (SELECT value FROM {META} WHERE key = 'generation')"
     )
 

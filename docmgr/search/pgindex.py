@@ -84,20 +84,5 @@ def entry_rows(entries: list[IndexEntry]) -> list[dict[str, Any]]:
     return [entry_row(_child_schema, entry) for entry in entries]
 
 
-def body_positions(found: dict[str, list[list[Any]]]) -> dict[str, list[int]] | None:
-    """The ``body`` positions of words in an entry's texts, from its vector's (word → [positions, weights]), as
-    Whoosh's postings give them; None when a word's are not all there (positions past the cap merge, and at
-    most ``MAX_POSITIONS_PER_LEXEME`` are kept): the caller then finds the words in the text itself."""
-    out: dict[str, list[int]] = {}
-    for word, (positions, weights) in found.items():
-        if len(positions) >= MAX_POSITIONS_PER_LEXEME:
-            return None
-        texts = [p for p, w in zip(positions, weights, strict=True) if w == "D"]
-        if texts and texts[-1] >= TEXT_LAST:
-            return None
-        out[word] = [p - HEAD_SPAN - 1 for p in texts]
-    return out
-
-
 def payload_json(raw: str | None) -> dict[str, Any]:
     return json.loads(raw) if raw else {}
