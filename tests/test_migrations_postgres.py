@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 
 from docmgr import create_app
 from docmgr.extensions import db
-from docmgr.search.pgschema import NARROW_ROWS, RUM_INDEX
+from docmgr.search.pgschema import RUM_INDEX
 
 
 def test_init_on_postgresql_creates_the_schema_of_the_models_and_is_safe_to_rerun(tmp_path, postgres_url):
@@ -31,16 +31,12 @@ def test_init_on_postgresql_creates_the_schema_of_the_models_and_is_safe_to_reru
                 tables = set(inspect(connection).get_table_names())
                 # 0006_pgspeed: the search backend's RUM index, since the test databases have the rum extension
                 indexes = {index["name"] for index in inspect(connection).get_indexes("search_entries")}
-                # 0007_pgnarrow: the table's rows kept narrow (long values out of line)
-                options = connection.exec_driver_sql(
-                    "SELECT reloptions FROM pg_class WHERE relname = 'search_entries'").scalar()
         finally:
             db.session.remove()
             db.engine.dispose()
     assert diff == [], f"models and migrations differ on PostgreSQL: {diff}"
     assert {"users", "documents", "document_files", "audit_events", "agreements", "outbox"} <= tables
     assert {"ix_search_entries_tsv", RUM_INDEX} <= indexes
-    assert f"toast_tuple_target={NARROW_ROWS}" in (options or [])
 
 
 def _not_search_table(name, type_, parent_names) -> bool:

@@ -31,12 +31,6 @@ META = "search_meta"
 NAME_PREFIX = "^"  # name skeletons (weight C)
 ORG_PREFIX = "~"  # organisation-name skeletons (weight C)
 
-# Rows stay narrow: a row longer than PostgreSQL's threshold (about 2 kB: every entry, its vector alone is
-# larger) has its long values moved out of line until it fits this many bytes, so the payload too leaves the
-# main table. A search reads its matches' narrow columns (the total, the facets) from a few pages: about 30 rows
-# per 8 kB page instead of 8.
-NARROW_ROWS = 128
-
 DDL = [
     f"""CREATE TABLE IF NOT EXISTS {ENTRIES} (
         uid text PRIMARY KEY,
@@ -56,7 +50,7 @@ DDL = [
         stamp text NOT NULL DEFAULT '',
         payload text NOT NULL DEFAULT '{{}}',
         tsv tsvector NOT NULL
-    ) WITH (toast_tuple_target = {NARROW_ROWS})""",
+    )""",
     f"CREATE INDEX IF NOT EXISTS ix_{ENTRIES}_tsv ON {ENTRIES} USING gin (tsv)",
     f"CREATE INDEX IF NOT EXISTS ix_{ENTRIES}_readers ON {ENTRIES} USING gin (readers)",
     f"CREATE INDEX IF NOT EXISTS ix_{ENTRIES}_object_key ON {ENTRIES} (object_key)",
@@ -70,9 +64,6 @@ RUM_INDEX = f"ix_{ENTRIES}_rum"
 RUM_DDL = f"CREATE INDEX IF NOT EXISTS {RUM_INDEX} ON {ENTRIES} USING rum (tsv rum_tsvector_ops)"
 
 DROP = [f"DROP TABLE IF EXISTS {ENTRIES}", f"DROP TABLE IF EXISTS {TERMS}", f"DROP TABLE IF EXISTS {META}"]
-
-
-NARROW_DDL = f"ALTER TABLE {ENTRIES} SET (toast_tuple_target = {NARROW_ROWS})"
 
 
 def create_schema(connection: Connection) -> None:
