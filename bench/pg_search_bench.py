@@ -4,7 +4,7 @@
     nice .venv/bin/python bench/pg_search_bench.py --docs 10000 50000    # growth between two sizes
     nice -n 19 .venv/bin/python bench/pg_search_bench.py --docs 50000 --replicate 500000 --procs 2 \
         --pg-data bench/out/pg-cluster --whoosh-index bench/out/search-corpus-v1-s5-50000-20130611/big/index \
-        --designs gin_rank rum_order                       # issue 15's two sizes
+        --designs gin_rank rum rum_rerank two_stage                       # issue 15's two sizes
 
 The corpus is bench/search_bench.py's (same generator, seed and queries: imported, not copied). For each
 size, a private PostgreSQL 15 cluster (tests/servers.py) gets the PostgreSQL backend's table, built by
@@ -19,9 +19,10 @@ everything and as a firm, whose permission filter is ``readers @> {org}``):
 * ``per_language`` — ``docmgr_it``/``docmgr_ru`` configurations (italian/russian Snowball + unaccent) on
   separate Italian and Russian vectors (title A + text), each under GIN, ranked in its language only
   (a different analysis: no cross-script names, no per-script stemming: a speed yardstick);
-* ``rum_order`` — the backend where the RUM index exists (``PostgresEngine.search``, ``rum`` on): without a
-  filter, the page comes from the RUM index's ``<=>`` order (RUM's rank, the page's rows read, no other
-  vector); with a filter (the firm) ``rum_ts_score`` over the filter's matches;
+* ``rum_rerank`` — the backend where the RUM index exists (``PostgresEngine.search`` with ``rerank=RERANK``):
+  without a filter, the RUM index's ``<=>`` order picks the best ``RERANK`` candidates from the index (no
+  vector read), then ``ts_rank`` (the backend's weights) orders those: exact while a query has at most
+  ``RERANK`` matches, and reads that many vectors at most; with a filter (the firm) as ``gin_rank``;
 * ``whoosh`` — ``WhooshEngine.search``, today's default.
 
 Options for the big sizes (issue 15: 50,000 and 500,000 documents):
@@ -75,7 +76,7 @@ from bench.search_bench import (  # noqa: E402
     pick_queries,
 )
 from docmgr.search.engine import WhooshEngine  # noqa: E402
-from docmgr.search.pgengine import RANK_NORMALIZATION, RANK_WEIGHTS, PostgresEngine, search_sql  # noqa: E402
+from docmgr.search.pgengine import RANK_NORMALIZATION, RANK_WEIGHTS, RERANK, PostgresEngine, search_sql  # noqa: E402
 from docmgr.search.pgquery import compile_query  # noqa: E402
 from docmgr.search.pgschema import DDL, ENTRIES, META, TERMS  # noqa: E402
 from docmgr.search.query import QueryBuilder, bound_expansions  # noqa: E402
@@ -85,7 +86,7 @@ CANDIDATES = 500
 
 PG_SETTINGS = {"shared_buffers": "1GB", "maintenance_work_mem": "1GB", "max_wal_size": "8GB",
                "checkpoint_timeout": "30min"}
-DESIGNS = ["gin_rank", "rum", "rum_order", "two_stage", "per_language"]
+DESIGNS = ["gin_rank", "rum", "rum_rerank", "two_stage", "per_language"]
 SETUP = [
     "CREATE TEXT SEARCH CONFIGURATION docmgr_it (COPY = italian)",
     "ALTER TEXT SEARCH CONFIGURATION docmgr_it ALTER MAPPING FOR hword, hword_part, word WITH unaccent, italian_stem",
@@ -131,7 +132,7 @@ class Designs:
         return self.engine.result_of(row, query, True, True, known).total
 
     def gin_rank(self, q: str, filter_query) -> int:
-        self.engine.rum = False  # ts_rank over every match, even where the RUM index exists
+        self.engine.rerank = 0  # ts_rank over every match, even where the RUM index exists
         return self.engine.search(self.builder.parse(q), filter_query=filter_query, page=1, per_page=10,
                                   rewrite=bound_expansions).total
 
@@ -141,9 +142,9 @@ class Designs:
             f"SELECT uid, created, tsv <=> CAST(:rank AS tsquery) AS score FROM {ENTRIES} WHERE {{where}} "
             "ORDER BY score LIMIT :limit OFFSET :offset"), "score, created, uid", {})
 
-    def rum_order(self, q: str, filter_query) -> int:
-        """The engine's statement where its RUM index exists."""
-        self.engine.rum = True
+    def rum_rerank(self, q: str, filter_query) -> int:
+        """The engine's statement with ``rerank`` (what the backend runs when its RUM index exists)."""
+        self.engine.rerank = RERANK
         return self.engine.search(self.builder.parse(q), filter_query=filter_query, page=1, per_page=10,
                                   rewrite=bound_expansions).total
 

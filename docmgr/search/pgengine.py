@@ -43,11 +43,7 @@ LOCK_KEY = 0x646F636D  # "docm": the advisory lock of the index's one writer
 # ts_rank weights for {D, C, B, A}: texts and labels 1, names 1.5, titles 3 (Whoosh's field boosts).
 RANK_WEIGHTS = "{0.333333, 0.5, 0.333333, 1.0}"
 RANK_NORMALIZATION = 1  # divided by 1 + log(length): long texts do not win by length alone
-# Where the RUM index exists, a search is ranked by RUM's own rank (``rum_ts_score``: ts_rank's formula with
-# PostgreSQL's default weights {0.1, 0.2, 0.4, 1.0}, titles first, then labels, then texts; no length
-# normalization, a word's repeats count less and less): the index hands the best matches in that order, so a
-# page costs its own rows, not the matches'. Without it, ``ts_rank`` above over every match.
-RUM_SCORE = "rum_ts_score(tsv, CAST(:rank AS tsquery))"
+RERANK = 200  # candidates the RUM index's order hands to ts_rank (see search_sql)
 _BODY_WEIGHTS = "ARRAY['A','B','D']::text[]"
 _LEXICON_OF = (f"SELECT DISTINCT u.lexeme FROM {ENTRIES} e, unnest(e.tsv) u WHERE e.{{key}} = :key "
                f"AND u.weights && {_BODY_WEIGHTS}")
@@ -64,9 +60,9 @@ class PostgresEngine(Highlighting):
         self.schema = build_schema()  # analyzers and the query parser's fields: the same as Whoosh's
         self._local = threading.local()
         self._ready = False
-        # Whether searches are ranked by the RUM index's order (set by ensure() where the index exists; see
-        # RUM_SCORE), else by ts_rank over every match.
-        self.rum = False
+        # Candidates the RUM index's order hands to ts_rank: RERANK when the index exists (set by ensure()), 0:
+        # ts_rank over every match.
+        self.rerank = 0
         self._cache: dict[str, tuple[int, Any]] = {}
         self._cache_lock = threading.Lock()
         self._documents: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()  # "uid\x1fstamp" → payload
@@ -106,7 +102,7 @@ class PostgresEngine(Highlighting):
             if not schema_exists(connection):
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY + 1})
                 create_schema(connection)
-            self.rum = has_rum_index(connection)
+            self.rerank = RERANK if has_rum_index(connection) else 0
         self._ready = True
 
     def is_outdated(self) -> bool:
@@ -283,12 +279,12 @@ class PostgresEngine(Highlighting):
         keys, known = self.known_documents()
         ranked = bool(compiled.rank) and sort == "relevance"
         try:
-            # A filter (a firm's permissions, a facet chosen) leaves few matches: their vectors are read and
-            # scored (cheaper than walking the RUM index's order past the matches the filter refuses).
-            order = ("index" if filter_query is None else "score") if self.rum else "ts_rank"
+            # A filter (a firm's permissions, a facet chosen) leaves few matches: ts_rank reads their vectors
+            # (cheaper than walking the RUM index's order past the matches the filter refuses).
+            rerank = self.rerank if filter_query is None else 0
             settings = self.planner_settings(compiled.where, ranked, filter_query is not None)
             with self.reader(timeout) as connection, self.planned(connection, settings):
-                row = connection.execute(text(search_sql(compiled.where, ranked, with_facets, ranking=order)),
+                row = connection.execute(text(search_sql(compiled.where, ranked, with_facets, rerank=rerank)),
                                          {**compiled.params, "rank": compiled.rank, "limit": per_page,
                                           "offset": (page - 1) * per_page, "known": keys}).one()
         except OperationalError as error:
@@ -343,7 +339,7 @@ class PostgresEngine(Highlighting):
         settings = []
         if "tsv @@" in where:
             settings.append("enable_seqscan")
-        if ranked and not filtered and self.rum:
+        if ranked and not filtered and self.rerank:
             settings.append("enable_sort")
         return settings
 
@@ -412,19 +408,11 @@ class PostgresEngine(Highlighting):
                 return []
             rank = " | ".join(lexeme(word) for word in sorted(words))
             compiled = compile_query(wq.Every(), filter_query)
-            # Ranked as searches are: by RUM's rank where the index exists (``ORDER BY tsv <=> rank``: the planner
-            # walks the index's order past what a broad filter refuses, or scores a narrow filter's few matches),
-            # else by ts_rank over every match.
-            if self.rum:
-                score, order = "CAST(1 / (tsv <=> CAST(:rank AS tsquery)) AS real)", "tsv <=> CAST(:rank AS tsquery)"
-            else:
-                score = f"ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), {RANK_NORMALIZATION})"
-                order = "score DESC, created, uid"
-            statement = (f"SELECT {_HIT_COLUMNS}, payload, {score} AS score FROM {ENTRIES} WHERE tsv @@ "
-                         f"CAST(:rank AS tsquery) AND uid <> :uid AND {compiled.where} ORDER BY {order} LIMIT :top")
-            with self.planned(connection, self.planner_settings("tsv @@", False, True)):
-                rows = connection.execute(text(statement), {**compiled.params, "rank": rank, "uid": uid,
-                                                            "top": top}).mappings().all()
+            rows = connection.execute(text(
+                f"SELECT {_HIT_COLUMNS}, payload, ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), "
+                f"{RANK_NORMALIZATION}) AS score FROM {ENTRIES} WHERE tsv @@ CAST(:rank AS tsquery) AND uid <> :uid "
+                f"AND {compiled.where} ORDER BY score DESC, created, uid LIMIT :top"),
+                {**compiled.params, "rank": rank, "uid": uid, "top": top}).mappings().all()
         return [(self._hit(row, wq.NullQuery, False), float(row["score"])) for row in rows]
 
 
@@ -446,40 +434,33 @@ _FACETS_SQL = (
 
 
 def search_sql(where: str, ranked: bool, with_facets: bool, top: str | None = None, order: str | None = None,
-               ranking: str = "ts_rank") -> str:
+               rerank: int = 0) -> str:
     """One statement for a whole search (each round trip costs most on a loaded machine): the total, facet
     counts (GROUP BY over the matches), the page of hits (ranked on narrow columns, then only the page's rows
     read whole) and the index generation.
 
-    Ranking, when ``ranked`` (the query has words to rank by):
-
-    * ``index`` (the RUM index exists, no filter): the index's own order (``ORDER BY tsv <=> rank``: RUM's rank
-      from its posting lists and the positions they keep) hands the best ``:limit + :offset`` matches; they keep
-      that order (ties as the index hands them, the same on every page), scored ``1 / distance``
-      (= ``rum_ts_score``). Matches without a ranked word (found by a column condition alone: score 0) follow
-      by date when those do not fill the page. The page costs its own rows, not the matches'.
-    * ``score`` (the RUM index exists, a filter leaves few matches): ``rum_ts_score`` over every match: the
-      same scores.
-    * ``ts_rank`` (no RUM index): ``ts_rank`` with the backend's weights over every match.
-
-    ``top`` (a query of ``uid, created, score`` with ``:limit`` and ``:offset``) and ``order`` (of ``top``'s
-    columns) replace the default ranking: bench/pg_search_bench.py measures other designs through them."""
+    Ranking: ``rerank`` > 0 (the RUM index exists): the index's own order (``tsv <=> rank``, computed from its
+    posting lists, no vector read) picks the best ``rerank`` candidates (at least a page's end), and ``ts_rank``
+    with the backend's weights orders those; the matches without a ranked word (matched by a column condition
+    alone: score 0) follow by date when the candidates do not fill the page. Exact while a query has at most
+    ``rerank`` ranked matches. Else ``ts_rank`` over every match (each match's vector read: the cost that grows
+    with the corpus). ``top`` (a query of ``uid, created, score`` with ``:limit`` and ``:offset``) and ``order``
+    (of ``top``'s columns) replace the default ranking: bench/pg_search_bench.py measures other designs through
+    them."""
+    score = f"ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), {RANK_NORMALIZATION})" if ranked else "0.0"
     columns, candidates = "", ""
-    if top is None and ranked and ranking == "index":
-        order = "score DESC, pos, created, uid"
-        candidates = (
-            ", c AS (SELECT uid, created, CAST(1 / d AS real) AS score, row_number() OVER () AS pos FROM ("
-            f"SELECT uid, created, tsv <=> CAST(:rank AS tsquery) AS d FROM {ENTRIES} WHERE {where} "
-            "AND tsv @@ CAST(:rank AS tsquery) ORDER BY tsv <=> CAST(:rank AS tsquery) LIMIT :limit + :offset) r)")
-        top = ("SELECT uid, created, score, pos FROM (SELECT uid, created, score, pos FROM c UNION ALL "
-               "SELECT uid, created, CAST(0 AS real), NULL FROM m WHERE (SELECT count(*) FROM c) < :limit + :offset "
+    if top is None and ranked and rerank:
+        order = "score DESC, created, uid"
+        candidates = (f", c AS (SELECT uid, created, {score} AS score FROM {ENTRIES} WHERE {where} "
+                      "AND tsv @@ CAST(:rank AS tsquery) ORDER BY tsv <=> CAST(:rank AS tsquery) "
+                      f"LIMIT GREATEST({int(rerank)}, :limit + :offset))")
+        top = ("SELECT uid, created, score FROM (SELECT uid, created, score FROM c UNION ALL "
+               "SELECT uid, created, CAST(0 AS real) FROM m WHERE (SELECT count(*) FROM c) < :limit + :offset "
                f"AND uid NOT IN (SELECT uid FROM c)) t ORDER BY {order} LIMIT :limit OFFSET :offset")
     elif top is None:
         order = "score DESC, created, uid" if ranked else "created DESC, uid"
         top = f"SELECT uid, created, score FROM m ORDER BY {order} LIMIT :limit OFFSET :offset"
-        score = RUM_SCORE if ranking == "score" else (
-            f"ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), {RANK_NORMALIZATION})")
-        columns = f", {score if ranked else '0.0'} AS score"
+        columns = f", {score} AS score"
     outer = ", ".join(f"top.{part.strip()}" for part in (order or "score DESC").split(","))
     return (
         f"WITH m AS MATERIALIZED (SELECT uid, created, kind, sectors, langs, organization_id, session_id, year"
