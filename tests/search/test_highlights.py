@@ -133,7 +133,7 @@ def test_highlights_of_long_documents_are_those_of_a_full_analysis(engine, long_
 
 
 @pytest.mark.postgres_only
-def test_the_postgresql_backend_places_them_from_its_vectors_positions(app, long_text, monkeypatch):
+def test_the_postgresql_backend_marks_them_where_a_full_analysis_does(app, long_text, monkeypatch):
     """The same on the PostgreSQL backend, whose hits' texts are scanned for the words (reading the positions
     their vectors keep costs as much as the scan: measured, 0.3–1.1 ms a hit either way)."""
     engine = get_engine(app)

@@ -176,7 +176,6 @@ def test_idle_connections_do_not_hold_the_workers(service):
         time.sleep(0.5)  # accepted by the workers, still silent
         status, _, _ = service.call("GET", "/api/v1/openapi.json", timeout=15)
         assert status == 200
-        assert all(sock.fileno() != -1 for sock in idle)
     finally:
         for sock in idle:
             sock.close()
