@@ -6,14 +6,6 @@ agreement render after a restart are then as fast as later ones. DOCMGR_WARM_UP=
 
 from docmgr.warmup import warm_up
 
-# Threaded workers. A sync worker takes one connection at a time and waits for its request, so a browser's idle
-# connection (Chromium opens them ahead of need and keeps them unused for seconds) held a whole worker: with 2
-# workers, 2 such connections stalled every page for 10 s and more. A gthread worker parks idle connections in
-# its poller (closing them after `keepalive` seconds) and gives a thread only to one that has sent a request.
-# gunicorn's docs ask sync workers to sit behind a buffering proxy; the one-machine install has none.
-worker_class = "gthread"
-threads = 4
-
 
 def post_worker_init(worker) -> None:
     app = worker.wsgi

@@ -167,20 +167,6 @@ def test_a_slow_client_does_not_hold_the_write_lock(service):
     assert b"HTTP/1.1" in slow.get("result", b""), slow  # the slow client got its answer too
 
 
-def test_idle_connections_do_not_hold_the_workers(service):
-    """Browsers open connections ahead of need and may send nothing on them for seconds: more idle connections
-    than workers (gunicorn.conf.py's threaded workers park them) must not keep anyone else's request waiting.
-    With one sync worker per connection this request waited until the idle ones were closed."""
-    idle = [socket.create_connection((HOST, service.port), timeout=60) for _ in range(8)]
-    try:
-        time.sleep(0.5)  # accepted by the workers, still silent
-        status, _, _ = service.call("GET", "/api/v1/openapi.json", timeout=15)
-        assert status == 200
-    finally:
-        for sock in idle:
-            sock.close()
-
-
 def test_an_upload_holds_no_lock_while_its_file_is_parsed(service):
     """A PDF whose parsing runs into the extraction time limit (6 s here): logins still answer meanwhile."""
     thread, upload = _in_thread(_upload, service, "bilancio.pdf", crash_test.hostile_pdf(), "Bilancio")
