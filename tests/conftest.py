@@ -176,6 +176,27 @@ def table_counts() -> dict[str, int]:
 # --- helpers for upload tests (plain functions: import them from tests.conftest) -----------------
 
 
+def assert_another_writer_gets_in() -> None:
+    """No transaction is left open by slow work in progress elsewhere (a queue task in another thread): on SQLite a
+    writer on another connection takes the database's write lock within 0.5 s; on PostgreSQL no other session of
+    the test's database sits in an open transaction."""
+    import sqlite3
+
+    from sqlalchemy import text
+
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite":
+        with sqlite3.connect(url.database, timeout=0.5, isolation_level=None) as connection:
+            connection.execute("BEGIN IMMEDIATE")  # "database is locked" while another connection holds it
+            connection.execute("ROLLBACK")
+        return
+    with db.engine.connect() as connection:
+        open_transactions = connection.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND state LIKE 'idle in transaction%'"))
+    assert open_transactions == 0
+
+
 def corpus_bytes(relative: str) -> bytes:
     """The bytes of a file of the test data (tests/data), e.g. corpus_bytes("pdf/pypdf_multilang_CYRILLIC.pdf")."""
     return (CORPUS / relative).read_bytes()

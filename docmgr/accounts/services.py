@@ -18,7 +18,7 @@ from docmgr.accounts.identity import EMAIL_MAX_LENGTH, IdentityError, checked_em
 from docmgr.accounts.models import COUNTRIES, ApiToken, LoginAttempt, Organization, OrganizationKind, Role, User
 from docmgr.accounts.permissions import require_admin
 from docmgr.audit.services import record
-from docmgr.database import utcnow
+from docmgr.database import release_read_transaction, utcnow
 from docmgr.errors import Invalid, NotFound, RateLimited
 from docmgr.extensions import db
 from docmgr.security_log import log_security_event
@@ -336,14 +336,7 @@ def lift_throttle(session: Session, actor: User, email: str, remote_addr: str) -
     return len(rows)
 
 
-def authenticate(session: Session, email: str, password: str, remote_addr: str) -> User | None:
-    """Check credentials, throttled per (address, e-mail) pair with exponential back-off.
-
-    Returns None for wrong credentials *after* recording the failure, so that the caller can commit
-    it before answering 401 (an exception would roll the record of the attempt back).
-    """
-    email = normalize_email(email)[:EMAIL_MAX_LENGTH]  # full-width or upper case: the same person
-    remote_addr = remote_addr or "unknown"
+def _refuse_if_throttled(session: Session, email: str, remote_addr: str) -> None:
     throttle = throttle_for(session, email, remote_addr)
     if throttle is not None and throttle.is_locked:
         wait = max(1, int((throttle.locked_until - utcnow()).total_seconds() + 0.999))
@@ -352,8 +345,26 @@ def authenticate(session: Session, email: str, password: str, remote_addr: str) 
             gettext("Too many failed logins for this account from your address; try again in %(num)s seconds.", num=wait),
             code="too_many_attempts", retry_after=wait,
         )
+
+
+def authenticate(session: Session, email: str, password: str, remote_addr: str) -> User | None:
+    """Check credentials, throttled per (address, e-mail) pair with exponential back-off.
+
+    Returns None for wrong credentials *after* recording the failure, so that the caller can commit
+    it before answering 401 (an exception would roll the record of the attempt back).
+    """
+    email = normalize_email(email)[:EMAIL_MAX_LENGTH]  # full-width or upper case: the same person
+    remote_addr = remote_addr or "unknown"
+    _refuse_if_throttled(session, email, remote_addr)
     user = session.scalar(select(User).where(User.email == email))
-    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    password_hash, user_id = (user.password_hash, user.id) if user else (_DUMMY_HASH, None)
+    released = release_read_transaction(session)  # no database lock while the password is hashed (0.1 s and more)
+    ok = check_password_hash(password_hash, password or "")
+    if released:
+        # The failures recorded meanwhile count: a burst of guesses sent in parallel is throttled as the same
+        # guesses sent one after another are, and a right password in it is not told apart.
+        _refuse_if_throttled(session, email, remote_addr)
+        user = session.get(User, user_id) if user_id is not None else None
     if not ok or user is None or not user.is_active:
         session.add(LoginAttempt(email=email, remote_addr=remote_addr, succeeded=False))
         record(session, None, "user.login_failed", email=email, remote_addr=remote_addr)

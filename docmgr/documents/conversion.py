@@ -128,11 +128,16 @@ def _page_count(path: Path) -> int:
 
 def convert_task(file_id: int) -> None:
     """The ``documents.convert`` task: make (or reuse) the PDF of a stored DOCX/ODT. Idempotent: a file already
-    converted, or gone since, is left alone; a failure is recorded on the row (no retry: the same bytes fail again)."""
-    file = db.session.get(DocumentFile, file_id)
+    converted, or gone since, is left alone; a failure is recorded on the row (no retry: the same bytes fail again).
+
+    LibreOffice runs for seconds with no transaction open: outside a request every SQLite transaction takes the
+    write lock, and holding it through a conversion kept every upload waiting (503 "busy" past the busy timeout)."""
+    session = db.session
+    file = session.get(DocumentFile, file_id)
     if file is None or not is_office(file.content_type) or file.preview_status == "done":
+        session.rollback()
         return
-    earlier = db.session.scalar(
+    earlier = session.scalar(
         select(DocumentFile).where(
             DocumentFile.sha256 == file.sha256, DocumentFile.preview_status == "done", DocumentFile.id != file.id,
         ).limit(1)
@@ -141,13 +146,17 @@ def convert_task(file_id: int) -> None:
         file.preview_sha256, file.preview_pages, file.preview_status = (
             earlier.preview_sha256, earlier.preview_pages, "done")
         return
+    sha256, content_type = file.sha256, file.content_type
+    session.rollback()  # it wrote nothing: no lock while LibreOffice runs
+
     config = current_app.config
     binary = soffice_binary(config.get("OFFICE_CONVERTER"))
+    blob, pages, error = None, 0, None
     try:
         if binary is None:
             raise ConversionError("LibreOffice (soffice) is not installed")
         data = convert_to_pdf(
-            current_store().path(file.sha256), OFFICE_TYPES[file.content_type], binary=binary,
+            current_store().path(sha256), OFFICE_TYPES[content_type], binary=binary,
             timeout=float(config.get("OFFICE_CONVERT_TIMEOUT_SECONDS", CONVERT_TIMEOUT_SECONDS)),
         )
         with tempfile.TemporaryFile() as fh:
@@ -155,10 +164,17 @@ def convert_task(file_id: int) -> None:
             fh.seek(0)
             blob = store_stream(fh)
         pages = _page_count(current_store().path(blob.sha256))
-    except Exception as error:  # noqa: BLE001 - whatever went wrong, the text view stays
-        log.warning("converting file %s (%s) to PDF failed: %s", file.id, file.sha256, error)
+    except Exception as failure:  # noqa: BLE001 - whatever went wrong, the text view stays
+        error = failure
+
+    file = session.get(DocumentFile, file_id)
+    if file is None or file.sha256 != sha256 or file.preview_status == "done":  # gone or done meanwhile
+        session.rollback()
+        return
+    if error is not None:
+        log.warning("converting file %s (%s) to PDF failed: %s", file_id, sha256, error)
         file.preview_status = "failed"
         return
     file.preview_sha256, file.preview_pages, file.preview_status = blob.sha256, max(pages, 1), "done"
     if config.get("THUMBNAILS_QUEUED"):
-        enqueue(db.session, THUMBNAIL_TASK, file_id=file.id)
+        enqueue(session, THUMBNAIL_TASK, file_id=file.id)

@@ -256,6 +256,7 @@ def thumbnail_task(file_id: int) -> None:
     thumbnail (or a recent failure) is left as it is; a file gone since is skipped."""
     file = db.session.get(DocumentFile, file_id)
     source = render_source(file) if file is not None else None
+    db.session.rollback()  # it writes nothing: no transaction (no SQLite write lock) while the page renders
     if source is None:
         return
     try:

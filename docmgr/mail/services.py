@@ -126,13 +126,20 @@ def send_task(mail_id: int) -> None:
         return
     message = build_message(mail, config["MAIL_FROM"])
     mail.attempts += 1
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite's write lock is the whole database's: not held while the SMTP server answers (up to
+        # SMTP_TIMEOUT_SECONDS a step), or every upload and login would wait. The outbox lease keeps other workers
+        # off this message meanwhile; PostgreSQL keeps its row lock, which holds up nobody else.
+        session.commit()
     try:
         deliver(config, message)
     except (OSError, smtplib.SMTPException) as error:
+        mail = session.get(OutgoingMail, mail_id)
         mail.status = MailStatus.FAILED.value
         mail.error = f"{type(error).__name__}: {error}"[:2000]
         session.commit()
         raise
+    mail = session.get(OutgoingMail, mail_id)
     mail.status = MailStatus.SENT.value
     mail.error = ""
     mail.sent_at = utcnow()

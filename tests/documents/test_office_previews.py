@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import shutil
+import threading
+import time
 
 import pytest
 from PIL import Image
@@ -14,7 +16,7 @@ from docmgr.documents import conversion
 from docmgr.documents.models import DocumentFile
 from docmgr.extensions import db
 from docmgr.tasks.worker import run_due as _run_due
-from tests.conftest import CORPUS, api_upload
+from tests.conftest import CORPUS, api_upload, assert_another_writer_gets_in
 
 pytestmark = [
     pytest.mark.skipif(conversion.soffice_binary() is None, reason="LibreOffice is installed by scripts/setup.sh"),
@@ -105,6 +107,30 @@ def test_a_failed_conversion_keeps_the_text_with_a_note(app, client, headers, fi
     page = client.get(f"/documents/{document_id}/files/{file['id']}/view").get_data(as_text=True)
     assert 'data-preview-status="failed"' in page
     assert "Lorem ipsum" in page  # the extracted text is still shown
+
+
+def test_no_database_lock_is_held_while_the_converter_runs(app, client, headers, tmp_path):
+    """LibreOffice takes seconds: the worker's task holds no transaction meanwhile (on SQLite, the write lock
+    that every upload waits for), then records the outcome."""
+    started = tmp_path / "converter-started"
+    slow = tmp_path / "slow-soffice"
+    slow.write_text(f"#!/bin/sh\ntouch {started}\nsleep 3\nexit 1\n")
+    slow.chmod(0o755)
+    app.config["OFFICE_CONVERTER"] = str(slow)
+    _, file = upload(client, headers, "proposta.docx", DOCX)
+    db.session.commit()
+    worker = threading.Thread(target=_run_due, args=(app,))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.exists() and worker.is_alive(), "the converter did not start"
+        assert_another_writer_gets_in()
+    finally:
+        worker.join(60)
+    db.session.expire_all()
+    assert db.session.get(DocumentFile, file["id"]).preview_status == "failed"  # recorded after the conversion
 
 
 def test_conversion_times_out_and_kills_the_converter(tmp_path):

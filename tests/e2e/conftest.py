@@ -2,7 +2,7 @@
 driven by headless Chromium through Playwright.
 
 The server is started once per test session, the way production runs it (``flask --app wsgi docmgr init``,
-``… docmgr demo``, then ``gunicorn --workers 2 wsgi:app``, here with gthread workers: see live_server), on a free
+``… docmgr demo``, then ``gunicorn --workers 2 wsgi:app`` with gunicorn.conf.py's threaded workers), on a free
 port of 127.0.0.1. Every page a test opens
 goes through :class:`PageGuard`, which records each request, console error and CSP violation so that a test can
 prove nothing left 127.0.0.1 and the pages ran cleanly.
@@ -202,11 +202,8 @@ def live_server(tmp_path_factory, mailbox, request) -> Iterator[LiveServer]:
     with server.log_path.open("ab") as log:
         _create_schema(env, log)
         _run([str(VENV_BIN / "flask"), "--app", "wsgi", "docmgr", "demo"], env, log)
-        # gthread workers here: Chromium opens connections ahead of need and leaves them silent for seconds, and a
-        # sync worker waits on one such connection (the known limit of scripts/serve.sh written in the README): two
-        # of them stalled whole pages past the 15 s timeout (2 of 2 fresh-clone CI runs, 2026-12-02, Chromium 156).
-        process = subprocess.Popen(
-            [str(VENV_BIN / "gunicorn"), "--workers", "2", "--worker-class", "gthread", "--threads", "4",
+        process = subprocess.Popen(  # gunicorn.conf.py (read from cwd): threaded workers, warmed up
+            [str(VENV_BIN / "gunicorn"), "--workers", "2",
              "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--access-logfile", "-", "wsgi:app"],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )

@@ -5,6 +5,7 @@ when the server refuses — without touching the change that wrote the message."
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
 
 import pytest
@@ -16,7 +17,8 @@ from docmgr.extensions import db
 from docmgr.mail.models import OutgoingMail
 from docmgr.mail.services import NO_SMTP, compose, compose_for_user, language_for, mail_language
 from docmgr.tasks.models import OutboxTask
-from tests.conftest import PASSWORD, csrf_from
+from docmgr.tasks.worker import run_due
+from tests.conftest import PASSWORD, assert_another_writer_gets_in, csrf_from
 
 
 def all_mail() -> list[OutgoingMail]:
@@ -132,6 +134,25 @@ def test_a_refusing_server_is_retried_and_the_agreement_is_unaffected(app, smtp,
     assert run_queue() == 0 and len(smtp.messages) == 1  # done: never sent twice
     db.session.refresh(agreement)
     assert agreement.status == "out_for_signature"
+
+
+@pytest.mark.app_config(QUEUE_IMMEDIATE=False)
+def test_a_slow_server_holds_up_no_other_writer(app, smtp):
+    """The SMTP server takes 3 s to accept the message: meanwhile another connection writes (SQLite's write lock is
+    the whole database's; PostgreSQL's row lock on the message holds up nobody), and the message is sent once."""
+    smtp.delay = 3.0
+    compose(db.session, "test", "anna@example.org")
+    db.session.commit()
+    sender = threading.Thread(target=run_due, args=(app,))  # `docmgr worker --once`, in its own app context
+    sender.start()
+    try:
+        assert smtp.receiving.wait(30) and sender.is_alive()
+        if db.engine.url.get_backend_name() == "sqlite":
+            assert_another_writer_gets_in()
+    finally:
+        sender.join(60)
+    [mail] = all_mail()
+    assert (mail.status, mail.attempts) == ("sent", 1) and len(smtp.messages) == 1
 
 
 @pytest.mark.app_config(QUEUE_IMMEDIATE=False, QUEUE_RETRY_SECONDS=10)

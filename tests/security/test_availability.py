@@ -167,6 +167,20 @@ def test_a_slow_client_does_not_hold_the_write_lock(service):
     assert b"HTTP/1.1" in slow.get("result", b""), slow  # the slow client got its answer too
 
 
+def test_idle_connections_do_not_hold_the_workers(service):
+    """Browsers open connections ahead of need and may send nothing on them for seconds: more idle connections
+    than workers (gunicorn.conf.py's threaded workers park them) must not keep anyone else's request waiting.
+    With sync workers, one per connection, this request waited until the idle ones were closed."""
+    idle = [socket.create_connection((HOST, service.port), timeout=60) for _ in range(8)]
+    try:
+        time.sleep(0.5)  # accepted by the workers, still silent
+        status, _, _ = service.call("GET", "/api/v1/openapi.json", timeout=15)
+        assert status == 200
+    finally:
+        for sock in idle:
+            sock.close()
+
+
 def test_an_upload_holds_no_lock_while_its_file_is_parsed(service):
     """A PDF whose parsing runs into the extraction time limit (6 s here): logins still answer meanwhile."""
     thread, upload = _in_thread(_upload, service, "bilancio.pdf", crash_test.hostile_pdf(), "Bilancio")
@@ -362,6 +376,28 @@ def test_failed_logins_throttle_the_pair_not_the_owner(service):
         assert status == 429
         waits.append(int(headers["Retry-After"]))
     assert waits[0] < waits[1] < waits[2], waits
+
+
+def test_guesses_sent_in_parallel_are_throttled_as_one_after_another(service):
+    """A login hashes its password with no database lock held; the failures recorded meanwhile still count. Of 15
+    wrong guesses sent at once from one address, about as many are answered 401 as one after another would be (5
+    before the lock; the 1 s back-off of this server may end once during the burst), the rest 429; then even the
+    right password is refused from there."""
+    address = "203.0.113.150"
+    barrier = threading.Barrier(15)
+
+    def guess():
+        barrier.wait(30)
+        return service.login(VICTIM, "wrong guess", address)[0]
+
+    threads = [_in_thread(guess) for _ in range(15)]
+    statuses = []
+    for thread, outcome in threads:
+        thread.join(120)
+        statuses.append(outcome.get("result", outcome.get("error")))
+    assert sorted(set(statuses), key=str) == [401, 429], statuses
+    assert statuses.count(401) <= 7, statuses  # 15 with the throttle read only before the hashing
+    assert service.login(VICTIM, PASSWORD, address)[0] == 429
 
 
 def test_one_address_guessing_many_accounts_does_not_lock_that_address_out(service):
