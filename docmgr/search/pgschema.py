@@ -31,8 +31,8 @@ META = "search_meta"
 NAME_PREFIX = "^"  # name skeletons (weight C)
 ORG_PREFIX = "~"  # organisation-name skeletons (weight C)
 
-DDL = [
-    f"""CREATE TABLE IF NOT EXISTS {ENTRIES} (
+def _entries_table(table: str) -> str:
+    return f"""CREATE TABLE IF NOT EXISTS {table} (
         uid text PRIMARY KEY,
         object_key text NOT NULL,
         doctype text NOT NULL,
@@ -50,20 +50,35 @@ DDL = [
         stamp text NOT NULL DEFAULT '',
         payload text NOT NULL DEFAULT '{{}}',
         tsv tsvector NOT NULL
-    )""",
-    f"CREATE INDEX IF NOT EXISTS ix_{ENTRIES}_tsv ON {ENTRIES} USING gin (tsv)",
-    f"CREATE INDEX IF NOT EXISTS ix_{ENTRIES}_readers ON {ENTRIES} USING gin (readers)",
-    f"CREATE INDEX IF NOT EXISTS ix_{ENTRIES}_object_key ON {ENTRIES} (object_key)",
-    f"CREATE INDEX IF NOT EXISTS ix_{ENTRIES}_created ON {ENTRIES} (created)",
+    )"""
+
+
+# The entries' indexes (name suffix, method and columns); ix_<table>_<suffix>.
+ENTRY_INDEXES = [("tsv", "USING gin (tsv)"), ("readers", "USING gin (readers)"), ("object_key", "(object_key)"),
+                 ("created", "(created)")]
+RUM_ENTRY_INDEX = ("rum", "USING rum (tsv rum_tsvector_ops)")
+
+
+def _entry_indexes(table: str, rum: bool) -> list[str]:
+    return [f"CREATE INDEX IF NOT EXISTS ix_{table}_{suffix} ON {table} {how}"
+            for suffix, how in ENTRY_INDEXES + ([RUM_ENTRY_INDEX] if rum else [])]
+
+
+DDL = [
+    _entries_table(ENTRIES),
+    *_entry_indexes(ENTRIES, rum=False),
     f"CREATE TABLE IF NOT EXISTS {TERMS} (lexeme text COLLATE \"C\" PRIMARY KEY, ndoc integer NOT NULL)",
     f"CREATE TABLE IF NOT EXISTS {META} (key text PRIMARY KEY, value text NOT NULL)",
     f"INSERT INTO {META} (key, value) VALUES ('generation', '0') ON CONFLICT (key) DO NOTHING",
 ]
 
-RUM_INDEX = f"ix_{ENTRIES}_rum"
-RUM_DDL = f"CREATE INDEX IF NOT EXISTS {RUM_INDEX} ON {ENTRIES} USING rum (tsv rum_tsvector_ops)"
+RUM_INDEX = f"ix_{ENTRIES}_{RUM_ENTRY_INDEX[0]}"
+RUM_DDL = _entry_indexes(ENTRIES, rum=True)[-1]
 
 DROP = [f"DROP TABLE IF EXISTS {ENTRIES}", f"DROP TABLE IF EXISTS {TERMS}", f"DROP TABLE IF EXISTS {META}"]
+
+# A rebuild's new rows: loaded into this table without its secondary indexes, indexed once, then swapped in.
+SHADOW = f"{ENTRIES}_new"
 
 
 def create_schema(connection: Connection) -> None:
@@ -72,6 +87,26 @@ def create_schema(connection: Connection) -> None:
         connection.execute(text(statement))
     if connection.execute(text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'rum')")).scalar_one():
         connection.execute(text(RUM_DDL))
+
+
+def create_shadow(connection: Connection) -> None:
+    """An empty entries table for a rebuild, with only its primary key (the secondary indexes come after the rows:
+    building a GIN or RUM index once is several times faster than maintaining it row by row)."""
+    connection.execute(text(f"DROP TABLE IF EXISTS {SHADOW}"))
+    connection.execute(text(_entries_table(SHADOW)))
+
+
+def swap_in_shadow(connection: Connection, rum: bool) -> None:
+    """Index the shadow table and put it in the entries' place, with the entries' index and key names (one
+    transaction with the load: searches read the old rows until the commit; the swap itself is a catalogue
+    change)."""
+    for statement in _entry_indexes(SHADOW, rum):
+        connection.execute(text(statement))
+    connection.execute(text(f"DROP TABLE {ENTRIES}"))
+    connection.execute(text(f"ALTER TABLE {SHADOW} RENAME TO {ENTRIES}"))
+    connection.execute(text(f"ALTER TABLE {ENTRIES} RENAME CONSTRAINT {SHADOW}_pkey TO {ENTRIES}_pkey"))
+    for suffix, _ in ENTRY_INDEXES + ([RUM_ENTRY_INDEX] if rum else []):
+        connection.execute(text(f"ALTER INDEX ix_{SHADOW}_{suffix} RENAME TO ix_{ENTRIES}_{suffix}"))
 
 
 def has_rum_index(connection: Connection) -> bool:

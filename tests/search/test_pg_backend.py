@@ -163,6 +163,42 @@ def test_a_rebuild_in_two_processes_writes_exactly_the_rows_of_one(app):
     assert all("'^" in row.tsv for row in rows if row.doctype == "document")  # the name skeletons too
 
 
+def _indexes(connection) -> dict[str, str]:
+    return dict(connection.execute(text(
+        "SELECT indexname, regexp_replace(indexdef, '^.* USING ', '') FROM pg_indexes WHERE tablename = 'search_entries'"
+    )).all())
+
+
+@pytest.mark.postgres_only
+def test_a_rebuild_swaps_in_a_table_with_the_same_indexes(app):
+    """The rows are loaded into a new table and indexed once; it takes the old one's place with the same index and
+    key names (the RUM index too: the test databases have rum). A rebuild that fails half-way leaves the old rows
+    and no new table."""
+    engine = get_engine(app)
+    engine.ensure()  # the schema as create_schema (and the migrations) make it
+    with db.engine.connect() as connection:
+        before = _indexes(connection)
+    assert {"search_entries_pkey", "ix_search_entries_tsv", "ix_search_entries_rum"} <= set(before)
+    with engine.drain_lock(blocking=True):
+        assert engine.rebuild(iter(_entries())) == 44
+    with db.engine.connect() as connection:
+        assert _indexes(connection) == before
+        assert connection.scalar(text("SELECT to_regclass('search_entries_new')")) is None
+        assert connection.scalar(text("SELECT count(*) FROM search_entries")) == 44
+
+    def failing():
+        yield from _entries()[:10]
+        raise RuntimeError("the database went away half-way")
+
+    with engine.drain_lock(blocking=True), pytest.raises(RuntimeError):
+        engine.rebuild(failing())
+    with db.engine.connect() as connection:
+        assert _indexes(connection) == before
+        assert connection.scalar(text("SELECT to_regclass('search_entries_new')")) is None
+        assert connection.scalar(text("SELECT count(*) FROM search_entries")) == 44
+    assert engine.search(QueryBuilder(engine.schema).parse("affermato"), with_highlights=False).total > 0
+
+
 @pytest.mark.postgres_only
 def test_reindex_with_two_processes_through_the_command(app, make_user, make_document, search):
     user, legal = make_user("firm"), make_user("legal")
