@@ -435,7 +435,8 @@ def request(port: int, method: str, path: str, body: bytes | None = None, header
 
 
 class Server:
-    """gunicorn (2 sync workers) on a free loopback port, in its own process group."""
+    """gunicorn (2 sync workers) on a free loopback port, in its own process group. Sync workers, not
+    gunicorn.conf.py's threaded ones: the in-process run at the same concurrency stands for sync workers."""
 
     def __init__(self, env: dict[str, str], workers: int, log_path: Path) -> None:
         self.env, self.workers, self.log_path, self.port = env, workers, log_path, free_port()
@@ -444,8 +445,8 @@ class Server:
     def __enter__(self) -> Server:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--workers", str(self.workers), "--bind", f"{HOST}:{self.port}", "--timeout", "300",
-             "wsgi:app"], cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [str(BIN / "gunicorn"), "--workers", str(self.workers), "--worker-class", "sync", "--bind",
+             f"{HOST}:{self.port}", "--timeout", "300", "wsgi:app"], cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
