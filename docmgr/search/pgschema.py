@@ -59,9 +59,12 @@ ENTRY_INDEXES = [("tsv", "USING gin (tsv)"), ("readers", "USING gin (readers)"),
 RUM_ENTRY_INDEX = ("rum", "USING rum (tsv rum_tsvector_ops)")
 
 
+def _create_index(table: str, suffix: str, how: str) -> str:
+    return f"CREATE INDEX IF NOT EXISTS ix_{table}_{suffix} ON {table} {how}"
+
+
 def _entry_indexes(table: str, rum: bool) -> list[str]:
-    return [f"CREATE INDEX IF NOT EXISTS ix_{table}_{suffix} ON {table} {how}"
-            for suffix, how in ENTRY_INDEXES + ([RUM_ENTRY_INDEX] if rum else [])]
+    return [_create_index(table, suffix, how) for suffix, how in ENTRY_INDEXES + ([RUM_ENTRY_INDEX] if rum else [])]
 
 
 DDL = [
@@ -73,7 +76,7 @@ DDL = [
 ]
 
 RUM_INDEX = f"ix_{ENTRIES}_{RUM_ENTRY_INDEX[0]}"
-RUM_DDL = _entry_indexes(ENTRIES, rum=True)[-1]
+RUM_DDL = _create_index(ENTRIES, *RUM_ENTRY_INDEX)
 
 DROP = [f"DROP TABLE IF EXISTS {ENTRIES}", f"DROP TABLE IF EXISTS {TERMS}", f"DROP TABLE IF EXISTS {META}"]
 

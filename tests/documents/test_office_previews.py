@@ -109,14 +109,19 @@ def test_a_failed_conversion_keeps_the_text_with_a_note(app, client, headers, fi
     assert "Lorem ipsum" in page  # the extracted text is still shown
 
 
+def _converter(tmp_path, script: str):
+    """A stand-in for LibreOffice's soffice: a shell script (the converter is a program we call, not our code)."""
+    path = tmp_path / "slow-soffice"
+    path.write_text(f"#!/bin/sh\n{script}\n")
+    path.chmod(0o755)
+    return path
+
+
 def test_no_database_lock_is_held_while_the_converter_runs(app, client, headers, tmp_path):
     """LibreOffice takes seconds: the worker's task holds no transaction meanwhile (on SQLite, the write lock
     that every upload waits for), then records the outcome."""
     started = tmp_path / "converter-started"
-    slow = tmp_path / "slow-soffice"
-    slow.write_text(f"#!/bin/sh\ntouch {started}\nsleep 3\nexit 1\n")
-    slow.chmod(0o755)
-    app.config["OFFICE_CONVERTER"] = str(slow)
+    app.config["OFFICE_CONVERTER"] = str(_converter(tmp_path, f"touch {started}\nsleep 3\nexit 1"))
     _, file = upload(client, headers, "proposta.docx", DOCX)
     db.session.commit()
     worker = threading.Thread(target=_run_due, args=(app,))
@@ -134,9 +139,7 @@ def test_no_database_lock_is_held_while_the_converter_runs(app, client, headers,
 
 
 def test_conversion_times_out_and_kills_the_converter(tmp_path):
-    slow = tmp_path / "slow-soffice"
-    slow.write_text("#!/bin/sh\nsleep 30\n")
-    slow.chmod(0o755)
+    slow = _converter(tmp_path, "sleep 30")
     source = tmp_path / "x.docx"
     source.write_bytes(DOCX)
     with pytest.raises(conversion.ConversionError, match="longer than"):
