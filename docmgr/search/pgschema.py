@@ -105,11 +105,26 @@ def swap_in_shadow(connection: Connection, rum: bool) -> None:
     change)."""
     for statement in _entry_indexes(SHADOW, rum):
         connection.execute(text(statement))
+    grants = connection.execute(text(_GRANTS), {"name": ENTRIES}).all()
     connection.execute(text(f"DROP TABLE {ENTRIES}"))
     connection.execute(text(f"ALTER TABLE {SHADOW} RENAME TO {ENTRIES}"))
     connection.execute(text(f"ALTER TABLE {ENTRIES} RENAME CONSTRAINT {SHADOW}_pkey TO {ENTRIES}_pkey"))
     for suffix, _ in ENTRY_INDEXES + ([RUM_ENTRY_INDEX] if rum else []):
         connection.execute(text(f"ALTER INDEX ix_{SHADOW}_{suffix} RENAME TO ix_{ENTRIES}_{suffix}"))
+    for grantee, privilege, column, grantable in grants:
+        connection.execute(text(f"GRANT {privilege}{column} ON {ENTRIES} TO {grantee}"
+                                f"{' WITH GRANT OPTION' * grantable}"))
+
+
+# What an operator granted on the entries table or its columns to other roles (a reporting role, say), as GRANT's
+# words: a rebuild grants the same on the new table (the grantor becomes docmgr's role).
+_GRANTEE = "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END"
+_GRANTS = (f"SELECT {_GRANTEE}, a.privilege_type, '', a.is_grantable FROM pg_class c "
+           "CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee "
+           "WHERE c.oid = CAST(:name AS regclass) AND a.grantee <> c.relowner "
+           f"UNION ALL SELECT {_GRANTEE}, a.privilege_type, ' (' || quote_ident(t.attname) || ')', a.is_grantable "
+           "FROM pg_attribute t CROSS JOIN LATERAL aclexplode(t.attacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee "
+           "WHERE t.attrelid = CAST(:name AS regclass) AND NOT t.attisdropped")
 
 
 def has_rum_index(connection: Connection) -> bool:

@@ -4,6 +4,7 @@ writer lock is PostgreSQL's, `reindex`/`init` replace its rows, and it refuses t
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -169,6 +170,19 @@ def _indexes(connection) -> dict[str, str]:
     )).all())
 
 
+def _grants(connection, role: str) -> list[tuple[str, str, str]]:
+    return [tuple(row) for row in connection.execute(text(
+        "SELECT grantee, privilege_type, is_grantable FROM information_schema.role_table_grants "
+        "WHERE table_name = 'search_entries' AND grantee IN (:role, 'PUBLIC') ORDER BY grantee DESC, privilege_type"
+    ), {"role": role}).all()]
+
+
+def _column_grants(connection, role: str) -> list[tuple[str, str, str]]:
+    return [tuple(row) for row in connection.execute(text(
+        "SELECT grantee, column_name, privilege_type FROM information_schema.column_privileges "
+        "WHERE table_name = 'search_entries' AND grantee = :role AND privilege_type = 'UPDATE'"), {"role": role}).all()]
+
+
 @pytest.mark.postgres_only
 def test_a_rebuild_swaps_in_a_table_with_the_same_indexes(app):
     """The rows are loaded into a new table and indexed once; it takes the old one's place with the same index and
@@ -179,8 +193,23 @@ def test_a_rebuild_swaps_in_a_table_with_the_same_indexes(app):
     with db.engine.connect() as connection:
         before = _indexes(connection)
     assert {"search_entries_pkey", "ix_search_entries_tsv", "ix_search_entries_rum"} <= set(before)
-    with engine.drain_lock(blocking=True):
-        assert engine.rebuild(iter(_entries())) == 44
+    role = f"report_{uuid.uuid4().hex[:8]}"  # an operator's reporting role: what it was granted stays granted
+    with db.engine.begin() as connection:
+        connection.execute(text(f"CREATE ROLE {role} NOLOGIN"))
+        connection.execute(text(f"GRANT SELECT ON search_entries TO {role} WITH GRANT OPTION"))
+        connection.execute(text(f"GRANT UPDATE (title_it) ON search_entries TO {role}"))
+        connection.execute(text("GRANT REFERENCES ON search_entries TO PUBLIC"))
+    try:
+        with engine.drain_lock(blocking=True):
+            assert engine.rebuild(iter(_entries())) == 44
+        with db.engine.connect() as connection:
+            assert _grants(connection, role) == [(role, "SELECT", "YES"), ("PUBLIC", "REFERENCES", "NO")]
+            assert _column_grants(connection, role) == [(role, "title_it", "UPDATE")]
+    finally:
+        with db.engine.begin() as connection:
+            connection.execute(text(f"DROP OWNED BY {role}"))
+            connection.execute(text(f"DROP ROLE {role}"))
+            connection.execute(text("REVOKE ALL ON search_entries FROM PUBLIC"))
     with db.engine.connect() as connection:
         assert _indexes(connection) == before
         assert connection.scalar(text("SELECT to_regclass('search_entries_new')")) is None
