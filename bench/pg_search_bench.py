@@ -40,6 +40,9 @@ Options for the big sizes (issue 15: 50,000 and 500,000 documents):
   as in a real corpus of that size, though the texts repeat (the JSON says ``"replicated": true``). A full
   Python build of 500,000 documents (≈ 6 G characters) does not fit a session on this machine.
 
+``--similar N`` also times "similar documents" (``more_like_this``, the proposals like one, top 50, as the
+document page asks) for N random proposals, as everything and as a firm, on PostgreSQL and Whoosh.
+
 Facets are the same ``GROUP BY`` in every PostgreSQL design (the engine's). Prints one JSON summary (progress
 on stderr): p50/p95 per design, ratios to Whoosh's p95 and between sizes, build throughput, sizes on disk.
 """
@@ -352,7 +355,7 @@ def open_whoosh(args, docs: int, sentences, workdir: Path) -> tuple[WhooshEngine
 
 
 def measure(url: str, docs: int, whoosh: WhooshEngine | None, designs: list[str], groups: dict[str, list[str]],
-            warm_rounds: int = 0) -> dict:
+            warm_rounds: int = 0, similar: int = 0) -> dict:
     """Every query by every design, round robin (every design meets the same machine load), after
     ``warm_rounds`` untimed rounds of the same."""
     sa_engine = create_engine(url, pool_size=2)
@@ -386,8 +389,40 @@ def measure(url: str, docs: int, whoosh: WhooshEngine | None, designs: list[str]
             log(f"{docs}: {i + 1}/{len(queries)} queries")
     result["latency"] = {f"{name}/{who}": {**summary(values), "mean_total": round(statistics.mean(totals[(name, who)]), 1)}
                          for (name, who), values in latencies.items()}
+    if similar:
+        result["similar"] = measure_similar(engine, whoosh, similar)
     sa_engine.dispose()
     return result
+
+
+def measure_similar(engine: PostgresEngine, whoosh: WhooshEngine | None, count: int) -> dict:
+    """``more_like_this`` of ``count`` random proposals (a fixed draw), top 50 among the proposals, as everything
+    and as a firm, on each backend in turn: p50/p95 of the calls after the first, the first call apart (it reads
+    from disk), the mean number of documents found, and (with Whoosh) how many of Whoosh's first 10 PostgreSQL's
+    first 10 hold, on average: the two rank by different formulas (BM25 with Bo1 weights; summed word weights)."""
+    with engine.reader() as connection:
+        uids = connection.execute(text(f"SELECT uid FROM {ENTRIES} WHERE doctype = 'document' AND kind = 'proposal' "
+                                       "ORDER BY md5(uid) LIMIT :n"), {"n": count}).scalars().all()
+    proposals = [wq.Term("doctype", "document"), wq.Term("kind", "proposal")]
+    backends = {"postgres": engine, **({"whoosh": whoosh} if whoosh else {})}
+    out = {}
+    for who, filter_query in (("all", wq.And(proposals)), ("firm", wq.And([*proposals, wq.Term("readers", str(FIRM_ORG_ID))]))):
+        tops: dict[str, list[set[str]]] = {}
+        for name, backend in backends.items():
+            times, found = [], []
+            for uid in uids:
+                started = time.perf_counter()
+                hits = backend.more_like_this(uid, filter_query=filter_query, top=50)
+                times.append((time.perf_counter() - started) * 1000)
+                found.append(len(hits))
+                tops.setdefault(name, []).append({hit.uid for hit, _score in hits[:10]})
+            out[f"{name}/{who}"] = {"first_ms": round(times[0], 1), **summary(times[1:]),
+                                    "mean_found": round(statistics.mean(found), 1)}
+            log(f"similar {name}/{who}: {out[f'{name}/{who}']}")
+        if whoosh:
+            out[f"top10_shared_with_whoosh/{who}"] = round(statistics.mean(
+                len(pg & wh) for pg, wh in zip(tops["postgres"], tops["whoosh"], strict=True)), 2)
+    return out
 
 
 def main() -> None:
@@ -408,6 +443,7 @@ def main() -> None:
     parser.add_argument("--build-only", action="store_true", help="build (or find) the databases, then stop")
     parser.add_argument("--seed", type=int, default=20130611)
     parser.add_argument("--queries", type=int, default=25, help="queries per group (4 groups: IT/RU, 1/2 words)")
+    parser.add_argument("--similar", type=int, default=0, help="also time \"similar documents\" of this many proposals")
     args = parser.parse_args()
     args.whoosh_at = args.docs[:1] if args.whoosh_at is None else args.whoosh_at
     sentences = (load_language(["PUD_it.txt", "udhr_ita.txt"]), load_language(["PUD_ru.txt", "udhr_rus.txt"]))
@@ -439,7 +475,8 @@ def main() -> None:
                 whoosh, opened = open_whoosh(args, docs - 2 * TAGGED, sentences, workdir)
                 figures.update(opened)
             run = {"docs": docs, "replicated": "replicated" in figures, "build": figures,
-                   **measure(url, docs, whoosh, args.designs, groups, args.warm_rounds), "warm_rounds": args.warm_rounds}
+                   **measure(url, docs, whoosh, args.designs, groups, args.warm_rounds, args.similar),
+                   "warm_rounds": args.warm_rounds}
             runs.append(run)
             log(json.dumps(run))
             if not args.pg_data:

@@ -399,7 +399,14 @@ class PostgresEngine(Highlighting):
     ) -> list[tuple[EngineHit, float]]:
         """Entries whose words are most like ``uid``'s, within the filter, never ``uid`` itself: the key
         words (frequency in the document × rarity in the index) of its Italian text, its Russian text and
-        its titles, each group kept apart so both languages are represented."""
+        its titles, each group kept apart so both languages are represented.
+
+        A candidate's score is the sum of the weights of the key words it contains, found word by word in
+        the GIN index: no candidate's vector is read (``ts_rank`` over an OR of 48 words read nearly every
+        row's vector, 1.4 s a call at 50,000 documents). Words are taken by weight until their documents
+        add up to ``MLT_POSTINGS``; a word found in more documents is passed over (it tells little about
+        likeness, and it would make the cost grow with the archive), except that the rarest words are
+        kept when every key word is that common."""
         self.ensure()
         with self.db.connect() as connection:
             seed = connection.execute(text(
@@ -409,26 +416,52 @@ class PostgresEngine(Highlighting):
             if not seed:
                 return []
             total = connection.execute(text(f"SELECT count(*) FROM {ENTRIES}")).scalar_one() or 1
-            groups: dict[str, list[tuple[float, str]]] = {"it": [], "ru": [], "title": []}
-            for word, frequency, weights, ndoc in seed:
-                if len(word) < 3 or word.isdigit():
-                    continue
-                weight = (frequency or 1) * math.log(1 + total / max(1, ndoc))
-                if "A" in weights:
-                    groups["title"].append((weight, word))
-                if "D" in weights:
-                    groups["ru" if re.search(r"[\u0400-\u04ff]", word) else "it"].append((weight, word))
-            words = {word for group in groups.values() for _, word in sorted(group, reverse=True)[:numterms]}
+            words = _key_words(seed, total, numterms)
             if not words:
                 return []
-            rank = " | ".join(lexeme(word) for word in sorted(words))
             compiled = compile_query(wq.Every(), filter_query)
             rows = connection.execute(text(
-                f"SELECT {_HIT_COLUMNS}, payload, ts_rank('{RANK_WEIGHTS}', tsv, CAST(:rank AS tsquery), "
-                f"{RANK_NORMALIZATION}) AS score FROM {ENTRIES} WHERE tsv @@ CAST(:rank AS tsquery) AND uid <> :uid "
-                f"AND {compiled.where} ORDER BY score DESC, created, uid LIMIT :top"),
-                {**compiled.params, "rank": rank, "uid": uid, "top": top}).mappings().all()
+                "WITH k AS (SELECT CAST(w AS tsquery) AS q, weight FROM unnest(CAST(:words AS text[]), "
+                "CAST(:weights AS float8[])) AS k(w, weight)), "
+                "s AS (SELECT m.uid, m.created, sum(k.weight) AS score FROM k CROSS JOIN LATERAL "
+                f"(SELECT uid, created FROM {ENTRIES} WHERE tsv @@ k.q AND uid <> :uid AND {compiled.where}) m "
+                "GROUP BY m.uid, m.created ORDER BY score DESC, m.created, m.uid LIMIT :top) "
+                f"SELECT {', '.join('e.' + name for name in _HIT_NAMES)}, e.payload, s.score FROM s "
+                f"JOIN {ENTRIES} e ON e.uid = s.uid ORDER BY s.score DESC, s.created, s.uid"),
+                {**compiled.params, "words": [lexeme(word) for word, _ in words],
+                 "weights": [weight for _, weight in words], "uid": uid, "top": top}).mappings().all()
         return [(self._hit(row, wq.NullQuery, False), float(row["score"])) for row in rows]
+
+
+MLT_POSTINGS = 20_000  # "similar documents": at most this many (word, document) pairs read a call
+
+
+def _key_words(seed: Iterable[tuple[str, int, list[str], int]], total: int, numterms: int) -> list[tuple[str, float]]:
+    """The seed document's key words and their weights (see ``PostgresEngine.more_like_this``): the best
+    ``numterms`` of each group (Italian text, Russian text, titles) by frequency × rarity, then, best first,
+    as many as ``MLT_POSTINGS`` allows (at least the three rarest)."""
+    groups: dict[str, list[tuple[float, str, int]]] = {"it": [], "ru": [], "title": []}
+    for word, frequency, weights, ndoc in seed:
+        if len(word) < 3 or word.isdigit():
+            continue
+        weight = (frequency or 1) * math.log(1 + total / max(1, ndoc))
+        if "A" in weights:
+            groups["title"].append((weight, word, ndoc))
+        if "D" in weights:
+            groups["ru" if re.search(r"[\u0400-\u04ff]", word) else "it"].append((weight, word, ndoc))
+    best: dict[str, tuple[float, int]] = {}
+    for group in groups.values():
+        for weight, word, ndoc in sorted(group, reverse=True)[:numterms]:
+            best[word] = (max(weight, best.get(word, (0.0, 0))[0]), ndoc)
+    chosen, postings = [], 0
+    for word, (weight, ndoc) in sorted(best.items(), key=lambda item: (-item[1][0], item[0])):
+        if postings + ndoc <= MLT_POSTINGS:
+            chosen.append((word, weight))
+            postings += ndoc
+    if len(chosen) < 3:
+        rarest = sorted(best.items(), key=lambda item: (item[1][1], item[0]))[:3]
+        chosen = [(word, weight) for word, (weight, _) in rarest]
+    return chosen
 
 
 _HIT_JSON = ", ".join(f"'{name}', e.{name}" for name in _HIT_NAMES)

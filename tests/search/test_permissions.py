@@ -117,6 +117,47 @@ def test_similar_prefers_other_organisations_in_the_same_sector(make_org, make_u
 
 
 @pytest.fixture
+def rare_and_common(make_org, make_user, make_document):
+    """A seed proposal, a partner that shares its rare words, and decoys that share only a word found in
+    almost every document (many times each)."""
+    orgs = [make_org(name=f"Ditta {n}", country="IT") for n in range(3)]
+    common = " ".join(["progetto"] * 6)
+    seed = make_document(make_user("firm", orgs[0]), title_it="Nanotubi", sectors=["nanotech"],
+                         files=[txt(f"Zanzibarite e nanotubi di grafene per filtri. {common}", language="it")])
+    partner = make_document(make_user("firm", orgs[1]), title_it="Filtri", sectors=["nanotech"],
+                            files=[txt("Filtri di grafene con Zanzibarite e nanotubi. Un progetto.", language="it")])
+    decoys = [make_document(make_user("firm", orgs[2]), title_it=f"Decoy {n}", sectors=["nanotech"],
+                            files=[txt(f"{common} {common} di cantiere numero {n}.", language="it")])
+              for n in range(8)]
+    return {"seed": seed, "partner": partner, "decoys": decoys}
+
+
+def test_similar_ranks_shared_rare_words_above_a_common_word_repeated(rare_and_common, make_user, client, token_for):
+    response = client.get(f"/api/v1/documents/{rare_and_common['seed'].id}/similar?limit=5",
+                          headers=token_for(make_user("ministry")))
+    found = [item["document_id"] for item in response.get_json()["items"]]
+    assert found[0] == rare_and_common["partner"].id
+
+
+@pytest.mark.postgres_only
+def test_similar_on_postgres_passes_over_words_too_common_for_its_budget(rare_and_common, make_user, client,
+                                                                        token_for, monkeypatch):
+    """The cost of "similar documents" is bounded by MLT_POSTINGS (word, document) pairs, whatever the
+    archive's size: a key word found in more documents than the rest of the budget is not used."""
+    from docmgr.search import pgengine
+
+    monkeypatch.setattr(pgengine, "MLT_POSTINGS", 6)  # the rare words fit; "progetto" (10 documents) does not
+    response = client.get(f"/api/v1/documents/{rare_and_common['seed'].id}/similar?limit=5",
+                          headers=token_for(make_user("ministry")))
+    assert [item["document_id"] for item in response.get_json()["items"]] == [rare_and_common["partner"].id]
+    monkeypatch.setattr(pgengine, "MLT_POSTINGS", 100)
+    response = client.get(f"/api/v1/documents/{rare_and_common['seed'].id}/similar?limit=5",
+                          headers=token_for(make_user("ministry")))
+    found = [item["document_id"] for item in response.get_json()["items"]]
+    assert found[0] == rare_and_common["partner"].id and len(found) == 5
+
+
+@pytest.fixture
 def fake_drafts(app):
     """Agreement drafts through the registry: a test indexer for "draft" objects (the real one is
     restored afterwards), so the search side of drafts is tested without rendering PDFs."""
