@@ -18,13 +18,12 @@ from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from docmgr.accounts import sessions
 from docmgr.accounts.identity import EMAIL_MAX_LENGTH, normalize_email
 from docmgr.accounts.models import PasswordReset, User
 from docmgr.accounts.permissions import require_admin
-from docmgr.accounts.services import check_password, revoke_all_tokens
+from docmgr.accounts.services import check_password, hash_password, password_matches, revoke_all_tokens
 from docmgr.audit.services import record
 from docmgr.database import utcnow
 from docmgr.errors import Invalid, NotFound, RateLimited
@@ -39,8 +38,8 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _set_password(user: User, password: str) -> None:
-    user.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+def _set_password(user: User, password_hash: str) -> None:
+    user.password_hash = password_hash
     sessions.revoke_all(user)  # every session from before ends (the fingerprint covers the hash too)
 
 
@@ -55,9 +54,11 @@ def _admin_target(session: Session, actor: User, user_id: int) -> User:
 def set_temporary_password(session: Session, actor: User, user_id: int) -> str:
     """Admins: give the user a random temporary password (shown once to the admin); the user chooses their own
     at the next login. Their sessions and API tokens end."""
-    user = _admin_target(session, actor, user_id)
+    _admin_target(session, actor, user_id)
     password = secrets.token_urlsafe(TEMPORARY_PASSWORD_BYTES)
-    _set_password(user, password)
+    password_hash = hash_password(session, password)
+    user = _admin_target(session, actor, user_id)
+    _set_password(user, password_hash)
     user.password_must_change = True
     revoke_all_tokens(session, actor, user)
     record(session, actor, "user.password_reset", user, method="temporary_password")
@@ -128,14 +129,16 @@ def check_reset_link(session: Session, token: str) -> User:
 
 def reset_with_link(session: Session, token: str, password: str) -> User:
     """Choose a new password through a link: once; every other link of the user and every session end."""
-    row = _usable_link(session, token)
+    _usable_link(session, token)
     check_password(password)
+    password_hash = hash_password(session, password)
+    row = _usable_link(session, token)  # again: the link may have been used meanwhile
     user = row.user
     now = utcnow()
     row.used_at = now
     session.execute(update(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
                     .values(used_at=now))
-    _set_password(user, password)
+    _set_password(user, password_hash)
     user.password_must_change = False
     record(session, None, "user.password_changed", user, reset_id=row.id)
     return user
@@ -143,12 +146,16 @@ def reset_with_link(session: Session, token: str, password: str) -> User:
 
 def change_own_password(session: Session, user: User, current: str, password: str) -> User:
     """A logged-in user (e.g. after a temporary password) chooses a new password, giving the current one."""
-    if not check_password_hash(user.password_hash, current or ""):
+    stored = user.password_hash
+    if not password_matches(session, stored, current):
         raise Invalid(gettext("The current password is wrong."), field="current_password")
     check_password(password)
-    if check_password_hash(user.password_hash, password):
+    if password_matches(session, stored, password):
         raise Invalid(gettext("Choose a password different from the current one."), field="password")
-    _set_password(user, password)
+    password_hash = hash_password(session, password)
+    if user.password_hash != stored:  # changed meanwhile (another session, an admin): what was given is not current
+        raise Invalid(gettext("The current password is wrong."), field="current_password")
+    _set_password(user, password_hash)
     user.password_must_change = False
     record(session, user, "user.password_changed", user)
     return user

@@ -81,6 +81,21 @@ def check_password(password: str | None) -> str:
     return password or ""
 
 
+def hash_password(session: Session, password: str) -> str:
+    """The hash to store for ``password``. Hashing takes 0.1 s and more, so the transaction is ended first where it
+    has written nothing (``release_read_transaction``): no database lock is held meanwhile, and objects loaded
+    before reload on their next use (what a caller checked before must still hold after, or be checked again)."""
+    release_read_transaction(session)
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def password_matches(session: Session, password_hash: str, password: str | None) -> bool:
+    """Whether ``password`` is the one ``password_hash`` was made from; no database lock is held meanwhile (as
+    ``hash_password``)."""
+    release_read_transaction(session)
+    return check_password_hash(password_hash, password or "")
+
+
 # --- organisations ---------------------------------------------------------------------------------
 
 
@@ -177,10 +192,9 @@ def create_user(
     check_password(password)
     if role == Role.FIRM.value and organization is None:
         raise Invalid(gettext("A firm user belongs to an organisation: give one."), field="org")
-    user = User(
-        email=email, name=(name or "").strip(), role=role, organization=organization,
-        password_hash=generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"]),
-    )
+    password_hash = hash_password(session, password)
+    email = _identity_email(session, email)  # again: a look-alike may have been created meanwhile
+    user = User(email=email, name=(name or "").strip(), role=role, organization=organization, password_hash=password_hash)
     session.add(user)
     session.flush()
     record(session, actor, "user.created", user, email=email, role=role, organization_id=user.organization_id)

@@ -7,12 +7,14 @@ import datetime as dt
 import hashlib
 import re
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 
 from docmgr.accounts.models import PasswordReset, User
+from docmgr.errors import Invalid
 from docmgr.extensions import db
 from docmgr.mail.models import OutgoingMail
-from tests.conftest import PASSWORD, csrf_from, table_counts
+from tests.conftest import PASSWORD, assert_another_writer_gets_in, csrf_from, table_counts
 
 
 def _forgot(client, email: str):
@@ -116,3 +118,77 @@ def test_deactivated_account_gets_no_link(client, make_user):
     db.session.commit()
     assert _forgot(client, user.email).status_code == 200
     assert db.session.scalar(select(func.count()).select_from(OutgoingMail)) == 0
+
+
+@pytest.fixture
+def probed_hashing(monkeypatch):
+    """Each password hashed or checked probes, while it is hashed, whether another writer can get in: hashing
+    takes 0.1 s and more (scrypt), and no request may hold the database's write lock meanwhile."""
+    from docmgr.accounts import services
+
+    probes: list[str] = []
+
+    def probing(real):
+        def hashing(*args, **kwargs):
+            try:
+                assert_another_writer_gets_in()
+                probes.append("free")
+            except Exception as error:  # "database is locked", or a transaction left open on PostgreSQL
+                probes.append(repr(error))
+            return real(*args, **kwargs)
+        return hashing
+
+    monkeypatch.setattr(services, "generate_password_hash", probing(services.generate_password_hash))
+    monkeypatch.setattr(services, "check_password_hash", probing(services.check_password_hash))
+    return probes
+
+
+def test_no_database_lock_is_held_while_a_password_is_hashed(app, client, make_user, token_for, login,
+                                                             probed_hashing):
+    admin = make_user("admin")
+    headers = token_for(admin)
+    response = client.post("/api/v1/users", headers=headers, json={"email": "nuova@example.it", "password": PASSWORD,
+                                                                   "role": "legal"})
+    assert response.status_code == 201, response.get_json()
+    user = db.session.get(User, response.get_json()["id"])
+    login(admin)  # the admin's page: a temporary password
+    page = client.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    html = client.post(f"/admin/users/{user.id}", data={"action": "temporary_password",
+                                                         "csrf_token": csrf_from(page)}).get_data(as_text=True)
+    temporary = html.split("data-temporary-password>")[1].split("<")[0]
+    own = app.test_client()  # the user logs in with it and chooses their own
+    page = own.get("/login").get_data(as_text=True)
+    own.post("/login", data={"email": user.email, "password": temporary, "csrf_token": csrf_from(page)})
+    page = own.get("/password/change").get_data(as_text=True)
+    response = own.post("/password/change", data={"csrf_token": csrf_from(page), "current_password": temporary,
+                                                  "password": "a brand new one", "password_confirm": "a brand new one"})
+    assert response.status_code == 302
+    _forgot(app.test_client(), user.email)  # and then forgets it
+    assert _choose(app.test_client(), _link_token(), "yet another one").status_code == 302
+    assert _can_log_in(client, user.email, "yet another one")
+    # One hash for the token, the creation, the temporary password, and each login; three for the change.
+    assert len(probed_hashing) >= 9 and set(probed_hashing) == {"free"}, probed_hashing
+
+
+def test_a_password_changed_meanwhile_is_not_overwritten_by_a_change_that_gave_the_old_one(app, make_user, monkeypatch):
+    """The current password is checked with no lock held; if it changes before the new one is stored, the
+    change is refused as if the current password were wrong."""
+    from docmgr.accounts import passwords, services
+
+    user = make_user("legal")
+    real = services.generate_password_hash
+    calls = []
+
+    def meanwhile(password, method):
+        if not calls:  # while the first new password is hashed, an admin sets another one
+            calls.append(password)
+            db.session.execute(update(User).where(User.id == user.id).values(password_hash=real("by the admin", method)))
+            db.session.commit()
+        return real(password, method)
+
+    monkeypatch.setattr(services, "generate_password_hash", meanwhile)
+    with pytest.raises(Invalid) as refused:
+        passwords.change_own_password(db.session, user, PASSWORD, "a brand new one")
+    assert refused.value.field == "current_password"
+    db.session.rollback()
+    assert _can_log_in(app.test_client(), user.email, "by the admin")
