@@ -176,7 +176,8 @@ class LanguageTokenizer(Tokenizer):
         A word can only have one of ``forms`` if its folded form starts with one of the
         :func:`_stem_prefixes`, or if it mixes Latin and Cyrillic letters. The first are found by a
         regular expression per prefix over the raw text (:func:`_prefix_regex`: each letter of a prefix
-        matches every character that folds to it), scanned in C; the second are the runs
+        matches every character that folds to it, where no word character comes before), scanned in C;
+        the second are the runs
         :meth:`mixed_runs` lists, which do not depend on the query (pass them when remembered).
         Only those words are folded and stemmed."""
         prefixes = _stem_prefixes(forms)
@@ -198,7 +199,7 @@ class LanguageTokenizer(Tokenizer):
                 if word is not None:
                     self._check(value, start, word.end(), forms, prefixes, found)
                 continue
-            if before != ".":  # inside a word
+            if before != ".":  # inside a word (the pattern leaves these out already)
                 continue
             run = _run_start(value, start)  # after a dot: the run's words tell
             words = words_of_run.get(run)
@@ -396,6 +397,9 @@ def _char_class(chars: set[str]) -> str:
     return "[" + "".join(re.escape(c) for c in sorted(chars)) + "]"
 
 
+_NOT_INSIDE_A_WORD = r"(?<!\w.)"  # after a pattern's first character: the one before it is no word character
+
+
 def _prefix_pattern(prefix: str) -> str:
     """A regular expression for the raw text of any word start whose folded lowercase form starts
     with ``prefix`` (characters folding to several letters, like ß → ss, included)."""
@@ -406,13 +410,16 @@ def _prefix_pattern(prefix: str) -> str:
         if index >= len(prefix):
             return ""
         rest = prefix[index:]
+        # After the first character: not preceded by a word character (a word starts there, or after a dot). The
+        # pattern still starts with a character class, which the regex engine looks for in C.
+        start = _NOT_INSIDE_A_WORD if index == 0 else ""
         single = set(table.get(rest[0], ())) | {rest[0], rest[0].upper()}
-        options = [_char_class(single) + at(index + 1)]
+        options = [_char_class(single) + start + at(index + 1)]
         for key in multi:
             if rest.startswith(key):
-                options.append(_char_class(set(table[key])) + at(index + len(key)))
+                options.append(_char_class(set(table[key])) + start + at(index + len(key)))
             elif key.startswith(rest):
-                options.append(_char_class(set(table[key])))
+                options.append(_char_class(set(table[key])) + start)
         return options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")"
 
     return at(0)

@@ -84,12 +84,14 @@ def test_highlight_finder_equals_full_analysis_on_real_text(name):
 
     from docmgr.search.text import BODY, LanguageTokenizer
 
-    text = (CORPUS / "text" / name).read_text(encoding="utf-8") + " differenza воюющих pаботой Цзэсюй"
+    dotted = " s.p.a.differenza т.е.воюющих ..differenza _воюющих x_differenza 3.differenza"  # dots, underscores
+    text = (CORPUS / "text" / name).read_text(encoding="utf-8") + " differenza воюющих pаботой Цзэсюй" + dotted
     analyzer = language_analyzer(BODY)
     tokens = [(t.startchar, t.endchar, t.text) for t in analyzer(text, chars=True, mode="index")]
     vocabulary = sorted({form for _s, _e, form in tokens})
     rng = random.Random(name)
     tricky = [{"different"}, {"вои^"}, {"пабот"}, {"цзэси^"}]  # (the Latin p of pаботой turned Cyrillic)
+    tricky += [{t.text} for t in analyzer(dotted, mode="index")]
     samples = tricky + [set(rng.sample(vocabulary, rng.randint(1, 4))) for _ in range(40)]
     for forms in samples:
         expected = [token for token in tokens if token[2] in forms]
