@@ -8,7 +8,7 @@ import pytest
 
 from docmgr.extensions import db
 from docmgr.search.indexers import enqueue_index, register_indexer
-from tests.search.conftest import ids, txt
+from tests.search.conftest import corpus_line, ids, txt
 
 
 @pytest.fixture
@@ -155,6 +155,56 @@ def test_similar_on_postgres_passes_over_words_too_common_for_its_budget(rare_an
                           headers=token_for(make_user("ministry")))
     found = [item["document_id"] for item in response.get_json()["items"]]
     assert found[0] == rare_and_common["partner"].id and len(found) == 5
+
+
+# Four topics of the task force's sectors, a few sentences each (Italian; the words of one topic are its own).
+_TOPICS = {
+    "wind": ["Le turbine eoliche hanno pale di vetroresina e un rotore a tre pale.",
+             "Il parco eolico offshore misura la ventosità con anemometri sulle navicelle.",
+             "La manutenzione del rotore e delle pale eoliche si fa con gru e funi.",
+             "Gli aerogeneratori eolici producono corrente quando la ventosità supera la soglia."],
+    "nano": ["I nanotubi di carbonio rinforzano i polimeri compositi.",
+             "Il grafene depositato per vaporizzazione forma membrane sottili per filtrazione.",
+             "Le nanoparticelle d'argento rendono antibatteriche le superfici dei filtri.",
+             "La microscopia elettronica misura il diametro dei nanotubi e dei fogli di grafene."],
+    "build": ["I pannelli prefabbricati in calcestruzzo armato accelerano il cantiere.",
+              "Il cappotto termico e i serramenti isolanti riducono la dispersione degli edifici.",
+              "Le travi lamellari di legno reggono le coperture dei capannoni.",
+              "La gru a torre solleva i moduli prefabbricati sulle fondazioni del cantiere."],
+    "robot": ["I bracci robotici saldano le scocche sulla linea di montaggio.",
+              "Gli attuatori servoelettrici e i riduttori muovono le pinze dei manipolatori.",
+              "Il controllore programmabile coordina i nastri trasportatori e i robot.",
+              "I sensori di visione guidano i manipolatori robotici nel prelievo dei pezzi."],
+}
+
+
+@pytest.fixture
+def topics(make_org, make_user, make_document):
+    """Four proposals per topic, each a different mix of its topic's sentences, and two long proposals that
+    hold every topic's sentences among many pages of general text (a catalogue, a chamber of commerce's yearbook)."""
+    seeker, others = make_user("firm", make_org(name="Cercatore Srl")), make_user("firm", make_org(name="Altri Spa"))
+    docs: dict[str, list] = {}
+    for topic, sentences in _TOPICS.items():
+        for n in range(4):
+            body = " ".join(sentences[(n + i) % 4] for i in range(3)) + " Proposta di partenariato."
+            docs.setdefault(topic, []).append(make_document(seeker if n == 0 else others, title_it=f"{topic} {n}",
+                                                            sectors=["energy"], files=[txt(body, language="it")]))
+    general = " ".join(corpus_line("PUD_it.txt", n) for n in range(1, 400))
+    every_topic = " ".join(" ".join(sentences) for sentences in _TOPICS.values())
+    docs["long"] = [make_document(others, title_it=f"Annuario {n}", sectors=["energy"],
+                                  files=[txt(f"{general} {every_topic} Proposta di partenariato.", language="it")])
+                    for n in range(2)]
+    return docs
+
+
+def test_similar_prefers_proposals_on_the_same_topic_to_long_ones_that_touch_every_topic(topics, make_user, client,
+                                                                                        token_for):
+    headers = token_for(make_user("ministry"))
+    for topic in _TOPICS:
+        seed, partners = topics[topic][0], topics[topic][1:]
+        response = client.get(f"/api/v1/documents/{seed.id}/similar?limit=3", headers=headers)
+        found = [item["document_id"] for item in response.get_json()["items"]]
+        assert sorted(found) == sorted(p.id for p in partners), (topic, found)
 
 
 @pytest.fixture
