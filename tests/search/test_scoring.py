@@ -100,3 +100,16 @@ def test_body_puts_texts_first_weighs_titles_and_keeps_phrases_inside_one_part()
     assert [(t[0], t[2]) for t in tokens[6:]] == [("session", 1.0), ("rom", 1.0)]
     assert tokens[6][1] > HEAD_POSITION + 1 + 50
     assert analyze(analyzer, "accordo di Parigi") == ["accord", "parig"]  # both languages' stop words
+
+
+@pytest.mark.parametrize("uid", ["document:3", "document:150", "document:295", "document:320"])
+def test_similar_documents_rank_and_score_as_whoosh_collector(engine, uid, monkeypatch):
+    """"Similar documents" by the engine's set algebra and loops: the same list and scores as Whoosh's own
+    collector (what the engine falls back to), within a filter, never the document itself."""
+    from whoosh import query as wq
+
+    within = wq.And([wq.Term("kind", "proposal"), wq.Not(wq.Term("organization_id", "2"))])
+    fast = [(hit.uid, round(score, 9)) for hit, score in engine.more_like_this(uid, filter_query=within, top=20)]
+    monkeypatch.setattr(WhooshEngine, "_fast_top", lambda *args: None)
+    collector = [(hit.uid, round(score, 9)) for hit, score in engine.more_like_this(uid, filter_query=within, top=20)]
+    assert fast == collector and len(fast) == 20 and uid not in {found for found, _ in fast}
