@@ -59,7 +59,7 @@ _LEXICON_OF = (f"SELECT DISTINCT u.lexeme FROM {ENTRIES} e, unnest(e.tsv) u WHER
                f"AND u.weights && {_BODY_WEIGHTS}")
 _HIT_NAMES = ("uid", "doctype", "object_id", "title_it", "title_ru", "kind", "sectors", "langs", "organization_id",
               "session_id", "created")
-_HIT_COLUMNS = "uid, doctype, object_id, title_it, title_ru, kind, sectors, langs, organization_id, session_id, created"
+_HIT_COLUMNS = ", ".join(f"e.{name}" for name in _HIT_NAMES)  # of the entries table as ``e``
 
 
 class PostgresEngine(Highlighting):
@@ -429,7 +429,7 @@ class PostgresEngine(Highlighting):
                 f"(SELECT uid, created, pg_column_size(tsv) AS size FROM {ENTRIES} "
                 f"WHERE tsv @@ k.q AND uid <> :uid AND {compiled.where}) m "
                 "GROUP BY m.uid, m.created, m.size ORDER BY score DESC, m.created, m.uid LIMIT :top) "
-                f"SELECT {', '.join('e.' + name for name in _HIT_NAMES)}, e.payload, s.score FROM s "
+                f"SELECT {_HIT_COLUMNS}, e.payload, s.score FROM s "
                 f"JOIN {ENTRIES} e ON e.uid = s.uid ORDER BY s.score DESC, s.created, s.uid"),
                 {**compiled.params, "words": [lexeme(word) for word, _ in words],
                  "weights": [weight for _, weight in words], "uid": uid, "top": top}).mappings().all()
