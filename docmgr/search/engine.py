@@ -34,6 +34,7 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.collectors import TimeLimit, TimeLimitCollector
+from whoosh.filedb.filestore import FileStorage
 from whoosh.index import LockError
 from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F
@@ -240,7 +241,11 @@ class WhooshEngine(Scoring, Facets, Highlighting):
         if cached is not None:
             cached.close()
         stamp, checked_ns = _mtime_ns(current), time.time_ns()  # before opening: a commit meanwhile shows next time
-        searcher = whoosh_index.open_dir(str(current)).searcher(weighting=BM25F())
+        # Plain file reads, not Whoosh's memory map: Whoosh copies a mapped compound segment's postings
+        # and columns into each reader's own buffer, so with one searcher per thread every thread held a
+        # copy of the index (1.4 GB at 50,000 documents) and took 0.46 s to reopen it after each commit.
+        storage = FileStorage(str(current), supports_mmap=False, readonly=True)
+        searcher = storage.open_index().searcher(weighting=BM25F())
         self._local.searcher, self._local.generation, self._local.facet_cache = searcher, current, {}
         self._local.stamp, self._local.checked_ns = stamp, checked_ns
         return searcher

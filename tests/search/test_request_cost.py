@@ -79,3 +79,66 @@ def test_the_searcher_is_reused_without_listing_the_index_and_a_commit_is_seen_a
     make_document(user, title_it="Vetro nuovo", files=[txt("Altro vetro di Murano.", language="it")])  # a commit
     assert search(legal, "vetro")[1]["total"] == 2
     assert listings and engine.searcher() is not first
+
+
+@pytest.mark.backend_independent
+def test_searchers_read_the_index_files_without_each_copying_them_into_memory(tmp_path):
+    """Whoosh keeps one searcher per thread. Over a memory map it copied every compound segment's
+    postings and columns into each reader's own buffer: the whole index in memory once per thread."""
+    import random
+    import threading
+    import tracemalloc
+    from datetime import UTC, datetime
+
+    from docmgr.search.engine import IndexEntry, WhooshEngine
+    from docmgr.search.query import QueryBuilder
+    from tests.conftest import CORPUS
+
+    rng = random.Random(3)
+    sentences = [s for s in (CORPUS / "text" / "PUD_it.txt").read_text(encoding="utf-8").split(".") if s.strip()]
+    engine = WhooshEngine(tmp_path / "index")
+
+    def entries(first: int, count: int):
+        for i in range(first, first + count):
+            yield IndexEntry(
+                uid=f"document:{i}", object_key=f"document:{i}", doctype="document", object_id=i, document_id=i,
+                created_at=datetime(2020, 1, 1, tzinfo=UTC), title_it=f"Proposta {i}", title_ru=f"Предложение {i}",
+                files=[{"id": i, "language": "it", "text": ". ".join(rng.sample(sentences, 40))}],
+                kind="proposal", organization_id=1, organization_names=["Distretto"], reader_org_ids=[1],
+                stamp=str(i), sectors=["energy"], languages=["it"], session_id=1)
+
+    with engine.drain_lock(blocking=True):
+        engine.rebuild(entries(1, 400))
+        with engine.writer() as batch:  # a second segment
+            for entry in entries(401, 50):
+                batch.put(entry)
+    on_disk = sum(f.stat().st_size for f in engine.current_dir().rglob("*") if f.is_file())
+    assert on_disk > 1_000_000
+    query = QueryBuilder(engine.schema).parse("stato OR governo")
+    searched, release, errors = threading.Semaphore(0), threading.Event(), []
+
+    def reader():
+        try:
+            assert engine.search(query, page=1, per_page=10).total > 0
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+        finally:
+            searched.release()
+            release.wait(30)  # the thread, and so its searcher, stays alive until measured
+
+    tracemalloc.start()
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    try:
+        for thread in threads:
+            thread.start()
+        for _ in threads:
+            searched.acquire(timeout=30)
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        release.set()
+        tracemalloc.stop()
+        for thread in threads:
+            thread.join(30)
+    assert errors == []
+    # Three searchers alive: with a copy each they held about 3 × the index; without, a fraction of one.
+    assert held < on_disk / 2, (held, on_disk)
