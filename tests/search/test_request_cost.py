@@ -3,11 +3,19 @@ while the index is unchanged, and is read again when it changes."""
 
 from __future__ import annotations
 
+import random
+import threading
+import tracemalloc
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import event
 
 from docmgr.accounts.models import Organization
 from docmgr.extensions import db
+from docmgr.search.engine import IndexEntry, WhooshEngine
+from docmgr.search.query import QueryBuilder
+from tests.conftest import CORPUS
 from tests.search.conftest import txt
 
 
@@ -83,17 +91,8 @@ def test_the_searcher_is_reused_without_listing_the_index_and_a_commit_is_seen_a
 
 @pytest.mark.backend_independent
 def test_searchers_read_the_index_files_without_each_copying_them_into_memory(tmp_path):
-    """Whoosh keeps one searcher per thread. Over a memory map it copied every compound segment's
-    postings and columns into each reader's own buffer: the whole index in memory once per thread."""
-    import random
-    import threading
-    import tracemalloc
-    from datetime import UTC, datetime
-
-    from docmgr.search.engine import IndexEntry, WhooshEngine
-    from docmgr.search.query import QueryBuilder
-    from tests.conftest import CORPUS
-
+    """The engine keeps one searcher per thread. Over a memory map, Whoosh copied every compound
+    segment's postings and columns into each reader's own buffer: the whole index once per thread."""
     rng = random.Random(3)
     sentences = [s for s in (CORPUS / "text" / "PUD_it.txt").read_text(encoding="utf-8").split(".") if s.strip()]
     engine = WhooshEngine(tmp_path / "index")
